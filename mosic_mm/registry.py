@@ -1,0 +1,8 @@
+"""Registries. mosic_mm registers into mmpretrain's registries (configs use
+``default_scope='mmpretrain'``) and adds one of its own for point trackers."""
+from mmengine.registry import Registry
+from mmpretrain.registry import DATASETS, HOOKS, MODELS, TRANSFORMS
+
+TRACKERS = Registry('tracker', locations=['mosic_mm.trackers'])
+
+__all__ = ['DATASETS', 'HOOKS', 'MODELS', 'TRANSFORMS', 'TRACKERS']
