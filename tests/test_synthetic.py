@@ -1,0 +1,250 @@
+"""Tests for the synthetic videos (mosic_mm.datasets.synthetic) and their CLI."""
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from mosic_mm.datasets.synthetic import (CLASSES, PALETTE, render_video,
+                                         write_dataset)
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+SMALL = dict(num_frames=8, size=(64, 64), num_points=96)
+SEEDS = range(8)
+
+_cache = {}
+
+
+def small(seed, **kw):
+    """render_video with small defaults, cached per argument set."""
+    args = dict(SMALL, **kw)
+    key = (seed, tuple(sorted((k, str(v)) for k, v in args.items())))
+    if key not in _cache:
+        _cache[key] = render_video(seed, **args)
+    return _cache[key]
+
+
+def pixel_of(tracks, h, w):
+    x, y = tracks[..., 0], tracks[..., 1]
+    inside = (x >= -0.5) & (x < w - 0.5) & (y >= -0.5) & (y < h - 0.5)
+    col = np.clip(np.floor(x + 0.5), 0, w - 1).astype(int)
+    row = np.clip(np.floor(y + 0.5), 0, h - 1).astype(int)
+    return row, col, inside
+
+
+def test_deterministic_given_seed():
+    a, b = render_video(3, **SMALL), render_video(3, **SMALL)
+    assert a.keys() == b.keys()
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    c = render_video(4, **SMALL)
+    assert not np.array_equal(a['frames'], c['frames'])
+    assert not np.array_equal(a['tracks'], c['tracks'])
+
+
+def test_shapes_dtypes_and_classes():
+    h, w, t, p = 48, 80, 5, 50  # non-square to catch H/W mix-ups
+    v = render_video(11, num_frames=t, size=(h, w), num_objects=3, num_points=p)
+    assert v['frames'].shape == (t, h, w, 3) and v['frames'].dtype == np.uint8
+    assert v['instance_masks'].shape == (t, h, w) and v['instance_masks'].dtype == np.uint8
+    assert v['class_masks'].shape == (t, h, w) and v['class_masks'].dtype == np.uint8
+    assert v['tracks'].shape == (t, p, 2) and v['tracks'].dtype == np.float32
+    assert v['visibility'].shape == (t, p) and v['visibility'].dtype == bool
+    assert v['point_instance'].shape == (p, )
+    assert np.issubdtype(v['point_instance'].dtype, np.integer)
+    assert v['instance_classes'].shape == (4, ) and v['instance_classes'][0] == 0
+    assert set(v['instance_classes'][1:]) <= set(range(1, len(CLASSES)))
+    np.testing.assert_array_equal(v['class_masks'], v['instance_classes'][v['instance_masks']])
+    assert v['instance_masks'].max() <= 3
+    assert len(PALETTE) == len(CLASSES) and CLASSES[0] == 'background'
+    # all points visible (hence inside) in frame 0; objects and background both sampled
+    assert v['visibility'][0].all()
+    assert (v['point_instance'] == 0).any() and (v['point_instance'] > 0).any()
+    assert set(v['point_instance']) <= set(range(4))
+
+
+def test_num_objects_range():
+    counts = {int(small(s)['instance_classes'].size - 1) for s in SEEDS}
+    assert counts <= {2, 3, 4} and len(counts) > 1
+    assert small(0, num_objects=1)['instance_classes'].size == 2
+
+
+@pytest.mark.parametrize('kwargs', [
+    dict(num_frames=0), dict(size=(8, 64)), dict(size=(64, 64, 3)),
+    dict(num_objects=(3, 2)), dict(num_objects=0), dict(num_points=0),
+    dict(num_frames=2.5), dict(seed=-1)])
+def test_bad_arguments(kwargs):
+    with pytest.raises((ValueError, TypeError)):
+        render_video(**dict(dict(seed=0, num_frames=2, size=(32, 32)), **kwargs))
+
+
+@pytest.mark.parametrize('seed', [0, 5, 9])
+def test_tracks_consistent_with_masks(seed):
+    v = small(seed)
+    inst, tr, vis, pinst = (v['instance_masks'], v['tracks'], v['visibility'],
+                            v['point_instance'])
+    t_n, h, w = inst.shape
+    row, col, inside = pixel_of(tr, h, w)
+    under = inst[np.arange(t_n)[:, None], row, col]
+    # visible <=> inside and on a pixel of its own instance
+    np.testing.assert_array_equal(vis, inside & (under == pinst[None]))
+    assert (under[vis] == np.broadcast_to(pinst, vis.shape)[vis]).mean() >= 0.98
+    # a point inside the image but hidden is covered by an object *in front of*
+    # its own layer; in particular object points never drift onto the background
+    depth = v['instance_depth']
+    hidden = inside & ~vis
+    own_depth = np.broadcast_to(depth[pinst], vis.shape)
+    assert (under[hidden] > 0).all()
+    assert (depth[under[hidden]] > own_depth[hidden]).all()
+    # background points all move with one translation (the camera pan)
+    bg = tr[:, pinst == 0]
+    disp = bg - bg[:1]
+    np.testing.assert_allclose(disp, np.broadcast_to(disp[:, :1], disp.shape), atol=1e-3)
+
+
+def test_objects_move_and_frames_follow_tracks():
+    gains, moved = [], []
+    for seed in SEEDS:
+        v = small(seed)
+        fr = v['frames'].astype(np.float32)
+        tr, vis, pinst = v['tracks'], v['visibility'], v['point_instance']
+        t_n, h, w = fr.shape[:3]
+        obj = pinst > 0
+        moved.append(np.linalg.norm(tr[-1, obj] - tr[0, obj], axis=-1).mean())
+
+        def patch(t, xy):
+            r, c, _ = pixel_of(xy, h, w)
+            r, c = np.clip(r, 1, h - 2), np.clip(c, 1, w - 2)
+            return np.stack([fr[t, r + dr, c + dc] for dr in (-1, 0, 1)
+                             for dc in (-1, 0, 1)], 1)  # [N, 9, 3]
+
+        for t in range(1, t_n):
+            sel = obj & vis[0] & vis[t] & (np.linalg.norm(tr[t] - tr[0], axis=-1) > 2)
+            if sel.sum() < 5:
+                continue
+            ref = patch(0, tr[0, sel])
+            err_track = np.abs(patch(t, tr[t, sel]) - ref).mean()
+            err_static = np.abs(patch(t, tr[0, sel]) - ref).mean()
+            err_shift = np.abs(patch(t, tr[t, sel] + (3.0, -2.0)) - ref).mean()
+            gains.append((err_track, err_static, err_shift))
+    assert np.mean(moved) > 3.0, f'objects barely move: {moved}'
+    err = np.asarray(gains)
+    assert len(err) >= 10
+    # appearance follows the ground-truth tracks, not a static or offset point
+    assert err[:, 0].mean() < 0.6 * err[:, 1].mean(), err.mean(0)
+    assert err[:, 0].mean() < 0.6 * err[:, 2].mean(), err.mean(0)
+
+
+def test_occlusions_and_leaving_the_frame_happen():
+    obj_occluded = left = bg_occluded = 0
+    for seed in SEEDS:
+        v = small(seed)
+        tr, vis, pinst = v['tracks'], v['visibility'], v['point_instance']
+        _, _, inside = pixel_of(tr, 64, 64)
+        hidden = inside & ~vis
+        obj_occluded += int(hidden[:, pinst > 0].any())
+        bg_occluded += int(hidden[:, pinst == 0].any())
+        left += int((~inside).any())
+        assert not vis[~inside].any()
+    assert obj_occluded >= 2 and bg_occluded >= 4 and left >= 2
+
+
+def test_classes_are_recognisable_by_colour():
+    feats, labels = [], []
+    for seed in range(12):
+        v = small(seed)
+        f0, m0 = v['frames'][0].astype(np.float32), v['instance_masks'][0]
+        for k in range(1, len(v['instance_classes'])):
+            if (m0 == k).sum() >= 20:
+                feats.append(f0[m0 == k].mean(0))
+                labels.append(v['instance_classes'][k])
+    feats, labels = np.asarray(feats), np.asarray(labels)
+    assert len(set(labels)) == len(CLASSES) - 1
+    correct = 0
+    for i in range(len(feats)):  # leave-one-out nearest class centroid
+        rest = np.arange(len(feats)) != i
+        cents = {c: feats[rest & (labels == c)].mean(0)
+                 for c in set(labels[rest])}
+        pred = min(cents, key=lambda c: np.linalg.norm(feats[i] - cents[c]))
+        correct += pred == labels[i]
+    assert correct / len(feats) >= 0.85
+
+
+def _read_png(path):
+    img = Image.open(path)
+    assert img.mode == 'P'
+    return np.asarray(img)
+
+
+def test_write_dataset_layout_and_idempotence(tmp_path):
+    root = tmp_path / 'synth'
+    kw = dict(num_train=2, num_val=1, num_frames=4, size=(48, 64), seed=7,
+              progress=False, num_points=40)
+    summary = write_dataset(root, **kw)
+    assert summary['created'] is True
+    assert (root / 'ImageSets' / 'train.txt').read_text().split() == ['train_0000', 'train_0001']
+    assert (root / 'ImageSets' / 'val.txt').read_text().split() == ['val_0000']
+    meta = json.loads((root / 'meta.json').read_text())
+    assert meta['classes'] == list(CLASSES) and meta['size'] == [48, 64]
+    assert meta['num_frames'] == 4 and meta['splits']['val'] == ['val_0000']
+    assert len(meta['palette']) == len(CLASSES)
+    assert not [p for p in os.listdir(root) if p.endswith('.tmp')]
+
+    name = 'train_0001'
+    video = render_video(meta['video_seeds'][name], 4, (48, 64), (2, 4), 40)
+    assert sorted(os.listdir(root / 'JPEGImages' / name)) == [f'{t:05d}.jpg' for t in range(4)]
+    for t in range(4):
+        np.testing.assert_array_equal(
+            _read_png(root / 'Annotations' / name / f'{t:05d}.png'), video['instance_masks'][t])
+        np.testing.assert_array_equal(
+            _read_png(root / 'ClassAnnotations' / name / f'{t:05d}.png'), video['class_masks'][t])
+        jpg = cv2.imread(str(root / 'JPEGImages' / name / f'{t:05d}.jpg'))[..., ::-1]
+        assert np.abs(jpg.astype(int) - video['frames'][t]).mean() < 4
+    with np.load(root / 'Tracks' / f'{name}.npz') as npz:
+        np.testing.assert_array_equal(npz['tracks'], video['tracks'])
+        np.testing.assert_array_equal(npz['visibility'], video['visibility'])
+        np.testing.assert_array_equal(npz['point_instance'], video['point_instance'])
+        assert npz['tracks'].dtype == np.float32 and npz['visibility'].dtype == bool
+
+    stamp = os.stat(root / 'meta.json').st_mtime_ns
+    frame = root / 'JPEGImages' / name / '00000.jpg'
+    frame_stamp = os.stat(frame).st_mtime_ns
+    again = write_dataset(root, **kw)
+    assert again['created'] is False
+    assert os.stat(root / 'meta.json').st_mtime_ns == stamp
+    assert os.stat(frame).st_mtime_ns == frame_stamp
+
+    with pytest.raises(FileExistsError):
+        write_dataset(root, **dict(kw, num_train=1))
+    redo = write_dataset(root, **dict(kw, num_train=1), overwrite=True)
+    assert redo['created'] is True
+    assert sorted(os.listdir(root / 'JPEGImages')) == ['train_0000', 'val_0000']
+
+
+def test_write_dataset_without_meta_is_regenerated(tmp_path):
+    root = tmp_path / 'partial'
+    (root / 'JPEGImages' / 'train_0000').mkdir(parents=True)  # interrupted run
+    s = write_dataset(root, num_train=1, num_val=0, num_frames=2, size=(32, 32),
+                      progress=False, num_points=8)
+    assert s['created'] and (root / 'meta.json').is_file()
+    assert len(os.listdir(root / 'JPEGImages' / 'train_0000')) == 2
+    with pytest.raises(ValueError):
+        write_dataset(tmp_path / 'empty', num_train=0, num_val=0, progress=False)
+
+
+def test_cli(tmp_path):
+    out = tmp_path / 'cli'
+    cmd = [sys.executable, osp.join(REPO, 'tools', 'make_synthetic.py'), '--out', str(out),
+           '--num-train', '1', '--num-val', '1', '--frames', '2', '--size', '32',
+           '--no-progress']
+    res = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert '"created": true' in res.stdout
+    meta = json.loads((out / 'meta.json').read_text())
+    assert meta['size'] == [32, 32] and meta['splits'] == {'train': ['train_0000'],
+                                                           'val': ['val_0000']}
