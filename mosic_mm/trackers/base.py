@@ -1,0 +1,156 @@
+"""Point-tracker interface shared by every tracker in mosic_mm.
+
+Conventions (``docs/conventions.md``): coordinates are ``(x, y)`` pixels,
+x the column and y the row; the centre of pixel (row i, column j) is at
+``(x=j, y=i)``, so an ``(H, W)`` image covers ``[-0.5, W-0.5) x
+[-0.5, H-0.5)``.
+"""
+from abc import ABCMeta, abstractmethod
+from typing import Tuple
+
+import numpy as np
+
+__all__ = ['BaseTracker', 'grid_queries', 'inside_image']
+
+
+def grid_queries(height: int,
+                 width: int,
+                 grid_size: int,
+                 t: int = 0) -> np.ndarray:
+    """Queries at the cell centres of a ``grid_size x grid_size`` grid.
+
+    The image is split into ``grid_size`` equal cells per axis, one point
+    at the centre of each: ``x = (j + 0.5) * width / grid_size - 0.5``
+    (y likewise with the height). Row-major order: y is the outer loop and
+    x the inner one, so point ``k`` is grid row ``k // grid_size``, grid
+    column ``k % grid_size``.
+
+    Returns:
+        np.ndarray: float32 ``[grid_size**2, 3]`` of ``(t, x, y)``.
+    """
+    for name, value in (('height', height), ('width', width),
+                        ('grid_size', grid_size)):
+        if int(value) != value or value < 1:
+            raise ValueError(
+                f'{name} must be a positive integer, got {value!r}')
+    if int(t) != t or t < 0:
+        raise ValueError(f't must be a non-negative integer, got {t!r}')
+    g = int(grid_size)
+    xs = (np.arange(g, dtype=np.float64) + 0.5) * width / g - 0.5
+    ys = (np.arange(g, dtype=np.float64) + 0.5) * height / g - 0.5
+    yy, xx = np.meshgrid(ys, xs, indexing='ij')  # [g (y), g (x)]
+    out = np.empty((g * g, 3), dtype=np.float32)
+    out[:, 0] = t
+    out[:, 1] = xx.reshape(-1)
+    out[:, 2] = yy.reshape(-1)
+    return out
+
+
+def inside_image(xy: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Whether points ``xy`` ``[..., 2]`` (x, y) lie in an ``(H, W)`` image,
+    i.e. ``-0.5 <= x < W-0.5`` and ``-0.5 <= y < H-0.5``. bool ``[...]``."""
+    x, y = xy[..., 0], xy[..., 1]
+    return (x >= -0.5) & (x < width - 0.5) & (y >= -0.5) & (y < height - 0.5)
+
+
+class BaseTracker(metaclass=ABCMeta):
+    """Abstract point tracker: one call tracks query points through a clip.
+
+    Subclasses implement :meth:`_track`. :meth:`track` validates the inputs,
+    calls it and checks the outputs, so every tracker rejects bad inputs
+    with the same clear errors.
+    """
+
+    def track(self, frames: np.ndarray,
+              queries: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """Track query points through a clip.
+
+        Args:
+            frames: uint8 ``[T, H, W, 3]`` RGB frames.
+            queries: ``[N, 3]`` rows ``(t, x, y)``: the frame index ``t``
+                (a whole number in ``[0, T)``) where the point is given and
+                its position in pixels. Any real dtype; used as float32.
+
+        Returns:
+            tuple: ``tracks`` float32 ``[T, N, 2]`` (x, y) pixels in every
+            frame and ``visibility`` bool ``[T, N]``.
+        """
+        frames, queries = self.check_inputs(frames, queries)
+        num_frames, num_points = frames.shape[0], queries.shape[0]
+        tracks, visibility = self._track(frames, queries)
+        tracks = np.asarray(tracks, dtype=np.float32)
+        visibility = np.asarray(visibility).astype(bool, copy=False)
+        name = type(self).__name__
+        if tracks.shape != (num_frames, num_points, 2):
+            raise RuntimeError(
+                f'{name}._track returned tracks of shape {tracks.shape}, '
+                f'expected {(num_frames, num_points, 2)}')
+        if visibility.shape != (num_frames, num_points):
+            raise RuntimeError(
+                f'{name}._track returned visibility of shape '
+                f'{visibility.shape}, expected {(num_frames, num_points)}')
+        return tracks, visibility
+
+    @abstractmethod
+    def _track(self, frames: np.ndarray,
+               queries: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """Tracker-specific work on validated inputs: frames uint8
+        ``[T,H,W,3]``, queries float32 ``[N,3]`` with whole, in-range ``t``.
+        Returns ``(tracks [T,N,2], visibility [T,N])``."""
+
+    @staticmethod
+    def check_inputs(frames, queries) -> Tuple[np.ndarray, np.ndarray]:
+        """Validate ``frames`` and ``queries``.
+
+        Returns:
+            tuple: C-contiguous uint8 ``[T,H,W,3]`` frames and float32
+            ``[N,3]`` queries.
+
+        Raises:
+            TypeError: not numpy arrays, or wrong dtype.
+            ValueError: wrong shape, non-finite queries, or a query frame
+                index that is not a whole number in ``[0, T)``.
+        """
+        if not isinstance(frames, np.ndarray):
+            raise TypeError('frames must be a numpy array of dtype uint8 and '
+                            'shape [T, H, W, 3] (RGB), got '
+                            f'{type(frames).__name__}')
+        if frames.dtype != np.uint8:
+            raise TypeError(
+                f'frames must have dtype uint8, got {frames.dtype}')
+        if frames.ndim != 4 or frames.shape[-1] != 3:
+            raise ValueError('frames must have shape [T, H, W, 3] (RGB), got '
+                             f'{frames.shape}')
+        num_frames, height, width = frames.shape[:3]
+        if num_frames < 1 or height < 1 or width < 1:
+            raise ValueError(
+                f'frames must be non-empty, got shape {frames.shape}')
+
+        if not isinstance(queries, np.ndarray):
+            raise TypeError('queries must be a numpy array of shape [N, 3] '
+                            f'holding (t, x, y), got {type(queries).__name__}')
+        real = (np.issubdtype(queries.dtype, np.floating)
+                or np.issubdtype(queries.dtype, np.integer))
+        if queries.dtype == bool or not real:
+            raise TypeError('queries must have a real numeric dtype '
+                            f'(float32 preferred), got {queries.dtype}')
+        if queries.ndim != 2 or queries.shape[1] != 3:
+            raise ValueError('queries must have shape [N, 3] holding '
+                             f'(t, x, y), got {queries.shape}')
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        if not np.isfinite(queries).all():
+            raise ValueError('queries must be finite (found NaN or inf)')
+        t = queries[:, 0]
+        fractional = t != np.round(t)
+        if fractional.any():
+            raise ValueError('query frame indices (column 0 of queries) must '
+                             f'be whole numbers, got {t[fractional][:5]}')
+        bad = (t < 0) | (t >= num_frames)
+        if bad.any():
+            raise ValueError(
+                f'query frame index out of range [0, {num_frames}) for a '
+                f'clip of {num_frames} frames: {t[bad][:5].astype(int)}')
+        return np.ascontiguousarray(frames), queries
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}()'
