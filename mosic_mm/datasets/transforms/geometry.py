@@ -1,0 +1,264 @@
+"""Clip-consistent geometric transforms.
+
+Every transform draws its randomness once per clip (``np.random`` global
+state, seeded per worker by mmengine) and applies the same geometry to every
+frame of ``imgs`` uint8 ``[T, H, W, 3]`` and, when present, to ``tracks``
+float32 ``[T, N, 2]`` (x, y) with ``visibility`` bool ``[T, N]``.
+Coordinates follow docs/conventions.md: pixel centres at integers, the image
+covers ``[-0.5, W-0.5) x [-0.5, H-0.5)``; points leaving the image become
+invisible, their coordinates are never clamped.
+"""
+import math
+from typing import Sequence, Tuple, Union
+
+import cv2
+import numpy as np
+from mmcv.transforms import BaseTransform
+
+from mosic_mm.registry import TRANSFORMS
+
+_INTERP = {
+    'nearest': cv2.INTER_NEAREST,
+    'bilinear': cv2.INTER_LINEAR,
+    'bicubic': cv2.INTER_CUBIC,
+    'area': cv2.INTER_AREA,
+}
+
+
+# ----------------------------------------------------------------- pure maths
+def crop_resize_tracks(tracks: np.ndarray, bbox: Sequence[float],
+                       out_hw: Tuple[int, int]) -> np.ndarray:
+    """Map points through a crop ``bbox`` followed by a resize.
+
+    Args:
+        tracks: float ``[..., 2]`` (x, y) in pixels of the source image.
+        bbox: ``(x0, y0, x1, y1)`` pixel edges of the crop in the source image
+            (x1, y1 exclusive; ``(0, 0, W, H)`` is the whole image).
+        out_hw: ``(H', W')`` of the output image.
+
+    Returns:
+        float32 ``[..., 2]``: ``x' = (x - x0 + 0.5) * W' / (x1 - x0) - 0.5``
+        (same for y).
+    """
+    x0, y0, x1, y1 = (float(v) for v in bbox)
+    out_h, out_w = out_hw
+    scale = np.array([out_w / (x1 - x0), out_h / (y1 - y0)], dtype=np.float64)
+    offset = np.array([x0, y0], dtype=np.float64)
+    out = (np.asarray(tracks, dtype=np.float64) - offset + 0.5) * scale - 0.5
+    return out.astype(np.float32)
+
+
+def points_inside(tracks: np.ndarray, hw: Tuple[int, int]) -> np.ndarray:
+    """bool ``[...]``: points ``[..., 2]`` (x, y) inside an (H, W) image, i.e.
+    ``-0.5 <= x < W - 0.5`` and ``-0.5 <= y < H - 0.5``."""
+    h, w = hw
+    x, y = tracks[..., 0], tracks[..., 1]
+    return (x >= -0.5) & (x < w - 0.5) & (y >= -0.5) & (y < h - 0.5)
+
+
+def flip_tracks(tracks: np.ndarray, width: int) -> np.ndarray:
+    """Horizontal flip of (x, y) points in an image of ``width`` columns:
+    ``x' = W - 1 - x``. Returns float32 ``[..., 2]``."""
+    out = np.array(tracks, dtype=np.float32, copy=True)
+    out[..., 0] = width - 1 - out[..., 0]
+    return out
+
+
+def sample_crop_box(hw: Tuple[int, int], scale: Tuple[float, float],
+                    ratio: Tuple[float, float], max_attempts: int = 10,
+                    rng=np.random) -> Tuple[int, int, int, int]:
+    """Random-resized-crop box ``(x0, y0, x1, y1)`` (x1, y1 exclusive).
+
+    Draws an area fraction uniformly from ``scale`` and an aspect ratio
+    (w / h) log-uniformly from ``ratio`` until the box fits (at most
+    ``max_attempts`` draws), then a uniform position. Falls back to the
+    largest centred box whose aspect ratio is clamped to ``ratio``.
+    """
+    h, w = hw
+    area = h * w
+    log_r = (math.log(ratio[0]), math.log(ratio[1]))
+    for _ in range(max_attempts):
+        target = area * rng.uniform(scale[0], scale[1])
+        aspect = math.exp(rng.uniform(log_r[0], log_r[1]))
+        cw = int(round(math.sqrt(target * aspect)))
+        ch = int(round(math.sqrt(target / aspect)))
+        if 0 < cw <= w and 0 < ch <= h:
+            x0 = int(rng.randint(0, w - cw + 1))
+            y0 = int(rng.randint(0, h - ch + 1))
+            return x0, y0, x0 + cw, y0 + ch
+    in_ratio = w / h
+    if in_ratio < min(ratio):
+        cw, ch = w, max(1, min(h, int(round(w / min(ratio)))))
+    elif in_ratio > max(ratio):
+        cw, ch = max(1, min(w, int(round(h * max(ratio))))), h
+    else:
+        cw, ch = w, h
+    x0, y0 = (w - cw) // 2, (h - ch) // 2
+    return x0, y0, x0 + cw, y0 + ch
+
+
+def _to_hw(size: Union[int, Sequence[int]], name: str) -> Tuple[int, int]:
+    """int s -> (s, s); (w, h) (mmcv order) -> (h, w)."""
+    if isinstance(size, int):
+        w = h = size
+    elif len(size) == 2:
+        w, h = size
+    else:
+        raise ValueError(f'{name} must be an int or (w, h), got {size!r}')
+    if int(w) != w or int(h) != h or w < 1 or h < 1:
+        raise ValueError(f'{name} must hold positive integers, got {size!r}')
+    return int(h), int(w)
+
+
+def _check_imgs(results: dict, name: str) -> np.ndarray:
+    imgs = results.get('imgs')
+    if imgs is None or imgs.ndim != 4:
+        raise KeyError(f'{name} needs results["imgs"] uint8 [T, H, W, C]; '
+                       'put LoadClip before it')
+    return imgs
+
+
+def _resize_frames(imgs: np.ndarray, hw: Tuple[int, int],
+                   interp: int) -> np.ndarray:
+    if imgs.shape[1:3] == tuple(hw):
+        return imgs
+    out = [cv2.resize(f, (hw[1], hw[0]), interpolation=interp) for f in imgs]
+    out = [o[..., None] if o.ndim == 2 else o for o in out]
+    return np.stack(out)
+
+
+def _apply_box(results: dict, bbox, out_hw, interp: int) -> None:
+    """Crop ``bbox`` from every frame, resize to ``out_hw``, map tracks and
+    mark points outside the output image invisible."""
+    x0, y0, x1, y1 = bbox
+    imgs = results['imgs'][:, y0:y1, x0:x1]
+    results['imgs'] = np.ascontiguousarray(
+        _resize_frames(imgs, out_hw, interp))
+    results['img_shape'] = tuple(out_hw)
+    if results.get('tracks') is not None:
+        tracks = crop_resize_tracks(results['tracks'], bbox, out_hw)
+        results['tracks'] = tracks
+        inside = points_inside(tracks, out_hw)
+        vis = results.get('visibility')
+        results['visibility'] = inside if vis is None else (
+            np.asarray(vis, dtype=bool) & inside)
+
+
+def _interp(interpolation: str) -> int:
+    if interpolation not in _INTERP:
+        raise ValueError(f'interpolation must be one of {sorted(_INTERP)}, '
+                         f'got {interpolation!r}')
+    return _INTERP[interpolation]
+
+
+# ----------------------------------------------------------------- transforms
+@TRANSFORMS.register_module()
+class ClipResize(BaseTransform):
+    """Resize every frame to ``scale`` and map tracks accordingly.
+
+    Required keys: ``imgs``. Optional: ``tracks``, ``visibility``.
+    Modified keys: ``imgs`` ``[T, h, w, 3]``, ``img_shape``, ``tracks``,
+    ``visibility`` (points outside the image become invisible).
+
+    Args:
+        scale (int | tuple[int, int]): output size, ``(w, h)`` as in mmcv.
+        interpolation (str): 'bilinear' (default), 'nearest', 'bicubic',
+            'area'.
+    """
+
+    def __init__(self, scale=(224, 224), interpolation: str = 'bilinear'):
+        self.out_hw = _to_hw(scale, 'ClipResize scale')
+        self.scale = (self.out_hw[1], self.out_hw[0])
+        self.interpolation = interpolation
+        self._interp = _interp(interpolation)
+
+    def transform(self, results: dict) -> dict:
+        h, w = _check_imgs(results, 'ClipResize').shape[1:3]
+        _apply_box(results, (0, 0, w, h), self.out_hw, self._interp)
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(scale={self.scale}, '
+                f'interpolation={self.interpolation!r})')
+
+
+@TRANSFORMS.register_module()
+class ClipRandomResizedCrop(BaseTransform):
+    """One random resized crop for the whole clip (torchvision-style box).
+
+    Required keys: ``imgs``. Optional: ``tracks``, ``visibility``.
+    Modified keys: ``imgs`` ``[T, h, w, 3]``, ``img_shape``, ``tracks``,
+    ``visibility`` (points outside the crop become invisible).
+    Added key: ``crop_bbox`` ``(x0, y0, x1, y1)`` pixel edges of the crop in
+    the input image (x1, y1 exclusive).
+
+    Args:
+        size (int | tuple[int, int]): output size; an int or ``(w, h)``.
+        scale (tuple[float, float]): range of the crop area as a fraction of
+            the image area.
+        ratio (tuple[float, float]): range of the crop aspect ratio (w / h),
+            sampled log-uniformly.
+        max_attempts (int): draws before falling back to a centre crop.
+        interpolation (str): see :class:`ClipResize`.
+    """
+
+    def __init__(self, size=224, scale=(0.4, 1.0), ratio=(3 / 4, 4 / 3),
+                 max_attempts: int = 10, interpolation: str = 'bilinear'):
+        self.out_hw = _to_hw(size, 'ClipRandomResizedCrop size')
+        if not 0 < scale[0] <= scale[1] <= 1:
+            raise ValueError('ClipRandomResizedCrop scale must satisfy '
+                             f'0 < min <= max <= 1, got {scale!r}')
+        if not 0 < ratio[0] <= ratio[1]:
+            raise ValueError('ClipRandomResizedCrop ratio must satisfy '
+                             f'0 < min <= max, got {ratio!r}')
+        if max_attempts < 0:
+            raise ValueError('ClipRandomResizedCrop max_attempts must be >= 0,'
+                             f' got {max_attempts}')
+        self.size = size
+        self.scale = tuple(scale)
+        self.ratio = tuple(ratio)
+        self.max_attempts = int(max_attempts)
+        self.interpolation = interpolation
+        self._interp = _interp(interpolation)
+
+    def transform(self, results: dict) -> dict:
+        hw = _check_imgs(results, 'ClipRandomResizedCrop').shape[1:3]
+        bbox = sample_crop_box(hw, self.scale, self.ratio, self.max_attempts)
+        _apply_box(results, bbox, self.out_hw, self._interp)
+        results['crop_bbox'] = bbox
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(size={self.size}, '
+                f'scale={self.scale}, ratio={self.ratio}, '
+                f'max_attempts={self.max_attempts}, '
+                f'interpolation={self.interpolation!r})')
+
+
+@TRANSFORMS.register_module()
+class ClipFlip(BaseTransform):
+    """Horizontally flip the whole clip and its tracks with probability
+    ``prob`` (``x' = W - 1 - x``).
+
+    Required keys: ``imgs``. Optional: ``tracks``.
+    Modified keys: ``imgs``, ``tracks``. Added key: ``flip`` (bool).
+    """
+
+    def __init__(self, prob: float = 0.5):
+        if not 0 <= prob <= 1:
+            raise ValueError(f'ClipFlip prob must be in [0, 1], got {prob}')
+        self.prob = float(prob)
+
+    def transform(self, results: dict) -> dict:
+        imgs = _check_imgs(results, 'ClipFlip')
+        flip = bool(np.random.rand() < self.prob)
+        results['flip'] = flip
+        if flip:
+            results['imgs'] = np.ascontiguousarray(imgs[:, :, ::-1])
+            if results.get('tracks') is not None:
+                results['tracks'] = flip_tracks(results['tracks'],
+                                                imgs.shape[2])
+        return results
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}(prob={self.prob})'
