@@ -1,0 +1,3 @@
+from .sinkhorn_head import SinkhornClusteringHead
+
+__all__ = ['SinkhornClusteringHead']
