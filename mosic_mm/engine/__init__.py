@@ -1,0 +1,3 @@
+from .hooks import MoSiCTeacherHook
+
+__all__ = ['MoSiCTeacherHook']

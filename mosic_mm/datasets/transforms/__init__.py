@@ -1,0 +1,10 @@
+from .formatting import PackTrackInputs
+from .geometry import ClipFlip, ClipRandomResizedCrop, ClipResize
+from .loading import CorruptVideoError, LoadClip
+from .selection import SelectTracks
+from .tracking import TrackPoints
+
+__all__ = [
+    'PackTrackInputs', 'ClipFlip', 'ClipRandomResizedCrop', 'ClipResize',
+    'CorruptVideoError', 'LoadClip', 'SelectTracks', 'TrackPoints'
+]

@@ -1,0 +1,3 @@
+from .mosic import MoSiC
+
+__all__ = ['MoSiC']

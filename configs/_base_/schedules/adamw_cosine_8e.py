@@ -1,0 +1,19 @@
+# AdamW, lr 1e-4 for head and prototypes, 1e-5 (x0.1) for the backbone,
+# weight decay 0.01 except biases, norms and other 1-D parameters; cosine to 0
+# per iteration, no warm-up, no clipping (DESIGN.md §2). Batch 64 = 8 x 8 GPUs.
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999),
+                   weight_decay=0.01),
+    paramwise_cfg=dict(
+        custom_keys={'backbone': dict(lr_mult=0.1)},
+        bias_decay_mult=0.0,
+        norm_decay_mult=0.0,
+        flat_decay_mult=0.0))
+
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=8)
+param_scheduler = [
+    dict(type='CosineAnnealingLR', T_max=8, eta_min=0.0, by_epoch=True,
+         convert_to_iter_based=True)
+]
+auto_scale_lr = dict(base_batch_size=64)

@@ -1,0 +1,108 @@
+"""Fixes for the pinned OpenMMLab stack (mmengine 0.10.7, mmpretrain 1.2.0) on
+current PyTorch. See DESIGN.md §7. Everything here is explicit and minimal.
+
+- ``torch.load`` defaults to ``weights_only=True`` since torch 2.6, which breaks
+  mmengine's resume: its checkpoints pickle a ``HistoryBuffer`` and numpy
+  arrays/scalars inside ``message_hub``. We allow-list exactly those globals
+  (``torch.serialization.add_safe_globals``) instead of turning the safe
+  unpickler off for every file. ``HistoryBuffer`` also pickles its class-level
+  table of statistics functions through ``getattr``, and allowing ``getattr``
+  would open the unpickler to arbitrary code; we stop pickling that table (it
+  is class state, rebuilt on import), so checkpoints need no ``getattr``.
+- mmengine's ``pytorch`` launcher calls ``torch.cuda.set_device``
+  unconditionally. On hosts without CUDA we create a gloo process group before
+  the Runner so that ``tools/dist_train.sh CONFIG 2`` also runs on CPU.
+"""
+import os
+
+import numpy as np
+import torch
+
+
+def _numpy_globals() -> list:
+    """numpy objects that mmengine checkpoints pickle (arrays, dtypes, scalars)."""
+    try:  # numpy >= 2
+        from numpy._core.multiarray import _reconstruct, scalar
+    except ImportError:  # numpy 1.x
+        from numpy.core.multiarray import _reconstruct, scalar
+    dtype_classes = [type(np.dtype(t)) for t in (
+        np.float16, np.float32, np.float64, np.int8, np.int16, np.int32,
+        np.int64, np.uint8, np.uint16, np.uint32, np.uint64, np.bool_)]
+    return [_reconstruct, scalar, np.ndarray, np.dtype, *dtype_classes]
+
+
+def checkpoint_safe_globals() -> list:
+    """The allow-list of non-tensor globals an mmengine checkpoint may hold."""
+    from mmengine.logging.history_buffer import HistoryBuffer
+    return [HistoryBuffer, *_numpy_globals()]
+
+
+def _history_buffer_state(self) -> dict:
+    """``HistoryBuffer.__getstate__`` without the class-level method table."""
+    return {k: v for k, v in self.__dict__.items()
+            if k != 'statistics_methods'}
+
+
+def register_checkpoint_safe_globals() -> None:
+    """Allow mmengine checkpoints through ``torch.load(weights_only=True)``."""
+    from mmengine.logging.history_buffer import HistoryBuffer
+    HistoryBuffer.__getstate__ = _history_buffer_state
+    torch.serialization.add_safe_globals(checkpoint_safe_globals())
+
+
+def init_cpu_distributed(launcher: str) -> bool:
+    """Start a gloo process group for ``launcher='pytorch'`` without CUDA.
+
+    Returns True when it created the group (the Runner then skips its own
+    ``init_dist``, which would call ``torch.cuda.set_device``).
+    """
+    import torch.distributed as dist
+    if launcher != 'pytorch' or torch.cuda.is_available():
+        return False
+    if dist.is_available() and dist.is_initialized():
+        return False
+    missing = [k for k in ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT')
+               if k not in os.environ]
+    if missing:
+        raise RuntimeError(
+            f'--launcher pytorch needs the environment variables {missing}; '
+            'start the job with tools/dist_train.sh (torchrun).')
+    dist.init_process_group(backend='gloo')
+    return True
+
+
+def _atomic_write(data, filepath, mode: str, **open_kwargs) -> None:
+    import tempfile
+
+    import mmengine
+    directory = os.path.dirname(os.path.abspath(filepath))
+    mmengine.mkdir_or_exist(directory)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.tmp_',
+                               suffix=os.path.basename(filepath))
+    try:
+        with os.fdopen(fd, mode, **open_kwargs) as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, filepath)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def register_atomic_local_backend() -> None:
+    """Make mmengine's local file backend write atomically (temporary file in
+    the same folder, fsync, rename): a run killed while saving a checkpoint
+    never leaves a truncated ``iter_N.pth`` or ``last_checkpoint`` behind."""
+    from mmengine.fileio.backends import LocalBackend, register_backend
+
+    class AtomicLocalBackend(LocalBackend):
+
+        def put(self, obj: bytes, filepath) -> None:
+            _atomic_write(obj, filepath, 'wb')
+
+        def put_text(self, obj: str, filepath, encoding: str = 'utf-8'):
+            _atomic_write(obj, filepath, 'w', encoding=encoding)
+
+    register_backend('local', AtomicLocalBackend, force=True, prefixes='')

@@ -1,0 +1,206 @@
+"""MoSiC: a momentum teacher clusters point tracks, the student predicts them."""
+import copy
+from typing import Dict, List, Optional, Tuple
+
+import torch
+from mmpretrain.models import BaseSelfSupervisor
+from mmpretrain.structures import DataSample
+from torch import Tensor, nn
+
+from mosic_mm.models.utils.track_sampling import sample_at_points
+from mosic_mm.models.utils.vit_tokens import (embed_tokens, forward_blocks,
+                                              keep_tokens, patch_featmap,
+                                              vit_patch_size)
+from mosic_mm.registry import MODELS
+
+
+@MODELS.register_module()
+class MoSiC(BaseSelfSupervisor):
+    """MoSiC (Salehi et al., ICCV 2025), arXiv 2506.08694.
+
+    For clips x [B,T,3,H,W] with tracks p [B,T,N,2] (x, y) and visibility
+    v [B,T,N]:
+
+    - teacher (EMA copy of backbone and head, no grad) on all B*T frames:
+      scores z_t = head_t(sample(f_t(x_t), p_t)) [B,T,N,K], clustered by
+      Sinkhorn-Knopp into hard targets y [B,T,N];
+    - student on frame 0 only: s = head(sample(f(x_0), p_0)) [B,N,K];
+    - loss = sum v * CE(s / tau, y) / (B*T*N)  (see the head).
+
+    Running the student on frame 0 only gives the same gradients as running it
+    on all T frames (the loss never reads the others), at ~1/T of the cost.
+    Features are sampled bilinearly on the token grid (x is the column).
+
+    Args:
+        backbone (dict): an mmpretrain ``VisionTransformer`` config with
+            ``out_type='featmap'``.
+        head (dict): a ``SinkhornClusteringHead`` config; ``in_channels``
+            defaults to the backbone's width.
+        num_trainable_blocks (int, optional): train only the last this many
+            transformer blocks of the student backbone (the rest, embeddings
+            and final norm included, stay frozen). None trains the whole
+            backbone. Defaults to 2.
+        mask_ratio (float): fraction of the student's frame-0 patch tokens
+            dropped (same kept set for every track of a clip); tracks starting
+            in a dropped token are left out of the loss. Defaults to 0.
+        teacher_chunk_size (int, optional): teacher frames per forward chunk,
+            bounding memory for long clips. None runs all B*T frames at once.
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 head: dict,
+                 num_trainable_blocks: Optional[int] = 2,
+                 mask_ratio: float = 0.0,
+                 teacher_chunk_size: Optional[int] = None,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None):
+        backbone = MODELS.build(backbone) if isinstance(backbone, dict) \
+            else backbone
+        if getattr(backbone, 'out_type', None) != 'featmap':
+            raise ValueError('MoSiC needs a VisionTransformer backbone with '
+                             "out_type='featmap' (patch tokens); got "
+                             f'{type(backbone).__name__} with out_type='
+                             f"{getattr(backbone, 'out_type', None)!r}")
+        if isinstance(head, dict):
+            head = dict(head)
+            width = head.setdefault('in_channels', backbone.embed_dims)
+            if width != backbone.embed_dims:
+                raise ValueError(
+                    f'model.head.in_channels={width} does not match the '
+                    f'backbone width embed_dims={backbone.embed_dims}; drop '
+                    'head.in_channels from the config to infer it.')
+        if not 0.0 <= mask_ratio < 1.0:
+            raise ValueError(f'mask_ratio must be in [0, 1), got {mask_ratio}')
+        num_layers = len(backbone.layers)
+        if num_trainable_blocks is not None and not (
+                0 <= num_trainable_blocks <= num_layers):
+            raise ValueError(f'num_trainable_blocks={num_trainable_blocks} '
+                             f'but the backbone has {num_layers} blocks')
+        if data_preprocessor is None:
+            data_preprocessor = dict(type='ClipDataPreprocessor')
+        super().__init__(backbone=backbone, head=head,
+                         data_preprocessor=data_preprocessor,
+                         init_cfg=init_cfg)
+        self.num_trainable_blocks = num_trainable_blocks
+        self.mask_ratio = mask_ratio
+        self.teacher_chunk_size = teacher_chunk_size
+        self.patch_size = vit_patch_size(self.backbone)
+        self.teacher = nn.ModuleDict(
+            dict(backbone=copy.deepcopy(self.backbone),
+                 head=copy.deepcopy(self.head)))
+        self.teacher.requires_grad_(False)
+        self._freeze_student()
+
+    # ------------------------------------------------------------ parameters
+    def _freeze_student(self) -> None:
+        if self.num_trainable_blocks is None:
+            return
+        self.backbone.requires_grad_(False)
+        first = len(self.backbone.layers) - self.num_trainable_blocks
+        for layer in self.backbone.layers[first:]:
+            layer.requires_grad_(True)
+
+    def _student_teacher_pairs(self) -> Tuple[List[Tensor], List[Tensor]]:
+        teacher = dict(self.teacher.named_parameters())
+        student, paired = [], []
+        for name, param in [*self.backbone.named_parameters('backbone'),
+                            *self.head.named_parameters('head')]:
+            if param.requires_grad:  # frozen ones are equal in both
+                student.append(param)
+                paired.append(teacher[name])
+        return student, paired
+
+    def init_weights(self) -> None:
+        """Initialise the student (e.g. load pretrained weights), then copy
+        it into the teacher so both start identical."""
+        super().init_weights()
+        self.teacher['backbone'].load_state_dict(self.backbone.state_dict())
+        self.teacher['head'].load_state_dict(self.head.state_dict())
+
+    @torch.no_grad()
+    def update_teacher(self, momentum: float) -> None:
+        """teacher = momentum * teacher + (1 - momentum) * student."""
+        student, teacher = self._student_teacher_pairs()
+        if student:
+            torch._foreach_lerp_(teacher, student, 1.0 - momentum)
+
+    def train(self, mode: bool = True) -> 'MoSiC':
+        super().train(mode)
+        self.teacher.eval()
+        return self
+
+    # ------------------------------------------------------------- features
+    @torch.no_grad()
+    def teacher_scores(self, frames: Tensor, tracks: Tensor) -> Tensor:
+        """frames [M,3,H,W], tracks [M,N,2] -> teacher scores [M,N,K]."""
+        vit, head = self.teacher['backbone'], self.teacher['head']
+        chunk = self.teacher_chunk_size or len(frames)
+        scores = []
+        for x, p in zip(frames.split(chunk), tracks.split(chunk)):
+            tokens, hw = embed_tokens(vit, x)
+            featmap = patch_featmap(vit, forward_blocks(vit, tokens), hw)
+            scores.append(head(sample_at_points(featmap, p, self.patch_size)))
+        return torch.cat(scores)
+
+    def student_scores(self, frames: Tensor,
+                       points: Tensor) -> Tuple[Tensor, Optional[Tensor]]:
+        """frames [B,3,H,W], points [B,N,2] -> scores [B,N,K] and, with
+        masking, a bool [B,N] telling which points start in a kept token."""
+        vit = self.backbone
+        tokens, hw = embed_tokens(vit, frames)
+        keep = point_kept = None
+        if self.training and self.mask_ratio > 0:
+            keep, kept_grid = self._sample_kept_tokens(len(frames), hw,
+                                                       frames.device)
+            tokens = keep_tokens(vit, tokens, keep)
+            point_kept = self._points_in_kept(points, kept_grid, hw)
+        featmap = patch_featmap(vit, forward_blocks(vit, tokens), hw, keep)
+        scores = self.head(sample_at_points(featmap, points, self.patch_size))
+        return scores, point_kept
+
+    def _sample_kept_tokens(self, batch: int, hw: Tuple[int, int],
+                            device) -> Tuple[Tensor, Tensor]:
+        num = hw[0] * hw[1]
+        num_keep = max(1, round(num * (1.0 - self.mask_ratio)))
+        keep = torch.rand(batch, num, device=device).argsort(1)[:, :num_keep]
+        kept_grid = torch.zeros(batch, num, dtype=torch.bool, device=device)
+        kept_grid.scatter_(1, keep, True)
+        return keep.sort(1).values, kept_grid
+
+    def _points_in_kept(self, points: Tensor, kept_grid: Tensor,
+                        hw: Tuple[int, int]) -> Tensor:
+        col = (points[..., 0] / self.patch_size).floor().long().clamp(
+            0, hw[1] - 1)
+        row = (points[..., 1] / self.patch_size).floor().long().clamp(
+            0, hw[0] - 1)
+        return torch.gather(kept_grid, 1, row * hw[1] + col)
+
+    def extract_feat(self, inputs: Tensor) -> Tuple[Tensor]:
+        """Student features of frames [B,3,H,W] or clips [B,T,3,H,W]."""
+        if inputs.dim() == 5:
+            inputs = inputs.flatten(0, 1)
+        return self.backbone(inputs)
+
+    # ----------------------------------------------------------------- loss
+    def loss(self, inputs: Tensor,
+             data_samples: List[DataSample]) -> Dict[str, Tensor]:
+        """inputs [B,T,3,H,W]; each sample holds tracks [T,N,2] and
+        visibility [T,N]."""
+        tracks = torch.stack([s.tracks for s in data_samples]).to(
+            inputs.device, torch.float32)
+        visibility = torch.stack([s.visibility for s in data_samples]).to(
+            inputs.device)
+        B, T = inputs.shape[:2]
+        N = tracks.shape[2]
+        if tracks.shape[:2] != (B, T) or visibility.shape != (B, T, N):
+            raise ValueError(
+                f'tracks {tuple(tracks.shape)} / visibility '
+                f'{tuple(visibility.shape)} do not match clips '
+                f'{tuple(inputs.shape)}; expected [B,T,N,2] and [B,T,N]')
+        teacher = self.teacher_scores(inputs.flatten(0, 1),
+                                      tracks.flatten(0, 1)).view(B, T, N, -1)
+        student, point_kept = self.student_scores(inputs[:, 0], tracks[:, 0])
+        if point_kept is not None:
+            visibility = visibility & point_kept.unsqueeze(1)
+        return self.head.loss(student, teacher, visibility)

@@ -1,0 +1,97 @@
+import os
+import os.path as osp
+import socket
+
+import pytest
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+SYNTHETIC_CONFIG = osp.join(REPO, 'configs', 'mosic_vits_synthetic.py')
+
+# A ViT/14 small enough for CPU tests: 56 px -> 4x4 tokens.
+TINY_ARCH = dict(embed_dims=32, num_layers=2, num_heads=2,
+                 feedforward_channels=64)
+
+
+def pytest_addoption(parser):
+    parser.addoption('--runslow', action='store_true',
+                     help='also run tests marked slow')
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption('--runslow'):
+        return
+    skip = pytest.mark.skip(reason='slow: run with --runslow (make test-all)')
+    for item in items:
+        if 'slow' in item.keywords:
+            item.add_marker(skip)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def tiny_model_cfg(**overrides) -> dict:
+    cfg = dict(
+        type='MoSiC',
+        backbone=dict(type='VisionTransformer', arch=dict(TINY_ARCH),
+                      img_size=56, patch_size=14, out_type='featmap',
+                      layer_scale_init_value=1e-5),
+        head=dict(type='SinkhornClusteringHead', hidden_channels=(48,),
+                  out_channels=16, num_prototypes=8),
+        num_trainable_blocks=1)
+    cfg.update(overrides)
+    return cfg
+
+
+@pytest.fixture(scope='session')
+def synthetic_root(tmp_path_factory):
+    """A small synthetic dataset shared by the tests of a session."""
+    from mosic_mm.datasets.synthetic import write_dataset
+    root = str(tmp_path_factory.mktemp('synthetic'))
+    write_dataset(root, **SYNTHETIC_SMALL, progress=False)
+    return root
+
+
+SYNTHETIC_SMALL = dict(num_train=4, num_val=2, num_frames=8, size=(64, 64),
+                       seed=0)
+
+
+def tiny_train_overrides(data_root: str, max_iters: int = 2) -> dict:
+    """Config overrides turning the synthetic config into a seconds-long run."""
+    return {
+        'train_dataloader.dataset.data_root': data_root,
+        'train_dataloader.dataset.num_train': 4,
+        'train_dataloader.dataset.num_val': 2,
+        'train_dataloader.dataset.num_frames': 8,
+        'train_dataloader.dataset.size': [64, 64],
+        'train_dataloader.dataset.clip_len': 3,
+        'train_dataloader.dataset.frame_stride': 2,
+        'train_dataloader.dataset.pipeline.2.size': 56,
+        'train_dataloader.dataset.pipeline.4.num_tracks': 16,
+        'train_dataloader.batch_size': 2,
+        'train_dataloader.num_workers': 0,
+        'train_dataloader.persistent_workers': False,
+        'model.backbone.arch.embed_dims': 32,
+        'model.backbone.arch.num_layers': 2,
+        'model.backbone.arch.num_heads': 2,
+        'model.backbone.arch.feedforward_channels': 64,
+        'model.backbone.img_size': 56,
+        'model.head.hidden_channels': [48],
+        'model.head.out_channels': 16,
+        'model.head.num_prototypes': 8,
+        'train_cfg.max_iters': max_iters,
+        'default_hooks.logger.interval': 1,
+    }
+
+
+def tiny_train_options(data_root: str, max_iters: int = 2) -> list:
+    """The same overrides as ``--cfg-options`` arguments."""
+    def cli(v):
+        return '[' + ','.join(map(str, v)) + ']' if isinstance(v, list) else v
+    return [f'{k}={cli(v)}'
+            for k, v in tiny_train_overrides(data_root, max_iters).items()]
+
+
+os.environ.setdefault('OMP_NUM_THREADS', '2')
