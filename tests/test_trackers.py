@@ -379,6 +379,13 @@ def test_build_tracker():
         assert part in msg
 
 
+def test_a_pipeline_asking_for_a_missing_tracker_fails_when_built():
+    from mosic_mm.registry import TRANSFORMS
+    with pytest.raises(KeyError, match='cotracker'):
+        TRANSFORMS.build(
+            dict(type='TrackPoints', tracker=dict(type='CoTracker3')))
+
+
 # ------------------------------------------------------------- TrackPoints
 @TRACKERS.register_module(force=True)
 class _InvisibleTestTracker(BaseTracker):

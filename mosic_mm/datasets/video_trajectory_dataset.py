@@ -79,7 +79,8 @@ class VideoTrajectoryDataset(BaseDataset):
         frame_stride (int): preferred step between sampled frames.
         ann_file (str): optional list of videos, one folder name or relative
             video path per line; blank lines and ``#`` comments are ignored.
-        data_prefix (dict): ``img`` sub-folder of ``data_root``.
+        data_prefix (dict, optional): ``img`` sub-folder of ``data_root``;
+            defaults to ``dict(img='JPEGImages')``.
         frame_exts, video_exts (tuple[str]): recognised file extensions.
         test_mode (bool): deterministic clips; corrupt data raises.
         **kwargs: other :class:`mmengine.dataset.BaseDataset` arguments.
@@ -91,7 +92,7 @@ class VideoTrajectoryDataset(BaseDataset):
                  clip_len: int = 12,
                  frame_stride: int = 6,
                  ann_file: str = '',
-                 data_prefix: dict = dict(img='JPEGImages'),
+                 data_prefix: Optional[dict] = None,
                  frame_exts: Sequence[str] = ('.jpg', '.jpeg', '.png'),
                  video_exts: Sequence[str] = ('.mp4', '.avi', '.mkv', '.mov',
                                               '.webm'),
@@ -109,7 +110,8 @@ class VideoTrajectoryDataset(BaseDataset):
         self.video_exts = tuple(e.lower() for e in video_exts)
         self.num_skipped = 0
         super().__init__(ann_file=ann_file, data_root=data_root,
-                         data_prefix=dict(data_prefix),
+                         data_prefix=dict(data_prefix or
+                                          dict(img='JPEGImages')),
                          pipeline=list(pipeline),
                          test_mode=test_mode, **kwargs)
 

@@ -3,7 +3,10 @@ from mosic_mm.registry import TRACKERS
 from .base import BaseTracker, grid_queries
 from .dis_flow import DISFlowTracker
 
-__all__ = ['BaseTracker', 'DISFlowTracker', 'grid_queries', 'build_tracker']
+__all__ = [
+    'BaseTracker', 'DISFlowTracker', 'grid_queries', 'build_tracker',
+    'check_tracker_cfg'
+]
 
 # Trackers from optional packages that are not on PyPI: type -> how to get.
 _OPTIONAL_TRACKERS = {
@@ -14,15 +17,11 @@ _OPTIONAL_TRACKERS = {
 }
 
 
-def build_tracker(cfg) -> BaseTracker:
-    """Build a tracker from a config such as ``dict(type='DISFlowTracker')``.
-
-    A built :class:`BaseTracker` is returned unchanged. An unknown ``type``
-    raises ``KeyError`` listing the registered trackers, and the optional
-    ones with how to install them.
+def check_tracker_cfg(cfg) -> None:
+    """Raise unless ``cfg`` names a registered tracker: ``KeyError`` listing
+    the registered trackers, and the optional ones with how to install them.
+    Cheap, so configs are checked when a pipeline is built, not in a worker.
     """
-    if isinstance(cfg, BaseTracker):
-        return cfg
     if not hasattr(cfg, 'get') or 'type' not in cfg:
         raise TypeError(
             f"tracker config must be a dict with a 'type' key, got {cfg!r}")
@@ -34,4 +33,13 @@ def build_tracker(cfg) -> BaseTracker:
         raise KeyError(
             f'unknown tracker type {tracker_type!r}. Registered trackers: '
             f'{registered}. Optional trackers: {optional}.')
+
+
+def build_tracker(cfg) -> BaseTracker:
+    """Build a tracker from a config such as ``dict(type='DISFlowTracker')``
+    (checked by :func:`check_tracker_cfg`); a built tracker is returned
+    unchanged."""
+    if isinstance(cfg, BaseTracker):
+        return cfg
+    check_tracker_cfg(cfg)
     return TRACKERS.build(cfg)

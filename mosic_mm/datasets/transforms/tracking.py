@@ -1,11 +1,12 @@
 """Tracking points on the fly inside the data pipeline."""
 import copy
+from typing import Optional
 
 import numpy as np
 from mmcv.transforms import BaseTransform
 
 from mosic_mm.registry import TRANSFORMS
-from mosic_mm.trackers import build_tracker, grid_queries
+from mosic_mm.trackers import build_tracker, check_tracker_cfg, grid_queries
 
 
 @TRANSFORMS.register_module()
@@ -31,11 +32,14 @@ class TrackPoints(BaseTransform):
     """
 
     def __init__(self,
-                 tracker: dict = dict(type='DISFlowTracker'),
+                 tracker: Optional[dict] = None,
                  grid_size: int = 16):
+        if tracker is None:
+            tracker = dict(type='DISFlowTracker')
         if not isinstance(tracker, dict) or 'type' not in tracker:
             raise TypeError('TrackPoints: tracker must be a config dict with '
                             f"a 'type' key, got {tracker!r}")
+        check_tracker_cfg(tracker)
         if int(grid_size) != grid_size or grid_size < 1:
             raise ValueError('TrackPoints: grid_size must be a positive '
                              f'integer, got {grid_size!r}')

@@ -23,7 +23,14 @@ def vit_patch_size(vit: nn.Module) -> int:
 
 
 def embed_tokens(vit: nn.Module, x: Tensor) -> Tuple[Tensor, Tuple[int, int]]:
-    """Images [B,3,H,W] -> tokens [B, E+h*w, C] (E extra tokens first), (h, w)."""
+    """Images [B,3,H,W] -> tokens [B, E+h*w, C] (E = ``vit.num_extra_tokens``
+    extra tokens first), (h, w).
+
+    A backbone whose embedding differs from mmpretrain's (e.g. register
+    tokens) provides its own ``embed_tokens(x)`` method, used here.
+    """
+    if hasattr(vit, 'embed_tokens'):
+        return vit.embed_tokens(x)
     tokens, hw = vit.patch_embed(x)
     if vit.cls_token is not None:
         tokens = torch.cat([vit.cls_token.expand(len(tokens), -1, -1), tokens],
