@@ -17,7 +17,7 @@ train_dataloader = dict(
     batch_size=8,
     num_workers=2,
     persistent_workers=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True)  # iteration-based,
+    sampler=dict(type='InfiniteSampler', shuffle=True),  # iteration-based
     collate_fn=dict(type='default_collate'),
     dataset=dict(
         type=dataset_type,
