@@ -45,10 +45,20 @@ def test_loss_is_finite_and_teacher_starts_equal_to_student():
     assert torch.isfinite(losses['loss']) and losses['loss'] > 0
 
 
-def test_frame0_student_has_the_gradients_of_an_all_frames_student():
+@pytest.mark.parametrize('trainable,chunk,share', [
+    (None, None, True),  # whole backbone trains: nothing shared
+    (1, None, True),  # frozen trunk shared by student and teacher
+    (1, 4, True),  # ... with teacher chunks splitting the frame-0 rows
+    (1, None, False),
+])
+def test_frame0_student_has_the_gradients_of_an_all_frames_student(
+        trainable, chunk, share):
     """Reference: the student on all B*T frames through the backbone's own
     forward, then frame 0's features sampled at frame 0's tracks."""
-    model = _model(num_trainable_blocks=None)
+    model = _model(num_trainable_blocks=trainable, teacher_chunk_size=chunk,
+                   share_frozen_trunk=share)
+    model.train()
+    assert model._uses_shared_trunk() == (share and trainable is not None)
     batch = _batch()
     data = model.data_preprocessor(batch, True)
     ours = model(**data, mode='loss')['loss']

@@ -1,9 +1,11 @@
 """MoSiC: a momentum teacher clusters point tracks, the student predicts them."""
+import contextlib
 import copy
 from typing import Dict, List, Optional, Tuple
 
 import torch
 from mmpretrain.models import BaseSelfSupervisor
+from torch.profiler import record_function
 from mmpretrain.structures import DataSample
 from torch import Tensor, nn
 
@@ -45,6 +47,19 @@ class MoSiC(BaseSelfSupervisor):
             in a dropped token are left out of the loss. Defaults to 0.
         teacher_chunk_size (int, optional): teacher frames per forward chunk,
             bounding memory for long clips. None runs all B*T frames at once.
+        share_frozen_trunk (bool): the frozen lower blocks are identical in
+            student and teacher (the EMA of a constant is that constant), so
+            without masking run them once, without grad, for all B*T frames
+            and hand frame 0's tokens to the student's trainable blocks.
+            Same loss and gradients, the student then costs
+            ``num_trainable_blocks`` blocks on B frames. Defaults to True.
+        teacher_dtype (str, optional): autocast dtype of the teacher forward
+            (e.g. 'bfloat16'); None keeps the ambient precision. Sinkhorn and
+            the loss always run in fp32.
+
+    The stages of :meth:`loss` are labelled for ``torch.profiler``
+    (``mosic/teacher``, ``mosic/student``, ``mosic/sampling``,
+    ``mosic/projector``, ``mosic/sinkhorn``, ``mosic/loss``).
     """
 
     def __init__(self,
@@ -53,6 +68,8 @@ class MoSiC(BaseSelfSupervisor):
                  num_trainable_blocks: Optional[int] = 2,
                  mask_ratio: float = 0.0,
                  teacher_chunk_size: Optional[int] = None,
+                 share_frozen_trunk: bool = True,
+                 teacher_dtype: Optional[str] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         backbone = MODELS.build(backbone) if isinstance(backbone, dict) \
@@ -85,6 +102,9 @@ class MoSiC(BaseSelfSupervisor):
         self.num_trainable_blocks = num_trainable_blocks
         self.mask_ratio = mask_ratio
         self.teacher_chunk_size = teacher_chunk_size
+        self.share_frozen_trunk = share_frozen_trunk
+        self.teacher_dtype = getattr(torch, teacher_dtype) \
+            if teacher_dtype else None
         self.patch_size = vit_patch_size(self.backbone)
         self.teacher = nn.ModuleDict(
             dict(backbone=copy.deepcopy(self.backbone),
@@ -126,38 +146,99 @@ class MoSiC(BaseSelfSupervisor):
             torch._foreach_lerp_(teacher, student, 1.0 - momentum)
 
     def train(self, mode: bool = True) -> 'MoSiC':
+        """Frozen student parts and the teacher always run in eval mode."""
         super().train(mode)
         self.teacher.eval()
+        if self.num_trainable_blocks is not None:
+            self.backbone.eval()
+            for layer in self.backbone.layers[self._trunk_depth:]:
+                layer.train(mode)
         return self
 
-    # ------------------------------------------------------------- features
-    @torch.no_grad()
-    def teacher_scores(self, frames: Tensor, tracks: Tensor) -> Tensor:
-        """frames [M,3,H,W], tracks [M,N,2] -> teacher scores [M,N,K]."""
-        vit, head = self.teacher['backbone'], self.teacher['head']
-        chunk = self.teacher_chunk_size or len(frames)
-        scores = []
-        for x, p in zip(frames.split(chunk), tracks.split(chunk)):
-            tokens, hw = embed_tokens(vit, x)
-            featmap = patch_featmap(vit, forward_blocks(vit, tokens), hw)
-            scores.append(head(sample_at_points(featmap, p, self.patch_size)))
-        return torch.cat(scores)
+    @property
+    def _trunk_depth(self) -> int:
+        """Number of frozen lower blocks (0 when the backbone trains)."""
+        if self.num_trainable_blocks is None:
+            return 0
+        return len(self.backbone.layers) - self.num_trainable_blocks
 
-    def student_scores(self, frames: Tensor,
-                       points: Tensor) -> Tuple[Tensor, Optional[Tensor]]:
+    # ------------------------------------------------------------- features
+    def _teacher_context(self, device: torch.device):
+        if self.teacher_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device.type, dtype=self.teacher_dtype)
+
+    def _scores(self, vit: nn.Module, head: nn.Module, tokens: Tensor,
+                hw: Tuple[int, int], points: Tensor,
+                keep: Optional[Tensor] = None) -> Tensor:
+        """Final norm -> feature map -> sample at points [M,N,2] -> head."""
+        featmap = patch_featmap(vit, tokens, hw, keep)
+        with record_function('mosic/sampling'):
+            feats = sample_at_points(featmap, points, self.patch_size)
+        with record_function('mosic/projector'):
+            return head(feats)
+
+    @torch.no_grad()
+    def teacher_scores(self, frames: Tensor, tracks: Tensor,
+                       trunk_rows: Optional[Tensor] = None
+                       ) -> Tuple[Tensor, Optional[Tensor]]:
+        """frames [M,3,H,W], tracks [M,N,2] -> teacher scores [M,N,K].
+
+        With ``trunk_rows`` (frame indices [R]), also returns the tokens of
+        those frames after the frozen trunk ([R, L, C]) for the student;
+        otherwise None.
+        """
+        vit, head = self.teacher['backbone'], self.teacher['head']
+        depth = self._trunk_depth if trunk_rows is not None else 0
+        chunk = self.teacher_chunk_size or len(frames)
+        scores, trunk = [], []
+        with self._teacher_context(frames.device):
+            for start in range(0, len(frames), chunk):
+                x = frames[start:start + chunk]
+                with record_function('mosic/teacher'):
+                    tokens, hw = embed_tokens(vit, x)
+                    tokens = forward_blocks(vit, tokens, 0, depth)
+                    if trunk_rows is not None:
+                        rows = trunk_rows[(trunk_rows >= start)
+                                          & (trunk_rows < start + len(x))]
+                        trunk.append(tokens[rows - start])
+                    tokens = forward_blocks(vit, tokens, depth)
+                scores.append(
+                    self._scores(vit, head, tokens, hw,
+                                 tracks[start:start + chunk]))
+        return torch.cat(scores), (torch.cat(trunk) if trunk else None)
+
+    def student_scores(self, frames: Tensor, points: Tensor,
+                       trunk_tokens: Optional[Tensor] = None
+                       ) -> Tuple[Tensor, Optional[Tensor]]:
         """frames [B,3,H,W], points [B,N,2] -> scores [B,N,K] and, with
-        masking, a bool [B,N] telling which points start in a kept token."""
+        masking, a bool [B,N] telling which points start in a kept token.
+
+        ``trunk_tokens`` [B,L,C]: the frames' tokens after the frozen trunk
+        (see ``share_frozen_trunk``); only the trainable blocks then run.
+        """
         vit = self.backbone
-        tokens, hw = embed_tokens(vit, frames)
+        hw = tuple(-(-s // self.patch_size) for s in frames.shape[-2:])
         keep = point_kept = None
-        if self.training and self.mask_ratio > 0:
-            keep, kept_grid = self._sample_kept_tokens(len(frames), hw,
-                                                       frames.device)
-            tokens = keep_tokens(vit, tokens, keep)
-            point_kept = self._points_in_kept(points, kept_grid, hw)
-        featmap = patch_featmap(vit, forward_blocks(vit, tokens), hw, keep)
-        scores = self.head(sample_at_points(featmap, points, self.patch_size))
-        return scores, point_kept
+        with record_function('mosic/student'):
+            if trunk_tokens is not None:
+                tokens = forward_blocks(vit, trunk_tokens.to(frames.dtype),
+                                        self._trunk_depth)
+            else:
+                tokens, hw = embed_tokens(vit, frames)
+                if self.training and self.mask_ratio > 0:
+                    keep, kept_grid = self._sample_kept_tokens(
+                        len(frames), hw, frames.device)
+                    tokens = keep_tokens(vit, tokens, keep)
+                    point_kept = self._points_in_kept(points, kept_grid, hw)
+                tokens = forward_blocks(vit, tokens)
+        return self._scores(vit, self.head, tokens, hw, points,
+                            keep), point_kept
+
+    def _uses_shared_trunk(self) -> bool:
+        masked = self.training and self.mask_ratio > 0
+        return (self.share_frozen_trunk and self._trunk_depth > 0
+                and not masked)
 
     def _sample_kept_tokens(self, batch: int, hw: Tuple[int, int],
                             device) -> Tuple[Tensor, Tensor]:
@@ -198,9 +279,12 @@ class MoSiC(BaseSelfSupervisor):
                 f'tracks {tuple(tracks.shape)} / visibility '
                 f'{tuple(visibility.shape)} do not match clips '
                 f'{tuple(inputs.shape)}; expected [B,T,N,2] and [B,T,N]')
-        teacher = self.teacher_scores(inputs.flatten(0, 1),
-                                      tracks.flatten(0, 1)).view(B, T, N, -1)
-        student, point_kept = self.student_scores(inputs[:, 0], tracks[:, 0])
+        frame0_rows = torch.arange(0, B * T, T, device=inputs.device) \
+            if self._uses_shared_trunk() else None
+        teacher, trunk = self.teacher_scores(
+            inputs.flatten(0, 1), tracks.flatten(0, 1), frame0_rows)
+        student, point_kept = self.student_scores(inputs[:, 0], tracks[:, 0],
+                                                  trunk)
         if point_kept is not None:
             visibility = visibility & point_kept.unsqueeze(1)
-        return self.head.loss(student, teacher, visibility)
+        return self.head.loss(student, teacher.view(B, T, N, -1), visibility)

@@ -7,6 +7,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor
+from torch.profiler import record_function
 
 from mosic_mm.registry import MODELS
 from ..utils import sinkhorn_knopp
@@ -100,9 +101,10 @@ class SinkhornClusteringHead(BaseModule):
                 f'[B,T,N]; got {tuple(student_scores.shape)}, '
                 f'{tuple(teacher_scores.shape)}, {tuple(visibility.shape)}')
         visibility = visibility.bool()
-        target = self.targets(teacher_scores.reshape(-1, K)).view(B, T, N)
+        with record_function('mosic/sinkhorn'):
+            target = self.targets(teacher_scores.reshape(-1, K)).view(B, T, N)
 
-        with torch.autocast(
+        with record_function('mosic/loss'), torch.autocast(
                 device_type=student_scores.device.type, enabled=False):
             log_prob = F.log_softmax(
                 student_scores.float() / self.temperature, dim=-1)
