@@ -1,0 +1,14 @@
+# MoSiC on DINOv2 ViT-L/14 (24 blocks, C=1024), trains the last 2 blocks.
+# Weights: checkpoints/dinov2_vitl14_pretrain.pth (README, "Backbones and
+# pretrained weights"); another path: --cfg-options
+# model.backbone.init_cfg.checkpoint=PATH
+_base_ = './mosic_vits_ytvos.py'
+model = dict(
+    backbone=dict(
+        type='DINOVisionTransformer',
+        arch='large',
+        init_cfg=dict(
+            _delete_=True,
+            type='ConvertedPretrained',
+            checkpoint='checkpoints/dinov2_vitl14_pretrain.pth',
+            layout='dinov2')))

@@ -1,0 +1,39 @@
+"""Export a MoSiC backbone from a training checkpoint (tensors only).
+
+    python tools/export_backbone.py work_dirs/X/iter_440.pth OUT.pth \
+        --which teacher --format mmpretrain|dinov2|dino|timm
+
+mmpretrain: load with ``init_cfg=dict(type='Pretrained', checkpoint=OUT,
+prefix='backbone.')`` (mmpretrain / mmsegmentation ``VisionTransformer``).
+dinov2 / dino / timm: the layout of those code bases; pos_embed stays at the
+training resolution (build the model with that img_size, e.g. 224).
+"""
+import argparse
+import sys
+
+import mosic_mm  # noqa: F401 (allow-lists mmengine checkpoint globals)
+from mosic_mm.models.backbones.export import FORMATS, export_backbone
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('checkpoint', help='MoSiC training checkpoint')
+    parser.add_argument('out', help='output file (.pth)')
+    parser.add_argument('--which', choices=('student', 'teacher'),
+                        default='teacher',
+                        help='EMA teacher (default) or student backbone')
+    parser.add_argument('--format', choices=FORMATS, default='mmpretrain')
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    tensors = export_backbone(args.checkpoint, args.out, args.which,
+                              args.format)
+    print(f'wrote {len(tensors)} tensors ({args.which}, {args.format}) to '
+          f'{args.out}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
