@@ -1,11 +1,18 @@
 # The reference MoSiC recipe (DESIGN.md §2): DINOv2 ViT-S/14 on YouTube-VOS,
-# 8 GPUs x 8 clips, 8 epochs. Point model.backbone.init_cfg at the DINOv2
-# checkpoint to start from it (random init otherwise):
-#   --cfg-options model.backbone.init_cfg.type=Pretrained \
-#       model.backbone.init_cfg.checkpoint=PATH
+# 8 GPUs x 8 clips, 8 epochs, starting from the official DINOv2 weights in
+# checkpoints/dinov2_vits14_pretrain.pth (README, "Backbones and pretrained
+# weights"); another path: --cfg-options model.backbone.init_cfg.checkpoint=P
 _base_ = [
     '_base_/models/mosic_vits14.py',
     '_base_/datasets/ytvos.py',
     '_base_/schedules/adamw_cosine_8e.py',
     '_base_/default_runtime.py',
 ]
+model = dict(
+    backbone=dict(
+        type='DINOVisionTransformer',
+        init_cfg=dict(
+            _delete_=True,  # the base has init_cfg=None (random init)
+            type='ConvertedPretrained',
+            checkpoint='checkpoints/dinov2_vits14_pretrain.pth',
+            layout='dinov2')))
