@@ -63,6 +63,9 @@ def parse_args(argv=None):
     p.add_argument('--out', help='write the results as JSON')
     p.add_argument('--markdown', help='append the table, with a machine '
                    'description and the command, to this Markdown file')
+    p.add_argument('--pretrained', action='store_true',
+                   help="load the config's backbone weights (default: "
+                   'random init, which times the same)')
     p.add_argument('--cfg-options', nargs='+', action=DictAction)
     return p.parse_args(argv)
 
@@ -189,6 +192,8 @@ def run_mode(args) -> dict:
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    if not args.pretrained:
+        cfg.model.backbone.init_cfg = None
     device = torch.device(args.device)
     shape = resolve_shape(args, cfg)
     torch.manual_seed(0)
