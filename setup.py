@@ -15,5 +15,12 @@ setup(
         'seg': ['mmsegmentation==1.2.2', 'ftfy', 'regex'],
         'eval': ['faiss-cpu'],
         'tests': ['pytest', 'pytest-timeout', 'POT'],
+        # CoTracker3 (tracker='CoTracker3'): not on PyPI, CC-BY-NC 4.0. This
+        # extra installs it from git (`pip install -e ".[cotracker]"`), i.e.
+        # `pip install git+https://github.com/facebookresearch/co-tracker.git`;
+        # weights: https://huggingface.co/facebook/cotracker3 (docs/tracks.md)
+        'cotracker': [
+            'cotracker @ git+https://github.com/facebookresearch/co-tracker.git'
+        ],
     },
 )

@@ -370,20 +370,35 @@ def test_build_tracker():
     assert tracker.preset == 'fast' and tracker.max_side == 128
     assert 'DISFlowTracker' in TRACKERS.module_dict
     assert pickle.loads(pickle.dumps(tracker)).max_side == 128
-    with pytest.raises(KeyError) as err:
-        build_tracker(dict(type='CoTracker3'))
-    msg = str(err.value)
-    for part in ("'CoTracker3'", 'DISFlowTracker', "'cotracker'",
+    with pytest.raises(KeyError) as err:  # a typo lists what exists
+        build_tracker(dict(type='CoTracker'))
+    msg = err.value.args[0]
+    for part in ("'CoTracker'", 'DISFlowTracker', 'CoTracker3', "'cotracker'",
                  'https://github.com/facebookresearch/co-tracker',
                  'CC-BY-NC'):
         assert part in msg
+    # CoTracker3 is registered; without its package, building says how to
+    # install it (tests/test_cotracker.py covers the adapter itself)
+    assert 'CoTracker3' in TRACKERS.module_dict
+    import importlib.util
+    if importlib.util.find_spec('cotracker') is None:
+        with pytest.raises(ImportError) as err:
+            build_tracker(dict(type='CoTracker3'))
+        for part in ("'cotracker'", 'pip install git+https://github.com/'
+                     'facebookresearch/co-tracker.git', 'CC-BY-NC'):
+            assert part in str(err.value)
 
 
 def test_a_pipeline_asking_for_a_missing_tracker_fails_when_built():
     from mosic_mm.registry import TRANSFORMS
     with pytest.raises(KeyError, match='cotracker'):
         TRANSFORMS.build(
-            dict(type='TrackPoints', tracker=dict(type='CoTracker3')))
+            dict(type='TrackPoints', tracker=dict(type='CoTrackerV9')))
+    import importlib.util
+    if importlib.util.find_spec('cotracker') is None:
+        with pytest.raises(ImportError, match='cotracker'):
+            TRANSFORMS.build(
+                dict(type='TrackPoints', tracker=dict(type='CoTracker3')))
 
 
 # ------------------------------------------------------------- TrackPoints

@@ -11,25 +11,10 @@ from mosic_mm.datasets.transforms.loading import CorruptVideoError
 from mosic_mm.registry import DATASETS
 
 
-def sample_clip_indices(total_frames: int, clip_len: int, stride: int,
-                        rng=None, random_start: bool = True) -> np.ndarray:
-    """Frame indices of one clip: ``clip_len`` frames ``stride`` apart.
-
-    If ``total_frames < clip_len * stride`` the stride becomes
-    ``max(1, total_frames // clip_len)`` (reference recipe). The start is
-    uniform over the valid range when ``random_start`` (training), else 0.
-
-    Args:
-        total_frames: frames in the video (>= clip_len).
-        clip_len: frames per clip (T).
-        stride: preferred step between frames.
-        rng: ``np.random`` (default, global state), a ``RandomState`` or a
-            ``Generator``.
-        random_start: draw the start (True) or use 0 (False).
-
-    Returns:
-        int64 ``[clip_len]``, increasing, within ``[0, total_frames)``.
-    """
+def effective_stride(total_frames: int, clip_len: int, stride: int) -> int:
+    """The step between clip frames: ``stride``, or ``max(1, total_frames //
+    clip_len)`` if the video is shorter than ``clip_len * stride`` frames
+    (reference recipe)."""
     if clip_len < 1 or stride < 1:
         raise ValueError(f'clip_len and stride must be >= 1, got {clip_len} '
                          f'and {stride}')
@@ -38,12 +23,67 @@ def sample_clip_indices(total_frames: int, clip_len: int, stride: int,
                          f'{total_frames} frames')
     if total_frames < clip_len * stride:
         stride = max(1, total_frames // clip_len)
-    max_start = total_frames - 1 - (clip_len - 1) * stride
+    return int(stride)
+
+
+def clip_starts(total_frames: int, clip_len: int, stride: int,
+                window_step: Optional[int] = None) -> np.ndarray:
+    """Every start frame a training clip may have.
+
+    The single definition shared by :func:`sample_clip_indices` (training)
+    and ``tools/extract_tracks.py`` (the track cache holds exactly these
+    windows).
+
+    Args:
+        total_frames: frames in the video (>= clip_len).
+        clip_len: frames per clip (T).
+        stride: preferred step (see :func:`effective_stride`).
+        window_step: None -> every valid start ``0 .. max_start``; an int k
+            -> the multiples of k up to ``max_start``, where ``max_start =
+            total_frames - 1 - (clip_len - 1) * effective_stride``.
+
+    Returns:
+        int64 ``[S]``, increasing, ``S >= 1`` (always contains 0).
+    """
+    if window_step is not None and (int(window_step) != window_step
+                                    or window_step < 1):
+        raise ValueError('window_step must be None or a positive int, got '
+                         f'{window_step!r}')
+    step = effective_stride(total_frames, clip_len, stride)
+    max_start = total_frames - 1 - (clip_len - 1) * step
+    return np.arange(0, max_start + 1, 1 if window_step is None else
+                     int(window_step), dtype=np.int64)
+
+
+def sample_clip_indices(total_frames: int, clip_len: int, stride: int,
+                        rng=None, random_start: bool = True,
+                        window_step: Optional[int] = None) -> np.ndarray:
+    """Frame indices of one clip: ``clip_len`` frames ``stride`` apart.
+
+    If ``total_frames < clip_len * stride`` the stride becomes
+    ``max(1, total_frames // clip_len)`` (reference recipe). The start is
+    uniform over :func:`clip_starts` when ``random_start`` (training), else 0.
+
+    Args:
+        total_frames: frames in the video (>= clip_len).
+        clip_len: frames per clip (T).
+        stride: preferred step between frames.
+        rng: ``np.random`` (default, global state), a ``RandomState`` or a
+            ``Generator``.
+        random_start: draw the start (True) or use 0 (False).
+        window_step: restrict starts to multiples of it (the windows of a
+            track cache); None allows every start.
+
+    Returns:
+        int64 ``[clip_len]``, increasing, within ``[0, total_frames)``.
+    """
+    stride = effective_stride(total_frames, clip_len, stride)
+    starts = clip_starts(total_frames, clip_len, stride, window_step)
     start = 0
-    if random_start and max_start > 0:
+    if random_start and starts.size > 1:
         rng = np.random if rng is None else rng
         draw = rng.integers if hasattr(rng, 'integers') else rng.randint
-        start = int(draw(0, max_start + 1))
+        start = int(starts[int(draw(0, starts.size))])
     return start + stride * np.arange(clip_len, dtype=np.int64)
 
 
@@ -66,7 +106,8 @@ class VideoTrajectoryDataset(BaseDataset):
     ``frame_paths`` (list[str]) or ``video_path`` (str), ``total_frames``.
     Each ``__getitem__`` adds a fresh ``frame_inds`` (int64 ``[clip_len]``,
     :func:`sample_clip_indices`, ``np.random`` global state; start 0 in
-    ``test_mode``) before the pipeline runs. Videos with fewer than
+    ``test_mode``; starts restricted by ``window_step``) and ``data_root``
+    before the pipeline runs. Videos with fewer than
     ``clip_len`` frames are skipped with one warning. A clip whose pipeline
     raises :class:`CorruptVideoError` is skipped in training (warning,
     ``self.num_skipped`` counts them, another index is fetched) and re-raised
@@ -83,6 +124,10 @@ class VideoTrajectoryDataset(BaseDataset):
             defaults to ``dict(img='JPEGImages')``.
         frame_exts, video_exts (tuple[str]): recognised file extensions.
         test_mode (bool): deterministic clips; corrupt data raises.
+        window_step (int, optional): clip starts are restricted to multiples
+            of it (:func:`clip_starts`): the windows a track cache holds
+            (``LoadTracks``, ``tools/extract_tracks.py``). None (default)
+            allows every start.
         **kwargs: other :class:`mmengine.dataset.BaseDataset` arguments.
     """
 
@@ -97,6 +142,7 @@ class VideoTrajectoryDataset(BaseDataset):
                  video_exts: Sequence[str] = ('.mp4', '.avi', '.mkv', '.mov',
                                               '.webm'),
                  test_mode: bool = False,
+                 window_step: Optional[int] = None,
                  **kwargs):
         if int(clip_len) != clip_len or clip_len < 1:
             raise ValueError('clip_len must be a positive int, got '
@@ -104,8 +150,13 @@ class VideoTrajectoryDataset(BaseDataset):
         if int(frame_stride) != frame_stride or frame_stride < 1:
             raise ValueError('frame_stride must be a positive int, got '
                              f'{frame_stride}')
+        if window_step is not None and (int(window_step) != window_step
+                                        or window_step < 1):
+            raise ValueError('window_step must be None or a positive int, '
+                             f'got {window_step!r}')
         self.clip_len = int(clip_len)
         self.frame_stride = int(frame_stride)
+        self.window_step = None if window_step is None else int(window_step)
         self.frame_exts = tuple(e.lower() for e in frame_exts)
         self.video_exts = tuple(e.lower() for e in video_exts)
         self.num_skipped = 0
@@ -260,7 +311,9 @@ class VideoTrajectoryDataset(BaseDataset):
         info = self.get_data_info(idx)
         info['frame_inds'] = sample_clip_indices(
             info['total_frames'], self.clip_len, self.frame_stride,
-            rng=np.random, random_start=not self.test_mode)
+            rng=np.random, random_start=not self.test_mode,
+            window_step=self.window_step)
+        info.setdefault('data_root', self.data_root)  # default track cache
         try:
             return self.pipeline(info)
         except CorruptVideoError as e:

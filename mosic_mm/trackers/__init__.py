@@ -1,26 +1,30 @@
 """Point trackers: ``tracker.track(frames, queries) -> (tracks, vis)``."""
+from mmengine.registry import DefaultScope
+
 from mosic_mm.registry import TRACKERS
 from .base import BaseTracker, grid_queries
+from .cotracker import COTRACKER_INSTALL, CoTracker3
 from .dis_flow import DISFlowTracker
 
 __all__ = [
-    'BaseTracker', 'DISFlowTracker', 'grid_queries', 'build_tracker',
-    'check_tracker_cfg'
+    'BaseTracker', 'CoTracker3', 'DISFlowTracker', 'grid_queries',
+    'build_tracker', 'check_tracker_cfg'
 ]
 
-# Trackers from optional packages that are not on PyPI: type -> how to get.
+# Trackers over optional packages that are not on PyPI: type -> how to get.
+# They are always registered; their ``check_cfg`` raises ImportError with
+# these instructions when the package is missing.
 _OPTIONAL_TRACKERS = {
-    'CoTracker3':
-    "the optional 'cotracker' package (not on PyPI; install it from "
-    'https://github.com/facebookresearch/co-tracker, code and weights are '
-    'CC-BY-NC 4.0)',
+    'CoTracker3': COTRACKER_INSTALL,
 }
 
 
 def check_tracker_cfg(cfg) -> None:
-    """Raise unless ``cfg`` names a registered tracker: ``KeyError`` listing
-    the registered trackers, and the optional ones with how to install them.
-    Cheap, so configs are checked when a pipeline is built, not in a worker.
+    """Raise unless ``cfg`` names a registered, usable tracker: ``KeyError``
+    listing the registered trackers and the optional ones with how to install
+    them; the tracker class's own ``check_cfg`` (if any) raises for a missing
+    package or checkpoint. Cheap, so configs are checked when a pipeline is
+    built, not in a worker.
     """
     if not hasattr(cfg, 'get') or 'type' not in cfg:
         raise TypeError(
@@ -33,6 +37,10 @@ def check_tracker_cfg(cfg) -> None:
         raise KeyError(
             f'unknown tracker type {tracker_type!r}. Registered trackers: '
             f'{registered}. Optional trackers: {optional}.')
+    cls = TRACKERS.get(tracker_type) if isinstance(tracker_type,
+                                                   str) else tracker_type
+    if hasattr(cls, 'check_cfg'):
+        cls.check_cfg(cfg)
 
 
 def build_tracker(cfg) -> BaseTracker:
@@ -42,4 +50,7 @@ def build_tracker(cfg) -> BaseTracker:
     if isinstance(cfg, BaseTracker):
         return cfg
     check_tracker_cfg(cfg)
-    return TRACKERS.build(cfg)
+    # TRACKERS has no parent in mmpretrain's tree: build in its own scope so
+    # that a default scope 'mmpretrain' does not log a registry warning.
+    with DefaultScope.overwrite_default_scope(TRACKERS.scope):
+        return TRACKERS.build(cfg)

@@ -2,10 +2,17 @@
 # textured objects of several classes moving over textured backgrounds.
 dataset_type = 'SyntheticVideoDataset'
 data_root = 'data/synthetic'
+tracker = dict(type='DISFlowTracker')
 
 train_pipeline = [
     dict(type='LoadClip'),
-    dict(type='TrackPoints', tracker=dict(type='DISFlowTracker'), grid_size=16),
+    # Tracks from the cache <data_root>/track_cache/DISFlowTracker, filled by
+    # `python tools/extract_tracks.py configs/mosic_vits_synthetic.py`
+    # (tools/demo.sh does it); clips of videos not cached yet are tracked on
+    # the fly, so a clean clone trains with no manual step.
+    dict(type='LoadTracks', tracker=tracker, grid_size=16, on_missing='track',
+         extract_cmd='python tools/extract_tracks.py '
+         'configs/mosic_vits_synthetic.py'),
     dict(type='ClipRandomResizedCrop', size=112, scale=(0.4, 1.0),
          ratio=(3 / 4, 4 / 3)),
     dict(type='ClipFlip', prob=0.5),
@@ -29,4 +36,5 @@ train_dataloader = dict(
         size=(128, 128),
         clip_len=6,
         frame_stride=3,
+        window_step=2,  # clip starts 0, 2, ..., 8: the cached windows
         pipeline=train_pipeline))

@@ -2,13 +2,22 @@
 # One 12-frame clip (stride 6, random start) per video per epoch; 224 px.
 dataset_type = 'VideoTrajectoryDataset'
 data_root = 'data/ytvos/train'
+# The tracker the cache is extracted with. The paper's: CoTracker3, e.g.
+# tracker = dict(type='CoTracker3', checkpoint='checkpoints/scaled_offline.pth')
+# (docs/tracks.md; its cache goes to <data_root>/track_cache/CoTracker3).
+tracker = dict(type='DISFlowTracker')
 
 train_pipeline = [
     dict(type='LoadClip'),
     dict(type='ClipResize', scale=(224, 224)),
+    # Cached tracks (<data_root>/track_cache/<tracker type>), extracted once
+    # with the command below; a missing file is an error naming it.
     # A denser grid than the 16x16 = 256 tracks used, so that after the random
     # crop SelectTracks still finds 256 tracks spread over frame 0.
-    dict(type='TrackPoints', tracker=dict(type='DISFlowTracker'), grid_size=32),
+    dict(type='LoadTracks', tracker=tracker, grid_size=32, on_missing='error',
+         extract_cmd='python tools/extract_tracks.py configs/mosic_vits_ytvos.py'
+         ' (multi-GPU: torchrun --nproc_per_node 8 tools/extract_tracks.py '
+         'configs/mosic_vits_ytvos.py --launcher pytorch)'),
     dict(type='ClipRandomResizedCrop', size=224, scale=(0.4, 1.0),
          ratio=(3 / 4, 4 / 3)),
     dict(type='ClipFlip', prob=0.5),
@@ -28,4 +37,7 @@ train_dataloader = dict(
         data_root=data_root,
         clip_len=12,
         frame_stride=6,
+        # Clip starts at multiples of 12 frames (~10 cached windows per
+        # YT-VOS video) instead of every frame; docs/tracks.md.
+        window_step=12,
         pipeline=train_pipeline))

@@ -2,9 +2,10 @@ from .formatting import PackTrackInputs
 from .geometry import ClipFlip, ClipRandomResizedCrop, ClipResize
 from .loading import CorruptVideoError, LoadClip
 from .selection import SelectTracks
-from .tracking import TrackPoints
+from .tracking import LoadTracks, TrackPoints, track_grid
 
 __all__ = [
     'PackTrackInputs', 'ClipFlip', 'ClipRandomResizedCrop', 'ClipResize',
-    'CorruptVideoError', 'LoadClip', 'SelectTracks', 'TrackPoints'
+    'CorruptVideoError', 'LoadClip', 'LoadTracks', 'SelectTracks',
+    'TrackPoints', 'track_grid'
 ]

@@ -1,0 +1,212 @@
+"""The track cache: one file per video with the tracks of every clip window.
+
+File ``<cache_dir>/<video_id>.npz`` (``numpy.savez``, no pickle), written
+atomically (temporary file in the same folder, fsync, ``os.replace``):
+
+- ``header``: a JSON string (0-d unicode array) with ``format``,
+  ``version``, ``video_id``, ``tracker`` (the tracker config), ``grid_size``
+  (query grid, :func:`mosic_mm.trackers.grid_queries` on the window's first
+  frame), ``clip_len``, ``stride`` (effective step between frames),
+  ``frame_stride`` (the dataset's preferred stride), ``window_step``,
+  ``total_frames``, ``frame_size`` ``[H, W]`` (images at the pipeline
+  position of ``LoadTracks``) and ``window_starts`` (first frame of each
+  window, see :func:`mosic_mm.datasets.video_trajectory_dataset.clip_starts`).
+- ``tracks``: float16 ``[S, T, N, 2]`` (x, y) pixels, S windows of T frames
+  and ``N = grid_size**2`` points (|x| beyond 65504 saturates; such points
+  are far outside the image and invisible anyway).
+- ``visibility``: ``np.packbits`` of bool ``[S, T*N]``, uint8
+  ``[S, ceil(T*N/8)]``.
+"""
+import json
+import os
+import os.path as osp
+import tempfile
+from typing import Dict, Optional, Sequence, Tuple
+
+import numpy as np
+
+FORMAT = 'mosic_mm.track_cache'
+VERSION = 1
+_F16_MAX = float(np.finfo(np.float16).max)
+
+__all__ = [
+    'FORMAT', 'VERSION', 'TrackCacheError', 'cache_path', 'default_cache_dir',
+    'make_header', 'header_mismatch', 'write_track_file', 'read_header',
+    'read_track_file'
+]
+
+
+class TrackCacheError(ValueError):
+    """A cache file is unreadable, of another format, or was extracted with
+    other settings than the ones asked for."""
+
+
+def default_cache_dir(data_root: str, tracker_type: str) -> str:
+    """``<data_root>/track_cache/<tracker_type>``."""
+    if not data_root:
+        raise ValueError('the default track cache dir needs a data_root; set '
+                         'cache_dir explicitly')
+    return osp.join(data_root, 'track_cache', str(tracker_type))
+
+
+def cache_path(cache_dir: str, video_id: str) -> str:
+    """``<cache_dir>/<video_id>.npz`` (``video_id`` may contain ``/``)."""
+    if not video_id or osp.isabs(video_id) or '..' in video_id.split('/'):
+        raise ValueError(f'invalid video_id {video_id!r} for a cache file')
+    return osp.join(cache_dir, *video_id.split('/')) + '.npz'
+
+
+def make_header(video_id: str, tracker: dict, grid_size: int, clip_len: int,
+                stride: int, frame_stride: int, window_step: Optional[int],
+                total_frames: int, frame_size: Sequence[int],
+                window_starts: Sequence[int]) -> dict:
+    """The header dict of a cache file (JSON-serialisable)."""
+    return dict(format=FORMAT, version=VERSION, video_id=str(video_id),
+                tracker=json.loads(json.dumps(dict(tracker))),
+                grid_size=int(grid_size), clip_len=int(clip_len),
+                stride=int(stride), frame_stride=int(frame_stride),
+                window_step=None if window_step is None else int(window_step),
+                total_frames=int(total_frames),
+                frame_size=[int(v) for v in frame_size],
+                window_starts=[int(v) for v in window_starts])
+
+
+def header_mismatch(header: dict, expected: Dict[str, object]) -> list:
+    """``['field: file has A, expected B', ...]`` for every key of
+    ``expected`` whose value differs from the header's (lists and tuples
+    compare equal; ``tracker`` compares the whole config)."""
+    out = []
+    for key, want in expected.items():
+        have = header.get(key)
+        norm = (lambda v: list(v) if isinstance(v, (tuple, list)) else v)
+        if norm(have) != norm(want):
+            out.append(f'{key}: file has {have!r}, expected {want!r}')
+    return out
+
+
+def _check_header(header: dict, path: str) -> dict:
+    if not isinstance(header, dict) or header.get('format') != FORMAT:
+        raise TrackCacheError(f'{path} is not a {FORMAT} file')
+    if header.get('version') != VERSION:
+        raise TrackCacheError(
+            f'{path} has track cache version {header.get("version")}, this '
+            f'code reads version {VERSION}; re-extract it with '
+            'tools/extract_tracks.py --overwrite')
+    return header
+
+
+def write_track_file(path: str, header: dict, tracks: np.ndarray,
+                     visibility: np.ndarray) -> int:
+    """Write one cache file atomically.
+
+    Args:
+        path: destination (folders are created).
+        header: from :func:`make_header`; ``len(window_starts) == S``.
+        tracks: float ``[S, T, N, 2]``.
+        visibility: bool ``[S, T, N]``.
+
+    Returns:
+        int: bytes written.
+    """
+    tracks = np.asarray(tracks)
+    visibility = np.asarray(visibility, dtype=bool)
+    num_windows = len(header['window_starts'])
+    expected = (num_windows, header['clip_len'], header['grid_size']**2)
+    if tracks.shape != expected + (2, ) or visibility.shape != expected:
+        raise ValueError(
+            f'{path}: tracks {tracks.shape} / visibility {visibility.shape} '
+            f'do not match the header, expected {expected + (2, )} / '
+            f'{expected}')
+    if not np.isfinite(tracks).all():
+        raise ValueError(f'{path}: tracks hold NaN or inf')
+    tracks16 = np.clip(tracks, -_F16_MAX, _F16_MAX).astype(np.float16)
+    packed = np.packbits(visibility.reshape(num_windows, -1), axis=1)
+    directory = osp.dirname(osp.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.tmp_',
+                               suffix='.npz')
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            np.savez(f, header=np.array(json.dumps(header)), tracks=tracks16,
+                     visibility=packed)
+            f.flush()
+            os.fsync(f.fileno())
+            size = f.tell()
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600
+        os.replace(tmp, path)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise
+    return size
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _open(path: str):
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise TrackCacheError(
+            f'cannot read track cache file {path} ({type(e).__name__}: {e}); '
+            'delete it and re-run tools/extract_tracks.py') from e
+
+
+def _header_of(npz, path: str) -> dict:
+    try:
+        header = json.loads(str(npz['header']))
+    except (KeyError, ValueError, OSError) as e:
+        raise TrackCacheError(
+            f'track cache file {path} has no readable header ({e}); delete '
+            'it and re-run tools/extract_tracks.py') from e
+    return _check_header(header, path)
+
+
+def read_header(path: str) -> dict:
+    """The header of a cache file (:class:`TrackCacheError` if unreadable or
+    of another format/version)."""
+    with _open(path) as npz:
+        return _header_of(npz, path)
+
+
+def read_track_file(path: str, window: Optional[int] = None
+                    ) -> Tuple[dict, np.ndarray, np.ndarray]:
+    """Read a cache file.
+
+    Args:
+        path: the file.
+        window: index into ``header['window_starts']``; None reads all.
+
+    Returns:
+        ``(header, tracks, visibility)``: float32 ``[T, N, 2]`` and bool
+        ``[T, N]`` for one window, or ``[S, T, N, 2]`` / ``[S, T, N]``.
+    """
+    with _open(path) as npz:
+        header = _header_of(npz, path)
+        try:
+            tracks = npz['tracks']
+            packed = npz['visibility']
+        except (KeyError, ValueError, OSError) as e:
+            raise TrackCacheError(f'track cache file {path} is truncated or '
+                                  f'corrupt ({e}); delete it and re-run '
+                                  'tools/extract_tracks.py') from e
+    num_windows = len(header['window_starts'])
+    t, n = header['clip_len'], header['grid_size']**2
+    if tracks.shape != (num_windows, t, n, 2) or \
+            packed.shape != (num_windows, (t * n + 7) // 8):
+        raise TrackCacheError(
+            f'track cache file {path}: arrays {tracks.shape} / '
+            f'{packed.shape} disagree with its header ({num_windows} '
+            f'windows, clip_len {t}, {n} points)')
+    if window is not None:
+        tracks, packed = tracks[window:window + 1], packed[window:window + 1]
+    vis = np.unpackbits(packed, axis=1, count=t * n).astype(bool)
+    vis = vis.reshape(len(tracks), t, n)
+    tracks = tracks.astype(np.float32)
+    if window is not None:
+        return header, tracks[0], vis[0]
+    return header, tracks, vis

@@ -1,0 +1,119 @@
+"""The CoTracker3 adapter, against a fake ``cotracker`` package injected into
+``sys.modules`` (the real one is not on PyPI and has non-commercial
+weights)."""
+import pickle
+import sys
+import types
+
+import numpy as np
+import pytest
+import torch
+
+from mosic_mm.trackers import CoTracker3, build_tracker, check_tracker_cfg
+
+
+class FakePredictor(torch.nn.Module):
+    """Records its calls; track n moves by (t, 2t) and is visible where
+    ``x + t`` is even."""
+    inits, calls = [], []
+    vis_trailing_dim = False
+
+    def __init__(self, checkpoint, offline=True, window_len=60):
+        super().__init__()
+        FakePredictor.inits.append(
+            dict(checkpoint=checkpoint, offline=offline,
+                 window_len=window_len))
+        self.weight = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, video, queries=None, **kwargs):
+        FakePredictor.calls.append(dict(video=video.clone(),
+                                        queries=queries.clone(),
+                                        kwargs=kwargs))
+        b, t = video.shape[:2]
+        steps = torch.arange(t, dtype=torch.float32)
+        offset = torch.stack([steps, 2 * steps], -1)  # [T, 2]
+        tracks = queries[:, None, :, 1:] + offset[None, :, None]
+        vis = ((queries[:, None, :, 1] + steps[None, :, None]).round() % 2
+               == 0)
+        if FakePredictor.vis_trailing_dim:
+            vis = vis[..., None]
+        return tracks, vis
+
+
+@pytest.fixture
+def fake_cotracker(monkeypatch, tmp_path):
+    pkg = types.ModuleType('cotracker')
+    mod = types.ModuleType('cotracker.predictor')
+    mod.CoTrackerPredictor = FakePredictor
+    pkg.predictor = mod
+    monkeypatch.setitem(sys.modules, 'cotracker', pkg)
+    monkeypatch.setitem(sys.modules, 'cotracker.predictor', mod)
+    FakePredictor.inits, FakePredictor.calls = [], []
+    FakePredictor.vis_trailing_dim = False
+    ckpt = tmp_path / 'scaled_offline.pth'
+    ckpt.write_bytes(b'weights')
+    return str(ckpt)
+
+
+@pytest.mark.parametrize('trailing', [False, True])
+def test_adapter_converts_inputs_and_outputs(fake_cotracker, trailing):
+    FakePredictor.vis_trailing_dim = trailing
+    tracker = build_tracker(dict(type='CoTracker3', checkpoint=fake_cotracker,
+                                 max_points=3, device='cpu'))
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (4, 10, 12, 3), dtype=np.uint8)
+    queries = np.array([[0, 1, 2], [0, 2, 3], [0, 3.5, 4], [0, 5, 6],
+                        [0, 7, 1]], np.float32)
+    tracks, vis = tracker.track(frames, queries)
+    assert FakePredictor.inits == [dict(checkpoint=fake_cotracker,
+                                        offline=True, window_len=60)]
+    # chunks of 3 points, one clip per call
+    assert [c['queries'].shape for c in FakePredictor.calls] == [
+        (1, 3, 3), (1, 2, 3)]
+    video = FakePredictor.calls[0]['video']
+    assert video.shape == (1, 4, 3, 10, 12) and video.dtype == torch.float32
+    np.testing.assert_array_equal(video[0].permute(0, 2, 3, 1).numpy(),
+                                  frames.astype(np.float32))  # 0..255, RGB
+    np.testing.assert_array_equal(
+        torch.cat([c['queries'][0] for c in FakePredictor.calls]).numpy(),
+        queries)  # (t, x, y) unchanged
+    steps = np.arange(4, dtype=np.float32)
+    expected = queries[None, :, 1:] + np.stack([steps, 2 * steps],
+                                               -1)[:, None]
+    assert tracks.shape == (4, 5, 2) and tracks.dtype == np.float32
+    np.testing.assert_allclose(tracks, expected)
+    assert vis.shape == (4, 5) and vis.dtype == bool
+    np.testing.assert_array_equal(
+        vis, (np.round(queries[None, :, 1] + steps[:, None]) % 2) == 0)
+    # the model is built once, and dropped when pickled for workers
+    tracker.track(frames, queries)
+    assert len(FakePredictor.inits) == 1
+    assert pickle.loads(pickle.dumps(tracker))._model is None
+
+
+def test_online_model_and_window(fake_cotracker):
+    tracker = CoTracker3(checkpoint=fake_cotracker, offline=False)
+    assert tracker.window_len == 16
+    tracker.track(np.zeros((2, 8, 8, 3), np.uint8), np.zeros((1, 3),
+                                                             np.float32))
+    assert FakePredictor.inits[-1]['offline'] is False
+
+
+def test_missing_checkpoint_says_where_to_get_it(fake_cotracker, tmp_path):
+    for cfg in (dict(type='CoTracker3'),
+                dict(type='CoTracker3', checkpoint=str(tmp_path / 'no.pth'))):
+        with pytest.raises(FileNotFoundError) as err:
+            check_tracker_cfg(cfg)
+        msg = str(err.value)
+        assert 'huggingface.co/facebook/cotracker3' in msg
+        assert 'scaled_offline.pth' in msg and '--checkpoint' in msg
+
+
+def test_missing_package_says_how_to_install(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, 'cotracker', None)  # import fails
+    monkeypatch.setitem(sys.modules, 'cotracker.predictor', None)
+    with pytest.raises(ImportError) as err:
+        CoTracker3(checkpoint=str(tmp_path))
+    msg = str(err.value)
+    assert 'pip install git+https://github.com/facebookresearch/co-tracker' \
+        in msg and 'CC-BY-NC' in msg
