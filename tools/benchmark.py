@@ -135,7 +135,8 @@ def resolve_shape(args, cfg) -> dict:
 
 def build_tracker_and_grid(cfg):
     from mosic_mm.trackers import build_tracker
-    step = _pipeline_step(cfg, 'TrackPoints')
+    step = _pipeline_step(cfg, 'TrackPoints') or _pipeline_step(
+        cfg, 'LoadTracks')
     tracker_cfg = dict(step.tracker) if step else dict(type='DISFlowTracker')
     grid = step.grid_size if step else 16
     return build_tracker(tracker_cfg), grid, tracker_cfg
