@@ -16,6 +16,7 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from mosic_mm.compat import init_cpu_distributed  # noqa: E402
+from mosic_mm.engine import amp_optim_wrapper_type  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -27,7 +28,8 @@ def parse_args(argv=None):
         help='resume from CKPT, or without a value from the latest '
         'checkpoint in the work dir')
     parser.add_argument('--amp', action='store_true',
-                        help='automatic mixed precision (AmpOptimWrapper)')
+                        help='automatic mixed precision (the AMP variant of '
+                        'optim_wrapper.type)')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale lr by the actual / base batch size')
     parser.add_argument(
@@ -53,7 +55,8 @@ def build_config(args) -> Config:
         cfg.work_dir = osp.join('work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     if args.amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.type = amp_optim_wrapper_type(
+            cfg.optim_wrapper.get('type', 'OptimWrapper'))
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     if args.auto_scale_lr:
         cfg.auto_scale_lr.enable = True

@@ -10,8 +10,18 @@ default_hooks = dict(
                     save_last=True),
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
-# The momentum teacher lives inside the model; this hook updates it.
-custom_hooks = [dict(type='MoSiCTeacherHook', momentum=0.99)]
+# The momentum teacher lives inside the model; MoSiCTeacherHook updates it.
+# RNGStateHook saves/restores the RNG states in checkpoints (exact resume);
+# MoSiCVisualizationHook adds tracks / PCA-RGB features / cluster maps to
+# tensorboard; RunSummaryHook logs what the run skipped; CheckpointCheckHook
+# refuses a resume/load_from checkpoint whose keys or shapes do not fit.
+custom_hooks = [
+    dict(type='CheckpointCheckHook'),
+    dict(type='MoSiCTeacherHook', momentum=0.99),
+    dict(type='RNGStateHook'),
+    dict(type='MoSiCVisualizationHook', interval=50),
+    dict(type='RunSummaryHook'),
+]
 
 env_cfg = dict(
     cudnn_benchmark=False,

@@ -1,10 +1,16 @@
 # AdamW, lr 1e-4 for head and prototypes, 1e-5 (x0.1) for the backbone,
 # weight decay 0.01 except biases, norms and other 1-D parameters; cosine to 0
 # per iteration, no warm-up, no clipping (DESIGN.md §2). Batch 64 = 8 x 8 GPUs.
+# A step with a NaN/Inf loss is skipped and logged; training stops after
+# max_consecutive_skips of them in a row (--amp: SkipNonFiniteAmpOptimWrapper).
 optim_wrapper = dict(
-    type='OptimWrapper',
+    type='SkipNonFiniteOptimWrapper',
+    max_consecutive_skips=5,
+    max_total_skips=None,
     optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999),
                    weight_decay=0.01),
+    # mmengine's default constructor, minus a warning per frozen tensor
+    constructor='TrainableParamsOptimWrapperConstructor',
     paramwise_cfg=dict(
         custom_keys={'backbone': dict(lr_mult=0.1)},
         bias_decay_mult=0.0,

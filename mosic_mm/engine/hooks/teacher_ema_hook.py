@@ -16,7 +16,9 @@ class MoSiCTeacherHook(Hook):
 
     for iteration i of I (``runner.iter / runner.max_iters``); constant
     ``m_0`` when ``end_momentum`` is None (the reference recipe: 0.99).
-    With gradient accumulation it only updates on iterations that stepped.
+    It only updates on iterations whose optimizer stepped: not between the
+    steps of gradient accumulation, nor after a step skipped for a
+    non-finite loss (``SkipNonFiniteOptimWrapper``).
 
     Args:
         momentum (float): m_0. Defaults to 0.99.
@@ -42,8 +44,11 @@ class MoSiCTeacherHook(Hook):
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs=None) -> None:
-        should_update = getattr(runner.optim_wrapper, 'should_update', None)
+        optim_wrapper = runner.optim_wrapper
+        should_update = getattr(optim_wrapper, 'should_update', None)
         if should_update is not None and not should_update():
+            return
+        if getattr(optim_wrapper, 'last_step_skipped', False):
             return
         model = runner.model.module if is_model_wrapper(runner.model) \
             else runner.model
