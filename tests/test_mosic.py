@@ -156,3 +156,26 @@ def test_ema_hook_schedule():
     assert cos.momentum_at(10, 10) == pytest.approx(1.0)
     with pytest.raises(ValueError):
         MoSiCTeacherHook(1.5)
+
+
+def test_ema_hook_skips_iterations_without_an_optimizer_step():
+    from types import SimpleNamespace
+
+    from mmengine.logging import MessageHub
+
+    from mosic_mm.engine.hooks.teacher_ema_hook import MoSiCTeacherHook
+    calls = []
+    model = SimpleNamespace(update_teacher=calls.append)
+
+    def runner(stepped=True, skipped=False):
+        wrapper = SimpleNamespace(should_update=lambda: stepped,
+                                  last_step_skipped=skipped)
+        return SimpleNamespace(model=model, optim_wrapper=wrapper, iter=3,
+                               max_iters=10,
+                               message_hub=MessageHub.get_current_instance())
+
+    hook = MoSiCTeacherHook(0.9)
+    hook.after_train_iter(runner(), 0)
+    hook.after_train_iter(runner(stepped=False), 0)  # accumulating grads
+    hook.after_train_iter(runner(skipped=True), 0)  # non-finite loss
+    assert calls == [0.9]

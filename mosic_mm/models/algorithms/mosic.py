@@ -182,11 +182,12 @@ class MoSiC(BaseSelfSupervisor):
     def teacher_scores(self, frames: Tensor, tracks: Tensor,
                        trunk_rows: Optional[Tensor] = None
                        ) -> Tuple[Tensor, Optional[Tensor]]:
-        """frames [M,3,H,W], tracks [M,N,2] -> teacher scores [M,N,K].
+        """frames [M,3,H,W], tracks [M,N,2] -> (teacher scores [M,N,K],
+        trunk tokens or None).
 
-        With ``trunk_rows`` (frame indices [R]), also returns the tokens of
-        those frames after the frozen trunk ([R, L, C]) for the student;
-        otherwise None.
+        With ``trunk_rows`` (frame indices [R]), the second value holds the
+        tokens of those frames after the frozen trunk ([R, L, C]) for the
+        student; otherwise it is None.
         """
         vit, head = self.teacher['backbone'], self.teacher['head']
         depth = self._trunk_depth if trunk_rows is not None else 0
