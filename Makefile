@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test test-all demo clean
+.PHONY: setup test test-all demo benchmarks clean
 setup: $(STAMP)
 
 $(STAMP): requirements.txt setup.py tools/install_deps.sh
@@ -18,6 +18,9 @@ test-all: $(STAMP)
 
 demo: $(STAMP)
 	bash tools/demo.sh
+
+benchmarks: $(STAMP)
+	bash tools/benchmark_docs.sh
 
 clean:
 	rm -rf $(VENV) .cache work_dirs

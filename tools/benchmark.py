@@ -190,9 +190,13 @@ def run_mode(args) -> dict:
     from mosic_mm.benchmark import reference_loss
     from mosic_mm.registry import MODELS
 
+    from mmengine.logging import MMLogger
+    from mmengine.registry import init_default_scope
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    MMLogger.get_instance('mosic_benchmark', log_level='WARNING')
     if not args.pretrained:
         cfg.model.backbone.init_cfg = None
     device = torch.device(args.device)
