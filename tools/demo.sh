@@ -5,7 +5,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 WORK_DIR=${WORK_DIR:-work_dirs/mosic_vits_synthetic}
+# Track once into data/synthetic/track_cache (a second run skips every video);
+# training then reads the cache instead of tracking on the fly.
+"$PY" tools/extract_tracks.py configs/mosic_vits_synthetic.py
 "$PY" tools/train.py configs/mosic_vits_synthetic.py --work-dir "$WORK_DIR" "$@"
+# Before / after: the config's initialisation (same seed) vs the trained
+# student on the synthetic val split (docs/evaluation.md).
+echo
+"$PY" tools/evaluate.py all configs/mosic_vits_synthetic.py \
+    "$(cat "$WORK_DIR/last_checkpoint")" --json "$WORK_DIR/eval_before_after.json"
 echo
 echo "demo done."
 echo "  checkpoints: $WORK_DIR/iter_*.pth (latest: $(cat "$WORK_DIR/last_checkpoint" 2>/dev/null || echo none))"

@@ -1,0 +1,1 @@
+_base_ = ['./models/vit14_finetune.py', './schedules/finetune_40k.py']

@@ -1,0 +1,1 @@
+_base_ = ['./models/vit14_linear.py', './schedules/linear_25ep.py']

@@ -1,0 +1,3 @@
+# linear ViT-S/14 on coco_stuff164k: see docs/evaluation.md.
+_base_ = ['./_base_/linear.py', './_base_/datasets/coco_stuff164k.py']
+model = dict(decode_head=dict(num_classes=171))

@@ -1,0 +1,20 @@
+"""Frozen-feature evaluations (DESIGN.md §6): pure functions on arrays."""
+from .davis_metrics import (boundary_f_measure, evaluate_video, jf_summary,
+                            region_similarity)
+from .hummingbird import hummingbird_miou
+from .label_propagation import propagate_labels
+from .matching import hungarian_match, many_to_one_match
+from .overclustering import overcluster
+from .segmentation_metrics import confusion_matrix, iou_from_confusion
+from .video_clustering import video_clustering_miou
+
+__all__ = [
+    'boundary_f_measure', 'evaluate_video', 'jf_summary',
+    'region_similarity', 'hummingbird_miou', 'propagate_labels',
+    'hungarian_match', 'many_to_one_match', 'overcluster',
+    'confusion_matrix', 'iou_from_confusion', 'video_clustering_miou',
+]
+
+from .tracking_metrics import average_metrics, tapvid_metrics  # noqa: E402
+
+__all__ += ['average_metrics', 'tapvid_metrics']

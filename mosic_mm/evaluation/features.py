@@ -1,0 +1,152 @@
+"""Frozen backbones from training configs / checkpoints, and their patch
+features.
+
+A training checkpoint holds the student under ``backbone.`` and the EMA
+teacher under ``teacher.backbone.``; an exported backbone file (mmpretrain
+format) holds ``backbone.<key>`` only. Without a checkpoint the backbone is
+the config's initialisation under its seed (``randomness.seed``): the
+starting point of training.
+"""
+import os.path as osp
+from typing import Optional, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from mmengine.config import Config
+from mmengine.logging import MMLogger
+from torch import nn
+
+__all__ = ['load_state_dict_file', 'load_config', 'build_backbone',
+           'extract_features']
+
+_PREFIXES = {'student': 'backbone.', 'teacher': 'teacher.backbone.'}
+
+
+def load_state_dict_file(path: str) -> dict:
+    """Checkpoint -> dict (tensors-only load; mmengine checkpoints pass via
+    the allow-list in :mod:`mosic_mm.compat`)."""
+    import mosic_mm  # noqa: F401  (registers the allow-list)
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'checkpoint {path} does not exist')
+    ckpt = torch.load(path, map_location='cpu', weights_only=True)
+    if not isinstance(ckpt, dict):
+        raise ValueError(f'{path}: expected a dict checkpoint, got '
+                         f'{type(ckpt).__name__}')
+    return ckpt
+
+
+def load_config(config: Optional[str], ckpt: Optional[dict]) -> Config:
+    """The training config: a file, or the text mmengine stores in a
+    checkpoint's ``meta['cfg']``."""
+    if config is not None:
+        return Config.fromfile(config)
+    text = (ckpt or {}).get('meta', {}).get('cfg')
+    if not isinstance(text, str):
+        raise ValueError('no config given and the checkpoint has no '
+                         "meta['cfg'] (exported backbone files have none): "
+                         'pass --config TRAINING_CONFIG')
+    return Config.fromstring(text, '.py')
+
+
+def build_backbone(config: Optional[str] = None,
+                   checkpoint: Optional[str] = None,
+                   which: str = 'student') -> Tuple[nn.Module, dict]:
+    """Build the MoSiC model's backbone and load its weights strictly.
+
+    Args:
+        config: training config path; default: the one in the checkpoint.
+        checkpoint: training checkpoint or exported backbone; None = the
+            config's initialisation with its seed.
+        which: 'student' (``backbone.``) or 'teacher' (``teacher.backbone.``).
+
+    Returns:
+        (backbone in eval mode, info) with info = dict(mean, std, img_size,
+        patch_size, source).
+    """
+    import mosic_mm  # noqa: F401
+    from mmengine.registry import init_default_scope
+    from mmengine.runner import set_random_seed
+    from mmpretrain.registry import MODELS
+
+    from mosic_mm.models.utils import vit_patch_size
+    if which not in _PREFIXES:
+        raise ValueError(f'which must be student or teacher, got {which!r}')
+    ckpt = load_state_dict_file(checkpoint) if checkpoint else None
+    cfg = load_config(config, ckpt)
+    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    # a quiet current logger: init_weights logs every parameter at INFO
+    MMLogger.get_instance('mosic_mm.evaluation', log_level='WARNING')
+    model_cfg = cfg.model.copy()
+    if ckpt is not None:  # weights come from the checkpoint
+        model_cfg.backbone.init_cfg = None
+    set_random_seed(cfg.get('randomness', {}).get('seed', 0) or 0)
+    model = MODELS.build(model_cfg)
+    if ckpt is None:
+        model.init_weights()
+        source = f'init (seed {cfg.get("randomness", {}).get("seed")})'
+    vit = model.teacher['backbone'] if which == 'teacher' else model.backbone
+    if ckpt is not None:
+        state = ckpt.get('state_dict', ckpt)
+        prefix = _PREFIXES[which]
+        sub = {k[len(prefix):]: v for k, v in state.items()
+               if k.startswith(prefix)}
+        if not sub:
+            heads = sorted({k.split('.')[0] for k in state})
+            raise KeyError(f'{checkpoint} has no {which} weights (keys '
+                           f'starting with {prefix!r}); top-level prefixes: '
+                           f'{heads}')
+        missing, unexpected = vit.load_state_dict(sub, strict=False)
+        if missing or unexpected:
+            raise KeyError(f'{checkpoint} ({which}) does not match the '
+                           f'config backbone: missing {missing}, unexpected '
+                           f'{unexpected}')
+        source = f'{osp.basename(checkpoint)} ({which})'
+    vit.eval()  # (mmpretrain ViT.train returns None)
+    vit.requires_grad_(False)
+    pre = cfg.model.get('data_preprocessor') or {}
+    info = dict(mean=tuple(pre.get('mean', (123.675, 116.28, 103.53))),
+                std=tuple(pre.get('std', (58.395, 57.12, 57.375))),
+                img_size=cfg.model.backbone.get('img_size', 224),
+                patch_size=vit_patch_size(vit), source=source)
+    return vit, info
+
+
+@torch.no_grad()
+def extract_features(vit: nn.Module, images: np.ndarray, size: int,
+                     mean, std, batch_size: int = 16,
+                     progress: bool = False) -> np.ndarray:
+    """Patch tokens after the final norm.
+
+    Args:
+        images: uint8 [N, H, W, 3] RGB (or a list of such arrays of
+            different sizes).
+        size: square network input (a multiple of the patch size); images
+            are resized to it bilinearly.
+
+    Returns:
+        float32 [N, C, size/p, size/p].
+    """
+    from mosic_mm.models.utils import (embed_tokens, forward_blocks,
+                                       patch_featmap, vit_patch_size)
+    p = vit_patch_size(vit)
+    if size % p:
+        raise ValueError(f'input size {size} is not a multiple of the patch '
+                         f'size {p}')
+    mean_t = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
+    std_t = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
+    chunks = range(0, len(images), batch_size)
+    if progress:
+        from tqdm import tqdm
+        chunks = tqdm(chunks, desc='features', unit='batch', leave=False)
+    out = []
+    for i in chunks:
+        batch = [torch.from_numpy(np.ascontiguousarray(im)).permute(
+            2, 0, 1)[None].float() for im in images[i:i + batch_size]]
+        x = torch.cat([F.interpolate(b, size=(size, size), mode='bilinear',
+                                     align_corners=False, antialias=True)
+                       for b in batch])
+        x = (x - mean_t) / std_t
+        tokens, hw = embed_tokens(vit, x)
+        out.append(patch_featmap(vit, forward_blocks(vit, tokens), hw))
+    return torch.cat(out).numpy()

@@ -1,0 +1,175 @@
+"""Evaluation metrics on cases with known answers."""
+import numpy as np
+import pytest
+import torch
+
+from mosic_mm.evaluation import (boundary_f_measure, confusion_matrix,
+                                 evaluate_video, hummingbird_miou,
+                                 hungarian_match, iou_from_confusion,
+                                 jf_summary, many_to_one_match, overcluster,
+                                 propagate_labels, region_similarity,
+                                 video_clustering_miou)
+from mosic_mm.evaluation.davis_metrics import seg2bmap
+from mosic_mm.evaluation.hummingbird import patch_label_histograms
+from mosic_mm.evaluation.matching import remap_confusion
+
+
+def test_confusion_and_iou():
+    gt = np.array([0, 0, 1, 1, 255])
+    pred = np.array([0, 1, 1, 1, 0])
+    conf = confusion_matrix(pred, gt, 2, 2)
+    np.testing.assert_array_equal(conf, [[1, 0], [1, 2]])
+    miou, iou = iou_from_confusion(conf)
+    np.testing.assert_allclose(iou, [1 / 2, 2 / 3])
+    assert miou == pytest.approx(7 / 12)
+    with pytest.raises(ValueError, match='gt labels'):
+        confusion_matrix(pred, np.array([0, 0, 3, 1, 1]), 2, 2)
+
+
+def test_matching():
+    # clusters are a permutation of the classes
+    conf = np.array([[0, 5, 0], [0, 0, 7], [4, 0, 0]])
+    np.testing.assert_array_equal(hungarian_match(conf), [1, 2, 0])
+    # 5 clusters, 2 classes: majority; Hungarian leaves 3 unmatched
+    conf = np.array([[3, 1], [0, 2], [5, 0], [0, 9], [1, 0]])
+    np.testing.assert_array_equal(many_to_one_match(conf), [0, 1, 0, 1, 0])
+    m = hungarian_match(conf)
+    assert sorted(m[m >= 0].tolist()) == [0, 1] and (m < 0).sum() == 3
+    # unmatched pixels count in the gt union only
+    miou, iou = iou_from_confusion(remap_confusion(
+        np.array([[4, 0], [0, 4], [2, 2]]), np.array([0, 1, -1]), 2))
+    np.testing.assert_allclose(iou, [4 / 6, 4 / 6])
+
+
+def _square(size, y0, x0, s):
+    m = np.zeros((size, size), bool)
+    m[y0:y0 + s, x0:x0 + s] = True
+    return m
+
+
+def test_region_similarity():
+    a, b = _square(50, 10, 10, 10), _square(50, 10, 15, 10)
+    assert region_similarity(a, b) == pytest.approx(50 / 150)
+    assert region_similarity(a, a) == 1.0
+    assert region_similarity(np.zeros((4, 4)), np.zeros((4, 4))) == 1.0
+
+
+def test_seg2bmap_single_pixel():
+    m = np.zeros((8, 8), bool)
+    m[5, 5] = True
+    expected = np.zeros((8, 8), bool)
+    expected[4:6, 4:6] = True
+    np.testing.assert_array_equal(seg2bmap(m), expected)
+
+
+def test_boundary_f_measure():
+    a = _square(100, 20, 20, 30)  # threshold ceil(0.008 * 141.4) = 2 px
+    assert boundary_f_measure(a, a) == 1.0
+    assert boundary_f_measure(a, _square(100, 21, 21, 30)) == 1.0
+    # (1, 2) px puts the shifted corner sqrt(5) > 2 px away: not all match
+    assert 0.98 < boundary_f_measure(a, _square(100, 21, 22, 30)) < 1.0
+    assert boundary_f_measure(a, _square(100, 60, 60, 30)) == 0.0
+    assert boundary_f_measure(a, np.zeros_like(a)) == 0.0
+    # a 10 px shift of a 30 px square: only the top and bottom edges
+    # (minus their shifted ends) still match
+    f = boundary_f_measure(a, _square(100, 20, 30, 30))
+    assert 0.3 < f < 0.7
+
+
+def test_evaluate_video_skips_first_and_last():
+    gt = np.zeros((4, 20, 20), np.int64)
+    gt[:, 5:10, 5:10] = 1
+    pred = gt.copy()
+    pred[0] = 0  # first and last frames are not scored
+    pred[-1] = 0
+    res = evaluate_video(gt, pred)
+    assert res == {1: {'J': 1.0, 'F': 1.0}}
+    pred[1] = 0
+    res = evaluate_video(gt, pred)
+    assert res[1]['J'] == pytest.approx(0.5)
+    s = jf_summary({'v': res})
+    assert s['J&F'] == pytest.approx((s['J'] + s['F']) / 2)
+
+
+def _moving_object(T=6, grid=8, p=4):
+    """Masks [T, grid*p, grid*p] of a 2x2-patch object moving one patch per
+    frame, and features [T, 3, grid, grid] = one-hot of the label."""
+    masks = np.zeros((T, grid * p, grid * p), np.int64)
+    feats = np.zeros((T, 3, grid, grid), np.float32)
+    feats[:, 0] = 1
+    for t in range(T):
+        r, c = 1 + t % 4, 2 + t % 3
+        masks[t, r * p:(r + 2) * p, c * p:(c + 2) * p] = 2
+        feats[t, :, r:r + 2, c:c + 2] = 0
+        feats[t, 2, r:r + 2, c:c + 2] = 1
+    return masks, feats
+
+
+def test_label_propagation_follows_features():
+    masks, feats = _moving_object()
+    pred = propagate_labels(torch.from_numpy(feats), masks[0], radius=3)
+    # patch centres are exact; bilinear upsampling only rounds the corners
+    centres = (slice(None), slice(2, None, 4), slice(2, None, 4))
+    np.testing.assert_array_equal(pred[centres], masks[centres])
+    res = evaluate_video(masks, pred)[2]
+    assert res['J'] > 0.9 and res['F'] == 1.0
+    # uninformative features lose the object
+    pred = propagate_labels(torch.ones(6, 3, 8, 8), masks[0])
+    assert evaluate_video(masks, pred)[2]['J'] < 0.5
+
+
+def test_overclustering_separable_features():
+    rng = np.random.default_rng(0)
+    N, h, w, C = 6, 4, 4, 3
+    labels = rng.integers(0, C, (N, h, w))
+    centres = rng.normal(size=(2 * C, 16)) * 5
+    sub = rng.integers(0, 2, (N, h, w))  # two modes per class
+    feats = centres[labels * 2 + sub] + rng.normal(size=(N, h, w, 16)) * 0.01
+    feats = feats.transpose(0, 3, 1, 2)
+    masks = np.kron(labels, np.ones((2, 2), np.int64))  # [N, 8, 8]
+    res = overcluster(feats, masks, C, ks=[3, 6], seeds=[0, 1], pca_dim=8,
+                      nredo=10)
+    assert res[6]['mIoU'] == pytest.approx(1.0)
+    # with K = C, two modes per class cannot all be matched one-to-one
+    noise = rng.normal(size=feats.shape)
+    assert overcluster(noise, masks, C, ks=[3], seeds=[0])[3]['mIoU'] < 0.7
+    with pytest.raises(ValueError, match='below the number of classes'):
+        overcluster(feats, masks, C, ks=[2])
+
+
+def test_patch_label_histograms():
+    m = np.array([[[0, 1, 2, 2], [1, 1, 2, 255]]])  # [1, 2, 4], grid (1, 2)
+    h = patch_label_histograms(m, (1, 2), 3)
+    np.testing.assert_allclose(h[0, 0, 0], [1 / 4, 3 / 4, 0])
+    np.testing.assert_allclose(h[0, 0, 1], [0, 0, 1])
+
+
+def test_hummingbird_retrieval():
+    rng = np.random.default_rng(0)
+    C = 4
+    centres = rng.normal(size=(C, 8))
+
+    def make(n):
+        labels = rng.integers(0, C, (n, 4, 4))
+        f = centres[labels] + rng.normal(size=(n, 4, 4, 8)) * 0.05
+        return f.transpose(0, 3, 1, 2), np.kron(labels, np.ones((3, 3), int))
+
+    tr_f, tr_m = make(8)
+    va_f, va_m = make(3)
+    # patch labels are exact; bilinear upsampling only rounds corners
+    assert hummingbird_miou(tr_f, tr_m, va_f, va_m, C, k=5) > 0.95
+    assert hummingbird_miou(tr_f, tr_m, va_f, va_m, C, k=5,
+                            fraction=1 / 4) > 0.95
+    shuffled = rng.permutation(tr_m.reshape(-1)).reshape(tr_m.shape)
+    assert hummingbird_miou(tr_f, shuffled, va_f, va_m, C, k=5) < 0.6
+
+
+def test_video_clustering():
+    masks, feats = _moving_object()
+    for mode in ('frame', 'clip'):
+        assert video_clustering_miou(feats, masks, mode) == \
+            pytest.approx(1.0)
+    noise = np.random.default_rng(0).normal(size=feats.shape)
+    assert video_clustering_miou(noise, masks, 'clip') < 0.8
+    with pytest.raises(ValueError, match='mode'):
+        video_clustering_miou(feats, masks, 'video')
