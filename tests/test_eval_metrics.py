@@ -173,3 +173,21 @@ def test_video_clustering():
     assert video_clustering_miou(noise, masks, 'clip') < 0.8
     with pytest.raises(ValueError, match='mode'):
         video_clustering_miou(feats, masks, 'video')
+
+
+def test_linear_probe_separates_linearly_separable_features():
+    from mosic_mm.evaluation import linear_probe_miou
+    rng = np.random.default_rng(0)
+    # 3 classes on a 4x4 token grid, masks at 8x8 (each token = 2x2 px)
+    labels = rng.integers(0, 3, size=(40, 4, 4))
+    feats = np.eye(3, dtype=np.float32)[labels].transpose(0, 3, 1, 2)
+    feats = feats * 2 + rng.normal(0, 0.05, feats.shape).astype(np.float32)
+    masks = labels.repeat(2, 1).repeat(2, 2)
+    miou = linear_probe_miou(feats[:30], masks[:30], feats[30:], masks[30:],
+                             num_classes=3, steps=200)
+    # bilinear upsampling blurs the borders between tokens a little
+    assert miou > 0.85
+    # features that carry no label information cannot be probed
+    noise = rng.normal(size=feats.shape).astype(np.float32)
+    assert linear_probe_miou(noise[:30], masks[:30], noise[30:], masks[30:],
+                             num_classes=3, steps=200) < 0.5

@@ -4,7 +4,8 @@
 
 SUBCOMMAND: propagate (DAVIS label propagation, J&F), overcluster (PCA-50 +
 K-means, Hungarian / many-to-one mIoU), hummingbird (in-context retrieval
-mIoU), videoclust (per-frame / per-clip clustering mIoU), all (the four).
+mIoU), linear (linear probe mIoU on frozen patch features), videoclust
+(per-frame / per-clip clustering mIoU), all (the five).
 MODEL: a training config (.py: its initialisation under its seed, i.e. the
 untrained start) or a checkpoint (training checkpoint, whose config is read
 from it, or an exported backbone with --config). Several MODELs are printed
@@ -24,15 +25,16 @@ import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from mosic_mm.evaluation import (evaluate_video, hummingbird_miou,  # noqa
-                                 jf_summary, overcluster, propagate_labels,
-                                 video_clustering_miou)
+                                 jf_summary, linear_probe_miou, overcluster,
+                                 propagate_labels, video_clustering_miou)
 from mosic_mm.evaluation.data import (load_image_list, load_video,  # noqa
                                       load_video_frames, resize_masks,
                                       video_list)
 from mosic_mm.evaluation.features import (build_backbone,  # noqa: E402
                                           extract_features)
 
-SUBCOMMANDS = ('propagate', 'overcluster', 'hummingbird', 'videoclust', 'all')
+SUBCOMMANDS = ('propagate', 'overcluster', 'hummingbird', 'linear',
+               'videoclust', 'all')
 
 
 def parse_args(argv=None):
@@ -79,6 +81,9 @@ def parse_args(argv=None):
                    help='shares of training images in the memory bank')
     p.add_argument('--knn', type=int, default=30)
     p.add_argument('--memory-size', type=int)
+    # linear probe
+    p.add_argument('--probe-steps', type=int, default=300)
+    p.add_argument('--probe-lr', type=float, default=0.05)
     # propagation
     p.add_argument('--ann-dir', default='Annotations',
                    help='instance masks (propagate, videoclust)')
@@ -158,6 +163,20 @@ def run_hummingbird(vit, info, size, args, data):
     return out
 
 
+def run_linear(vit, info, size, args, data):
+    (tr_img, tr_mask), (va_img, va_mask) = data['train'], data['val']
+    kw = dict(mean=info['mean'], std=info['std'], batch_size=args.batch_size,
+              progress=True)
+    msize = args.mask_size or size
+    miou = linear_probe_miou(
+        extract_features(vit, tr_img, size, **kw),
+        resize_masks(tr_mask, msize),
+        extract_features(vit, va_img, size, **kw),
+        resize_masks(va_mask, msize), _num_classes(args),
+        steps=args.probe_steps, lr=args.probe_lr, seed=args.seeds[0])
+    return {'linear probe mIoU': miou}
+
+
 def run_videoclust(vit, info, size, args):
     scores = {'frame': [], 'clip': []}
     videos = video_list(args.data_root, args.split)[:args.max_videos]
@@ -193,9 +212,9 @@ def main(argv=None):
     args = parse_args(argv)
     tasks = SUBCOMMANDS[:-1] if args.task == 'all' else (args.task, )
     data = {}
-    if {'overcluster', 'hummingbird'} & set(tasks):
+    if {'overcluster', 'hummingbird', 'linear'} & set(tasks):
         data['val'] = _image_set(args, args.split, args.list)
-    if 'hummingbird' in tasks:
+    if {'hummingbird', 'linear'} & set(tasks):
         data['train'] = _image_set(args, args.train_split, args.train_list)
     results, columns = {}, []
     for model in args.models:
@@ -212,6 +231,8 @@ def main(argv=None):
                 res.update(run_overcluster(vit, info, size, args, data))
             elif task == 'hummingbird':
                 res.update(run_hummingbird(vit, info, size, args, data))
+            elif task == 'linear':
+                res.update(run_linear(vit, info, size, args, data))
             else:
                 res.update(run_videoclust(vit, info, size, args))
         while col in results:
