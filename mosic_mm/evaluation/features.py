@@ -76,7 +76,11 @@ def build_backbone(config: Optional[str] = None,
     cfg = load_config(config, ckpt)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     # a quiet current logger: init_weights logs every parameter at INFO
-    MMLogger.get_instance('mosic_mm.evaluation', log_level='WARNING')
+    name = 'mosic_mm.evaluation'
+    if MMLogger.check_instance_created(name):
+        MMLogger.get_instance(name)  # make it current again
+    else:
+        MMLogger.get_instance(name, log_level='WARNING')
     model_cfg = cfg.model.copy()
     if ckpt is not None:  # weights come from the checkpoint
         model_cfg.backbone.init_cfg = None
