@@ -31,7 +31,7 @@ def test_evaluate_all_init_vs_exported(synthetic_root, tmp_path, capsys):
     init, exported = res.values()
     assert set(init) == {
         'DAVIS J&F', 'DAVIS J', 'DAVIS F', 'overcluster K=6 mIoU',
-        'overcluster K=12 mIoU', 'hummingbird 1/1 mIoU',
+        'overcluster K=12 mIoU', 'hummingbird 1/1 mIoU', 'linear probe mIoU',
         'videoclust per-frame mIoU', 'videoclust per-clip mIoU'}
     # the exported init weights give the same numbers as the config's init
     assert init == pytest.approx(exported)
