@@ -1,41 +1,15 @@
-# ADE20K (SceneParsing, 150 classes; label 0 = ignore).
-# Linear protocol (NeCo): 448x448 inputs, ground truth scored at 100x100.
-# Layout: docs/datasets.md.
+# ADE20K (SceneParsing, 150 classes; label 0 = ignore, via ADE20KDataset's
+# reduce_zero_label=True). Layout: docs/datasets.md.
+_base_ = ['./linear_protocol.py']
 dataset_type = 'ADE20KDataset'
 data_root = 'data/ade/ADEChallengeData2016'
 num_classes = 150
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', reduce_zero_label=True),
-    dict(type='Resize', scale=(448, 448), keep_ratio=False),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackSegInputs')
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(448, 448), keep_ratio=False),
-    dict(type='LoadAnnotations', reduce_zero_label=True),
-    dict(type='ResizeSegMap', size=100),
-    dict(type='PackSegInputs')
-]
-train_dataloader = dict(
-    batch_size=8,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(type=dataset_type, data_root=data_root,
-                 data_prefix=dict(img_path='images/training',
-                                  seg_map_path='annotations/training'),
-                 pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=1,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, data_root=data_root,
-                 data_prefix=dict(img_path='images/validation',
-                                  seg_map_path='annotations/validation'),
-                 pipeline=test_pipeline))
+train_dataloader = dict(dataset=dict(
+    type=dataset_type, data_root=data_root,
+    data_prefix=dict(img_path='images/training',
+                     seg_map_path='annotations/training')))
+val_dataloader = dict(dataset=dict(
+    type=dataset_type, data_root=data_root,
+    data_prefix=dict(img_path='images/validation',
+                     seg_map_path='annotations/validation')))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
-test_evaluator = val_evaluator
