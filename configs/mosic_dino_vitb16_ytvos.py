@@ -3,11 +3,7 @@
 _base_ = './mosic_vitb_ytvos.py'
 model = dict(
     backbone=dict(
-        type='DINOVisionTransformer',
         patch_size=16,
         layer_scale_init_value=0.,
-        init_cfg=dict(
-            _delete_=True,
-            type='ConvertedPretrained',
-            checkpoint='checkpoints/dino_vitbase16_pretrain.pth',
-            layout='dino')))
+        init_cfg=dict(checkpoint='checkpoints/dino_vitbase16_pretrain.pth',
+                      layout='dino')))

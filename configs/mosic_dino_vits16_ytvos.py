@@ -3,12 +3,8 @@
 _base_ = './mosic_vits_ytvos.py'
 model = dict(
     backbone=dict(
-        type='DINOVisionTransformer',
         arch='deit-small',
         patch_size=16,
         layer_scale_init_value=0.,
-        init_cfg=dict(
-            _delete_=True,
-            type='ConvertedPretrained',
-            checkpoint='checkpoints/dino_deitsmall16_pretrain.pth',
-            layout='dino')))
+        init_cfg=dict(checkpoint='checkpoints/dino_deitsmall16_pretrain.pth',
+                      layout='dino')))

@@ -3,10 +3,6 @@
 _base_ = './mosic_vitb_ytvos.py'
 model = dict(
     backbone=dict(
-        type='DINOVisionTransformer',
         num_register_tokens=4,
         init_cfg=dict(
-            _delete_=True,
-            type='ConvertedPretrained',
-            checkpoint='checkpoints/dinov2_vitb14_reg4_pretrain.pth',
-            layout='dinov2')))
+            checkpoint='checkpoints/dinov2_vitb14_reg4_pretrain.pth')))

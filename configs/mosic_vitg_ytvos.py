@@ -3,11 +3,6 @@
 _base_ = './mosic_vits_ytvos.py'
 model = dict(
     backbone=dict(
-        type='DINOVisionTransformer',
         arch='dinov2-g',
         layer_cfgs=dict(ffn_type='swiglu_fused'),
-        init_cfg=dict(
-            _delete_=True,
-            type='ConvertedPretrained',
-            checkpoint='checkpoints/dinov2_vitg14_pretrain.pth',
-            layout='dinov2')))
+        init_cfg=dict(checkpoint='checkpoints/dinov2_vitg14_pretrain.pth')))

@@ -5,10 +5,5 @@
 _base_ = './mosic_vits_ytvos.py'
 model = dict(
     backbone=dict(
-        type='DINOVisionTransformer',
         arch='large',
-        init_cfg=dict(
-            _delete_=True,
-            type='ConvertedPretrained',
-            checkpoint='checkpoints/dinov2_vitl14_pretrain.pth',
-            layout='dinov2')))
+        init_cfg=dict(checkpoint='checkpoints/dinov2_vitl14_pretrain.pth')))
