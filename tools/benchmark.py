@@ -18,6 +18,7 @@ reference ratios.
   before sampling, tracks computed by the configured tracker every step.
 """
 import argparse
+import contextlib
 import json
 import os
 import os.path as osp
@@ -27,7 +28,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if REPO not in sys.path:
@@ -76,7 +76,7 @@ def _sync(device):
         torch.cuda.synchronize(device)
 
 
-@contextmanager
+@contextlib.contextmanager
 def _timed(times: dict, key: str, device):
     _sync(device)
     start = time.perf_counter()
@@ -155,13 +155,11 @@ def synthetic_clips(shape: dict) -> np.ndarray:
 def track_clips(tracker, clips: np.ndarray, grid: int, num_points: int):
     """Grid on frame 0, tracked -> tracks [B,T,N,2], visibility [B,T,N]."""
     from mosic_mm.datasets.transforms.selection import SelectTracks
-    from mosic_mm.trackers import grid_queries
+    from mosic_mm.datasets.transforms.tracking import track_grid
     select = SelectTracks(num_points)
     tracks, vis = [], []
     for clip in clips:
-        q = grid_queries(clip.shape[1], clip.shape[2], grid)
-        tr, v = tracker.track(clip, q)
-        v[0] = True
+        tr, v = track_grid(tracker, clip, grid)
         out = select.transform(dict(tracks=tr, visibility=v))
         tracks.append(out['tracks'])
         vis.append(out['visibility'])
@@ -233,7 +231,7 @@ def run_mode(args) -> dict:
         with _timed(times, 'preprocess', device):
             data = model.data_preprocessor(batch, True)
         flops = FlopCounterMode(display=False) if count_flops else None
-        with flops if flops else _nullcontext():
+        with flops if flops else contextlib.nullcontext():
             with _timed(times, 'forward', device):
                 with optim.optim_context(model):
                     if args.mode == 'ours':
@@ -305,15 +303,6 @@ def run_mode(args) -> dict:
         gflop_per_iter=flops_per_iter / 1e9, achieved_gflops=achieved,
         matmul_peak_gflops=dict(fp32=peak32, bf16=peak16),
         fraction_of_fp32_peak=achieved / peak32, losses=losses)
-
-
-class _nullcontext:
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 # ----------------------------------------------------------------- print
