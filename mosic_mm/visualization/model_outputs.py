@@ -15,11 +15,6 @@ def patch_centers(h: int, w: int, patch_size: int) -> Tensor:
                         (ys.flatten() + 0.5) * patch_size - 0.5], -1).float()
 
 
-def _teacher_scores(model, frames: Tensor, points: Tensor) -> Tensor:
-    out = model.teacher_scores(frames, points)
-    return out[0] if isinstance(out, tuple) else out  # (scores, trunk)
-
-
 @torch.no_grad()
 def clip_outputs(model, inputs: Tensor, tracks: Tensor,
                  assign: str = 'sinkhorn', chunk: int = 16) -> Dict[str, np.ndarray]:
@@ -50,9 +45,11 @@ def clip_outputs(model, inputs: Tensor, tracks: Tensor,
                            for x in inputs.split(chunk)])  # [T,C,h,w]
         T, _, h, w = feats.shape
         grid = patch_centers(h, w, model.patch_size).to(inputs.device)
-        grid_scores = _teacher_scores(model, inputs, grid.expand(T, -1, -1))
-        track_scores = _teacher_scores(model, inputs, tracks.to(inputs))
-        K = grid_scores.shape[-1]
+        # one teacher pass for the token centres and the tracks together
+        points = torch.cat([grid.expand(T, -1, -1), tracks.to(inputs)], 1)
+        scores = model.teacher_scores(inputs, points)[0]
+        grid_scores, track_scores = scores.split([h * w, tracks.shape[1]], 1)
+        K = scores.shape[-1]
 
         def ids(scores: Tensor) -> Tensor:
             flat = scores.reshape(-1, K)
