@@ -3,7 +3,7 @@
 # The default checkpoint is the demo's training checkpoint (student); an
 # exported backbone file works the same (prefix 'backbone.').
 _base_ = ['./_base_/linear.py']
-checkpoint = 'work_dirs/mosic_vits_synthetic/iter_300.pth'
+checkpoint = 'work_dirs/mosic_vits_synthetic/iter_1000.pth'
 crop_size = (112, 112)
 model = dict(
     data_preprocessor=dict(size=crop_size),
