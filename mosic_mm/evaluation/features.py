@@ -20,8 +20,6 @@ from torch import nn
 __all__ = ['load_state_dict_file', 'load_config', 'build_backbone',
            'extract_features']
 
-_PREFIXES = {'student': 'backbone.', 'teacher': 'teacher.backbone.'}
-
 
 def load_state_dict_file(path: str) -> dict:
     """Checkpoint -> dict (tensors-only load; mmengine checkpoints pass via
@@ -69,8 +67,10 @@ def build_backbone(config: Optional[str] = None,
     from mmengine.runner import set_random_seed
     from mmpretrain.registry import MODELS
 
+    from mosic_mm.models.backbones.convert import (CHECKPOINT_PREFIXES,
+                                                   split_training_checkpoint)
     from mosic_mm.models.utils import vit_patch_size
-    if which not in _PREFIXES:
+    if which not in CHECKPOINT_PREFIXES:
         raise ValueError(f'which must be student or teacher, got {which!r}')
     ckpt = load_state_dict_file(checkpoint) if checkpoint else None
     cfg = load_config(config, ckpt)
@@ -92,14 +92,11 @@ def build_backbone(config: Optional[str] = None,
     vit = model.teacher['backbone'] if which == 'teacher' else model.backbone
     if ckpt is not None:
         state = ckpt.get('state_dict', ckpt)
-        prefix = _PREFIXES[which]
-        sub = {k[len(prefix):]: v for k, v in state.items()
-               if k.startswith(prefix)}
-        if not sub:
-            heads = sorted({k.split('.')[0] for k in state})
-            raise KeyError(f'{checkpoint} has no {which} weights (keys '
-                           f'starting with {prefix!r}); top-level prefixes: '
-                           f'{heads}')
+        try:
+            sub = split_training_checkpoint(state, which)
+        except KeyError as e:
+            raise KeyError(f'{checkpoint} has no {which} weights: '
+                           f'{e.args[0]}') from None
         missing, unexpected = vit.load_state_dict(sub, strict=False)
         if missing or unexpected:
             raise KeyError(f'{checkpoint} ({which}) does not match the '

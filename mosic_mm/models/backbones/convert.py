@@ -235,21 +235,22 @@ def default_interp(layout: str, has_registers: bool) -> Dict[str, object]:
     return dict(offset=0.0, antialias=False)  # mmpretrain resize_pos_embed
 
 
+#: where a MoSiC training checkpoint keeps each backbone
+CHECKPOINT_PREFIXES = dict(student='backbone.', teacher='teacher.backbone.')
+
+
 def split_training_checkpoint(state_dict: StateDict,
                               which: str = 'student') -> StateDict:
     """Backbone of a MoSiC training checkpoint's ``state_dict``: the student
     (``backbone.*``) or the EMA teacher (``teacher.backbone.*``)."""
-    prefixes = dict(student='backbone.', teacher='teacher.backbone.')
-    if which not in prefixes:
-        raise ValueError(f'which must be one of {list(prefixes)}, got '
-                         f'{which!r}')
-    prefix = prefixes[which]
-    out = {k[len(prefix):]: v for k, v in state_dict.items()
-           if k.startswith(prefix)}
-    if not out:
+    if which not in CHECKPOINT_PREFIXES:
+        raise ValueError(f'which must be one of {list(CHECKPOINT_PREFIXES)}, '
+                         f'got {which!r}')
+    prefix = CHECKPOINT_PREFIXES[which]
+    if not any(k.startswith(prefix) for k in state_dict):
         raise KeyError(f'no "{prefix}*" keys in the checkpoint; top-level '
                        f'names: {sorted({k.split(".")[0] for k in state_dict})}')
-    return out
+    return strip_prefix(state_dict, prefix)
 
 
 def strip_prefix(state_dict: StateDict, prefix: Optional[str]) -> StateDict:
