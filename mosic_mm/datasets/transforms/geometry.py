@@ -13,16 +13,71 @@ from typing import Sequence, Tuple, Union
 
 import cv2
 import numpy as np
+import torch
+import torch.nn.functional as F
 from mmcv.transforms import BaseTransform
 
 from mosic_mm.registry import TRANSFORMS
 
-_INTERP = {
+# 'bilinear' / 'bicubic' are PIL's filters: antialiased when shrinking (the
+# kernel support grows with the scale factor), plain interpolation when
+# enlarging. torch's ``antialias=True`` implements the same separable filter
+# (uint8 kernels agree with PIL to +-1 grey level). 'cv2_bilinear' is
+# OpenCV's 2x2-tap bilinear, which aliases when shrinking (kept for
+# comparison), 'area' is OpenCV's box filter.
+_TORCH_MODES = {'bilinear': 'bilinear', 'bicubic': 'bicubic'}
+_CV2_MODES = {
     'nearest': cv2.INTER_NEAREST,
-    'bilinear': cv2.INTER_LINEAR,
-    'bicubic': cv2.INTER_CUBIC,
     'area': cv2.INTER_AREA,
+    'cv2_bilinear': cv2.INTER_LINEAR,
+    'cv2_bicubic': cv2.INTER_CUBIC,
 }
+INTERPOLATIONS = tuple(sorted({**_TORCH_MODES, **_CV2_MODES}))
+
+
+def resize_frames(imgs: np.ndarray, out_hw: Tuple[int, int],
+                  interpolation: str = 'bilinear') -> np.ndarray:
+    """Resize a stack of frames, antialiased when shrinking.
+
+    Args:
+        imgs: uint8 or float32 ``[T, H, W, C]``.
+        out_hw: ``(h, w)`` of the output.
+        interpolation: 'bilinear' (default, equals PIL ``Image.BILINEAR``:
+            antialiased triangle filter when downscaling, bilinear when
+            upscaling), 'bicubic' (PIL ``BICUBIC``), 'area' (cv2 INTER_AREA),
+            'nearest', 'cv2_bilinear' / 'cv2_bicubic' (OpenCV, no
+            antialiasing).
+
+    Returns:
+        ``[T, h, w, C]`` with the dtype of ``imgs`` (uint8 results are
+        rounded, as PIL does). Unchanged input if the size already matches.
+    """
+    imgs = np.asarray(imgs)
+    if imgs.ndim != 4:
+        raise ValueError('resize_frames expects imgs [T, H, W, C], got shape '
+                         f'{imgs.shape}')
+    if imgs.dtype not in (np.uint8, np.float32):
+        raise ValueError('resize_frames expects uint8 or float32 frames, got '
+                         f'{imgs.dtype}')
+    h, w = (int(v) for v in out_hw)
+    if h < 1 or w < 1:
+        raise ValueError(f'resize_frames out_hw must be positive, got {out_hw}')
+    if imgs.shape[1:3] == (h, w):
+        return imgs
+    if interpolation in _TORCH_MODES:
+        x = torch.from_numpy(np.ascontiguousarray(imgs)).permute(0, 3, 1, 2)
+        # uint8 goes through torch's native uint8 kernel, which follows
+        # PIL's fixed-point arithmetic and rounding.
+        out = F.interpolate(x, size=(h, w), mode=_TORCH_MODES[interpolation],
+                            antialias=True, align_corners=False)
+        return np.ascontiguousarray(out.permute(0, 2, 3, 1).numpy())
+    if interpolation not in _CV2_MODES:
+        raise ValueError(f'interpolation must be one of {INTERPOLATIONS}, '
+                         f'got {interpolation!r}')
+    flag = _CV2_MODES[interpolation]
+    out = [cv2.resize(f, (w, h), interpolation=flag) for f in imgs]
+    out = [o[..., None] if o.ndim == 2 else o for o in out]
+    return np.stack(out)
 
 
 # ----------------------------------------------------------------- pure maths
@@ -118,22 +173,13 @@ def _check_imgs(results: dict, name: str) -> np.ndarray:
     return imgs
 
 
-def _resize_frames(imgs: np.ndarray, hw: Tuple[int, int],
-                   interp: int) -> np.ndarray:
-    if imgs.shape[1:3] == tuple(hw):
-        return imgs
-    out = [cv2.resize(f, (hw[1], hw[0]), interpolation=interp) for f in imgs]
-    out = [o[..., None] if o.ndim == 2 else o for o in out]
-    return np.stack(out)
-
-
-def _apply_box(results: dict, bbox, out_hw, interp: int) -> None:
+def _apply_box(results: dict, bbox, out_hw, interpolation: str) -> None:
     """Crop ``bbox`` from every frame, resize to ``out_hw``, map tracks and
     mark points outside the output image invisible."""
     x0, y0, x1, y1 = bbox
     imgs = results['imgs'][:, y0:y1, x0:x1]
     results['imgs'] = np.ascontiguousarray(
-        _resize_frames(imgs, out_hw, interp))
+        resize_frames(imgs, out_hw, interpolation))
     results['img_shape'] = tuple(out_hw)
     if results.get('tracks') is not None:
         tracks = crop_resize_tracks(results['tracks'], bbox, out_hw)
@@ -144,11 +190,11 @@ def _apply_box(results: dict, bbox, out_hw, interp: int) -> None:
             np.asarray(vis, dtype=bool) & inside)
 
 
-def _interp(interpolation: str) -> int:
-    if interpolation not in _INTERP:
-        raise ValueError(f'interpolation must be one of {sorted(_INTERP)}, '
-                         f'got {interpolation!r}')
-    return _INTERP[interpolation]
+def _check_interp(interpolation: str, name: str) -> str:
+    if interpolation not in INTERPOLATIONS:
+        raise ValueError(f'{name} interpolation must be one of '
+                         f'{INTERPOLATIONS}, got {interpolation!r}')
+    return interpolation
 
 
 # ----------------------------------------------------------------- transforms
@@ -162,19 +208,19 @@ class ClipResize(BaseTransform):
 
     Args:
         scale (int | tuple[int, int]): output size, ``(w, h)`` as in mmcv.
-        interpolation (str): 'bilinear' (default), 'nearest', 'bicubic',
-            'area'.
+        interpolation (str): see :func:`resize_frames`; the default
+            'bilinear' is PIL's antialiased bilinear, as the reference
+            pipeline resizes (torchvision on PIL images).
     """
 
     def __init__(self, scale=(224, 224), interpolation: str = 'bilinear'):
         self.out_hw = _to_hw(scale, 'ClipResize scale')
         self.scale = (self.out_hw[1], self.out_hw[0])
-        self.interpolation = interpolation
-        self._interp = _interp(interpolation)
+        self.interpolation = _check_interp(interpolation, 'ClipResize')
 
     def transform(self, results: dict) -> dict:
         h, w = _check_imgs(results, 'ClipResize').shape[1:3]
-        _apply_box(results, (0, 0, w, h), self.out_hw, self._interp)
+        _apply_box(results, (0, 0, w, h), self.out_hw, self.interpolation)
         return results
 
     def __repr__(self) -> str:
@@ -218,13 +264,13 @@ class ClipRandomResizedCrop(BaseTransform):
         self.scale = tuple(scale)
         self.ratio = tuple(ratio)
         self.max_attempts = int(max_attempts)
-        self.interpolation = interpolation
-        self._interp = _interp(interpolation)
+        self.interpolation = _check_interp(interpolation,
+                                           'ClipRandomResizedCrop')
 
     def transform(self, results: dict) -> dict:
         hw = _check_imgs(results, 'ClipRandomResizedCrop').shape[1:3]
         bbox = sample_crop_box(hw, self.scale, self.ratio, self.max_attempts)
-        _apply_box(results, bbox, self.out_hw, self._interp)
+        _apply_box(results, bbox, self.out_hw, self.interpolation)
         results['crop_bbox'] = bbox
         return results
 
