@@ -252,31 +252,38 @@ def test_chain_resize_crop_flip_keeps_tracks_on_pixels():
 
 # ------------------------------------------------------------------ selection
 def test_select_tracks_subset_padding_order():
+    """Subset size, padding and kept-track order; which tracks are chosen
+    is tested in tests/test_track_selection.py."""
     t, n = 3, 100
-    tracks = np.random.RandomState(0).rand(t, n, 2).astype(np.float32)
+    rng = np.random.RandomState(0)
+    tracks = (rng.rand(t, n, 2) * [40, 30]).astype(np.float32)
     vis = np.ones((t, n), bool)
     vis[0, ::2] = False  # 50 visible in frame 0 (odd indices)
     vis[2, 1] = False
-    out = SelectTracks(num_tracks=10)(dict(tracks=tracks, visibility=vis))
+    res = dict(tracks=tracks, visibility=vis, img_shape=(30, 40))
+    out = SelectTracks(num_tracks=10)(dict(res))
     assert out['tracks'].shape == (t, 10, 2)
     assert out['visibility'].shape == (t, 10)
-    # evenly spread over the 50 visible, in grid order, first and last kept
-    expect = np.flatnonzero(~(np.arange(n) % 2 == 0))[
-        np.round(np.linspace(0, 49, 10)).astype(int)]
-    assert expect[0] == 1 and expect[-1] == 99
-    np.testing.assert_array_equal(out['tracks'], tracks[:, expect])
-    np.testing.assert_array_equal(out['visibility'], vis[:, expect])
-    assert not out['visibility'][2, 0]
+    # 10 distinct frame-0-visible tracks, rows copied whole, index order
+    rows = [np.flatnonzero((tracks[0] == p).all(1))[0]
+            for p in out['tracks'][0]]
+    assert len(set(rows)) == 10 and rows == sorted(rows)
+    assert all(r % 2 == 1 for r in rows)
+    np.testing.assert_array_equal(out['tracks'], tracks[:, rows])
+    np.testing.assert_array_equal(out['visibility'], vis[:, rows])
 
-    few = SelectTracks(num_tracks=64)(dict(tracks=tracks, visibility=vis))
+    few = SelectTracks(num_tracks=64)(dict(res))
     assert few['tracks'].shape == (t, 64, 2)
     np.testing.assert_array_equal(few['tracks'][:, :50], tracks[:, 1::2])
     assert (few['tracks'][:, 50:] == 0).all()
     assert not few['visibility'][:, 50:].any()
     assert few['visibility'][0, :50].all()
+    assert not few['visibility'][2, 0]
 
     with pytest.raises(KeyError, match='visibility'):
         SelectTracks()(dict(tracks=tracks))
+    with pytest.raises(KeyError, match='img_shape'):
+        SelectTracks(num_tracks=10)(dict(tracks=tracks, visibility=vis))
 
 
 # ------------------------------------------------------------------ packing

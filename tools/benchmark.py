@@ -160,7 +160,8 @@ def track_clips(tracker, clips: np.ndarray, grid: int, num_points: int):
     tracks, vis = [], []
     for clip in clips:
         tr, v = track_grid(tracker, clip, grid)
-        out = select.transform(dict(tracks=tr, visibility=v))
+        out = select.transform(dict(tracks=tr, visibility=v,
+                                    img_shape=clip.shape[1:3]))
         tracks.append(out['tracks'])
         vis.append(out['visibility'])
     return (torch.from_numpy(np.stack(tracks)).float(),

@@ -14,9 +14,10 @@ train_pipeline = [
          extract_cmd='python tools/extract_tracks.py '
          'configs/mosic_vits_synthetic.py'),
     dict(type='ClipRandomResizedCrop', size=112, scale=(0.4, 1.0),
-         ratio=(3 / 4, 4 / 3)),
+         ratio=(3 / 4, 4 / 3), interpolation='bilinear'),
     dict(type='ClipFlip', prob=0.5),
-    dict(type='SelectTracks', num_tracks=64),
+    # one track per token of the 8x8 grid of a ViT/14 at 112 px
+    dict(type='SelectTracks', num_tracks=64, grid_size=8),
     dict(type='PackTrackInputs'),
 ]
 
