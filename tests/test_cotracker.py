@@ -12,9 +12,22 @@ import torch
 from mosic_mm.trackers import CoTracker3, build_tracker, check_tracker_cfg
 
 
+def fake_grid(g, height, width):
+    """The fake predictor's own g x g grid ``[g*g, 2]`` (x, y), row-major:
+    CoTracker's layout (a margin of width/64, evenly spaced), not
+    ``grid_queries``' cell centres."""
+    m = width / 64
+    ys = torch.linspace(m, height - 1 - m, g)
+    xs = torch.linspace(m, width - 1 - m, g)
+    yy, xx = torch.meshgrid(ys, xs, indexing='ij')
+    return torch.stack([xx, yy], -1).reshape(-1, 2)
+
+
 class FakePredictor(torch.nn.Module):
     """Records its calls; track n moves by (t, 2t) and is visible where
-    ``x + t`` is even."""
+    ``x + t`` is even. Called with ``grid_size=g`` (and no queries) it
+    tracks its own grid (:func:`fake_grid`) from ``grid_query_frame``, as
+    the real predictor does."""
     inits, calls = [], []
     vis_trailing_dim = False
 
@@ -26,10 +39,17 @@ class FakePredictor(torch.nn.Module):
         self.weight = torch.nn.Parameter(torch.zeros(1))
 
     def forward(self, video, queries=None, **kwargs):
-        FakePredictor.calls.append(dict(video=video.clone(),
-                                        queries=queries.clone(),
-                                        kwargs=kwargs))
+        FakePredictor.calls.append(dict(
+            video=video.clone(),
+            queries=None if queries is None else queries.clone(),
+            kwargs=kwargs))
         b, t = video.shape[:2]
+        if queries is None:
+            assert kwargs.get('grid_size', 0) > 0
+            pts = fake_grid(kwargs['grid_size'], *video.shape[-2:])
+            frame = torch.full_like(pts[:, :1],
+                                    kwargs.get('grid_query_frame', 0))
+            queries = torch.cat([frame, pts], 1)[None].repeat(b, 1, 1)
         steps = torch.arange(t, dtype=torch.float32)
         offset = torch.stack([steps, 2 * steps], -1)  # [T, 2]
         tracks = queries[:, None, :, 1:] + offset[None, :, None]
@@ -117,3 +137,74 @@ def test_missing_package_says_how_to_install(monkeypatch, tmp_path):
     msg = str(err.value)
     assert 'pip install git+https://github.com/facebookresearch/co-tracker' \
         in msg and 'CC-BY-NC' in msg
+
+
+def _grid_case(g=4, t=3, h=24, w=40):
+    from mosic_mm.trackers import grid_queries
+    rng = np.random.default_rng(1)
+    frames = rng.integers(0, 256, (t, h, w, 3), dtype=np.uint8)
+    return frames, grid_queries(h, w, g, t=0)
+
+
+def test_regular_grid_is_tracked_with_the_reference_call(fake_cotracker):
+    """The frame-0 grid goes to the predictor as grid_size=g,
+    grid_query_frame=0 (no explicit queries, hence no support grid), in one
+    call, and the tracks come back in the grid's row-major order."""
+    frames, queries = _grid_case()  # non-square 24x40 frames, 4x4 grid
+    tracker = CoTracker3(checkpoint=fake_cotracker, max_points=5,
+                         device='cpu')
+    assert tracker.query_mode == 'grid'
+    tracks, vis = tracker.track(frames, queries)
+    assert len(FakePredictor.calls) == 1
+    call = FakePredictor.calls[0]
+    assert call['queries'] is None
+    assert call['kwargs'] == dict(grid_size=4, grid_query_frame=0)
+    steps = np.arange(3, dtype=np.float32)
+    pts = fake_grid(4, 24, 40).numpy()
+    expected = pts[None] + np.stack([steps, 2 * steps], -1)[:, None]
+    np.testing.assert_allclose(tracks, expected, atol=1e-5)
+    np.testing.assert_array_equal(
+        vis, (np.round(pts[None, :, 0] + steps[:, None]) % 2) == 0)
+    # point k is the tracker's grid point nearest to query k: same order,
+    # within half a cell (the predictor's grid has its own margin)
+    d = np.linalg.norm(tracks[0][:, None] - queries[None, :, 1:], axis=-1)
+    np.testing.assert_array_equal(d.argmin(0), np.arange(16))
+    assert (np.abs(tracks[0] - queries[:, 1:]) <= [40 / 8, 24 / 8]).all()
+
+
+def test_query_mode_queries_and_irregular_queries_pass_queries(
+        fake_cotracker):
+    frames, queries = _grid_case()
+    # explicit mode: the grid goes as queries, chunked by max_points
+    tracker = CoTracker3(checkpoint=fake_cotracker, max_points=10,
+                         device='cpu', query_mode='queries')
+    tracks, _ = tracker.track(frames, queries)
+    assert [c['kwargs'] for c in FakePredictor.calls] == [{}, {}]
+    np.testing.assert_array_equal(
+        torch.cat([c['queries'][0] for c in FakePredictor.calls]).numpy(),
+        queries)
+    np.testing.assert_allclose(tracks[0], queries[:, 1:])
+    # grid mode with a grid that is not the frame-0 grid: explicit queries
+    FakePredictor.calls = []
+    tracker = CoTracker3(checkpoint=fake_cotracker, device='cpu')
+    for other in (queries + np.array([0, 0.5, 0], np.float32),  # shifted
+                  np.concatenate([np.ones_like(queries[:, :1]),
+                                  queries[:, 1:]], 1),  # frame 1
+                  queries[:15]):  # not a square count
+        tracker.track(frames, other)
+        assert FakePredictor.calls[-1]['kwargs'] == {}
+        np.testing.assert_array_equal(
+            FakePredictor.calls[-1]['queries'][0].numpy(), other)
+    with pytest.raises(ValueError, match='query_mode'):
+        CoTracker3(checkpoint=fake_cotracker, query_mode='support')
+
+
+def test_track_grid_through_the_adapter_uses_the_grid_call(fake_cotracker):
+    """The cache's entry point (track_grid) reaches the reference call."""
+    from mosic_mm.datasets.transforms.tracking import track_grid
+    frames, _ = _grid_case(g=3)
+    tracker = CoTracker3(checkpoint=fake_cotracker, device='cpu')
+    tracks, vis = track_grid(tracker, frames, 3)
+    assert FakePredictor.calls[-1]['kwargs'] == dict(grid_size=3,
+                                                     grid_query_frame=0)
+    assert tracks.shape == (3, 9, 2) and vis[0].all()
