@@ -1,12 +1,26 @@
-"""Loading a clip of frames from a frame folder or a video file."""
+"""Loading a clip of frames from a frame folder, a video file or the frame
+cache, decoded at the size the pipeline needs."""
 import os
+import os.path as osp
 from typing import List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 from mmcv.transforms import BaseTransform
+from mmengine.logging import MMLogger
 
+from mosic_mm.datasets.frame_cache import (FrameCacheError, FrameCacheReader,
+                                           default_frame_cache_dir,
+                                           frame_cache_path)
+from mosic_mm.datasets.transforms.geometry import (INTERPOLATIONS,
+                                                   resize_frames)
 from mosic_mm.registry import TRANSFORMS
+
+# libjpeg DCT scaling: OpenCV flag per reduction factor
+_REDUCED_FLAGS = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2,
+                  4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
+# JPEG start-of-frame markers (SOF0-SOF15 except DHT, JPG and DAC)
+_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 
 class CorruptVideoError(RuntimeError):
@@ -25,13 +39,66 @@ def _check_decode_size(decode_size) -> Optional[Tuple[int, int]]:
     return int(decode_size[0]), int(decode_size[1])
 
 
-def read_frame(path: str, decode_size: Optional[Tuple[int, int]] = None
+def jpeg_size(buf) -> Optional[Tuple[int, int]]:
+    """``(H, W)`` from a JPEG file's start-of-frame marker, or None if
+    ``buf`` (bytes / uint8 array) is not a parsable JPEG. Reads only the
+    header; EXIF orientation is not applied."""
+    data = bytes(buf[:65536]) if not isinstance(buf, bytes) else buf
+    if data[:2] != b'\xff\xd8':
+        return None
+    i, n = 2, len(data)
+    while i + 3 < n:
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker in (0x01, 0xD8) or 0xD0 <= marker <= 0xD7:
+            i += 2
+            continue
+        if marker in _SOF:
+            if i + 9 > n:
+                return None
+            h = (data[i + 5] << 8) | data[i + 6]
+            w = (data[i + 7] << 8) | data[i + 8]
+            return (h, w) if h > 0 and w > 0 else None
+        if marker == 0xDA:  # start of scan before any SOF
+            return None
+        i += 2 + ((data[i + 2] << 8) | data[i + 3])
+    return None
+
+
+def dct_reduction(src_hw: Tuple[int, int], out_hw: Tuple[int, int]) -> int:
+    """The largest libjpeg scale-down factor r in (8, 4, 2, 1) whose decoded
+    frame ``(ceil(H / r), ceil(W / r))`` is at least ``out_hw`` in both
+    dimensions (so the following resize only shrinks)."""
+    (h, w), (oh, ow) = src_hw, out_hw
+    for r in (8, 4, 2):
+        if -(-h // r) >= oh and -(-w // r) >= ow:
+            return r
+    return 1
+
+
+def read_frame(path: str, decode_size: Optional[Tuple[int, int]] = None,
+               reduced: bool = False, interpolation: str = 'bilinear'
                ) -> np.ndarray:
     """Read one image file as uint8 RGB ``[H, W, 3]``.
 
     Grayscale images are expanded to 3 channels and an alpha channel is
-    dropped (OpenCV ``IMREAD_COLOR``; 16-bit images become 8-bit). With
-    ``decode_size=(H, W)`` the frame is resized with ``INTER_AREA``.
+    dropped (OpenCV ``IMREAD_COLOR``; 16-bit images become 8-bit).
+
+    Args:
+        path: the image file.
+        decode_size: ``(H, W)`` of the result, resized with
+            ``interpolation`` (:func:`resize_frames`); None keeps the file's
+            size.
+        reduced: with ``decode_size``, decode JPEGs at a reduced scale
+            (libjpeg DCT scaling, :func:`dct_reduction`: the smallest
+            decoded frame still >= ``decode_size``) before the resize.
+            Other formats are decoded fully.
+        interpolation: the resize filter; 'bilinear' is PIL's antialiased
+            bilinear, as :class:`ClipResize`.
 
     Raises:
         CorruptVideoError: the file is missing, unreadable or not decodable.
@@ -40,15 +107,23 @@ def read_frame(path: str, decode_size: Optional[Tuple[int, int]] = None
         buf = np.fromfile(path, dtype=np.uint8)
     except OSError as e:
         raise CorruptVideoError(f'cannot read frame {path}: {e}') from e
-    img = cv2.imdecode(buf, cv2.IMREAD_COLOR) if buf.size else None
+    img, factor = None, 1
+    if buf.size and reduced and decode_size is not None:
+        src = jpeg_size(buf)
+        if src is not None:
+            factor = dct_reduction(src, decode_size)
+    if buf.size:
+        img = cv2.imdecode(buf, _REDUCED_FLAGS[factor])
+        if img is not None and factor > 1 and (
+                img.shape[0] < decode_size[0] or img.shape[1] < decode_size[1]):
+            img = cv2.imdecode(buf, cv2.IMREAD_COLOR)  # e.g. EXIF-rotated
     if img is None:
         raise CorruptVideoError(
             f'cannot decode frame {path}: empty, truncated or unsupported '
             f'image file ({buf.size} bytes)')
     img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
     if decode_size is not None and img.shape[:2] != tuple(decode_size):
-        img = cv2.resize(img, (decode_size[1], decode_size[0]),
-                         interpolation=cv2.INTER_AREA)
+        img = resize_frames(img[None], decode_size, interpolation)[0]
     return img
 
 
@@ -68,8 +143,10 @@ def _read_video_decord(path: str, inds: np.ndarray,
 
 
 def _read_video_cv2(path: str, inds: np.ndarray,
-                    decode_size: Optional[Tuple[int, int]]) -> np.ndarray:
-    """Sequential OpenCV decoding (fallback for files decord mis-handles)."""
+                    decode_size: Optional[Tuple[int, int]],
+                    interpolation: str) -> np.ndarray:
+    """Sequential OpenCV decoding (fallback for files decord mis-handles);
+    ``grab`` skips the colour conversion of frames not asked for."""
     cap = cv2.VideoCapture(path)
     if not cap.isOpened():
         raise CorruptVideoError(f'OpenCV cannot open video {path}')
@@ -78,16 +155,19 @@ def _read_video_cv2(path: str, inds: np.ndarray,
     pos, last = 0, int(inds.max()) if inds.size else -1
     try:
         while pos <= last:
-            ok, frame = cap.read()
+            ok = cap.grab()
+            frame = None
+            if ok and pos in wanted:
+                ok, frame = cap.retrieve()
             if not ok:
                 raise CorruptVideoError(
                     f'OpenCV could only decode {pos} frames of video {path}, '
                     f'frame {last} was requested')
-            if pos in wanted:
+            if frame is not None:
                 frame = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
                 if decode_size is not None:
-                    frame = cv2.resize(frame, (decode_size[1], decode_size[0]),
-                                       interpolation=cv2.INTER_AREA)
+                    frame = resize_frames(frame[None], decode_size,
+                                          interpolation)[0]
                 frames[pos] = frame
             pos += 1
     finally:
@@ -96,11 +176,18 @@ def _read_video_cv2(path: str, inds: np.ndarray,
 
 
 def read_video(path: str, inds: Sequence[int],
-               decode_size: Optional[Tuple[int, int]] = None) -> np.ndarray:
+               decode_size: Optional[Tuple[int, int]] = None,
+               interpolation: str = 'bilinear') -> np.ndarray:
     """Read frames ``inds`` of a video file as uint8 RGB ``[T, H, W, 3]``.
 
-    Decodes with decord; when decord fails (it rejects some valid files,
-    e.g. certain odd resolutions) it retries with OpenCV.
+    Decodes with decord (only the frames from the key frame before the
+    clip to its last frame; frames in between are decoded, not converted).
+    With ``decode_size`` decord's scaler converts straight to ``(H, W)``:
+    mean absolute difference ~1 grey level from a full decode +
+    antialiased resize (docs/benchmarks.md), without converting and
+    resizing full-size frames. When decord fails (it rejects some valid
+    files, e.g. certain odd resolutions) it retries with OpenCV, which
+    resizes with ``interpolation``.
 
     Raises:
         CorruptVideoError: neither backend can decode the requested frames.
@@ -115,7 +202,7 @@ def read_video(path: str, inds: Sequence[int],
     except Exception as e:  # decord raises its own DECORDError / RuntimeError
         decord_reason = f'{type(e).__name__}: {str(e).strip()[:300]}'
     try:
-        return _read_video_cv2(path, inds, decode_size)
+        return _read_video_cv2(path, inds, decode_size, interpolation)
     except CorruptVideoError as e:
         raise CorruptVideoError(
             f'cannot decode video {path}: decord failed ({decord_reason}); '
@@ -124,37 +211,80 @@ def read_video(path: str, inds: Sequence[int],
 
 @TRANSFORMS.register_module()
 class LoadClip(BaseTransform):
-    """Load the clip ``frame_inds`` from ``frame_paths`` or ``video_path``.
+    """Load the clip ``frame_inds`` from the frame cache, ``frame_paths`` or
+    ``video_path``.
 
     Required keys: ``frame_inds`` (int ``[T]``) and either ``frame_paths``
-    (list[str], one image per frame) or ``video_path`` (str).
+    (list[str], one image per frame) or ``video_path`` (str); ``video_id``
+    and ``data_root`` for the frame cache.
 
     Added keys: ``imgs`` uint8 ``[T, H, W, 3]`` RGB, ``img_shape`` and
     ``ori_shape`` ``(H, W)`` of the clip as decoded (after ``decode_size``;
     all later coordinates refer to this image).
 
+    With ``decode_size`` equal to the size of the following ``ClipResize``
+    (which then does nothing), the clip is decoded at the size the pipeline
+    needs instead of full size; tracks in the coordinates of the resized
+    frames stay valid (the resize maps the whole frame in both paths).
+
     Args:
-        decode_size (tuple[int, int] | None): ``(H, W)`` to decode at (decord
-            ``height``/``width`` for videos, ``cv2.INTER_AREA`` for frames).
-            None keeps the native resolution.
+        decode_size (tuple[int, int] | None): ``(H, W)`` to decode at. None
+            keeps the native resolution.
+        reduced_decode (bool): with ``decode_size``, decode JPEG frames at a
+            libjpeg DCT-reduced scale >= ``decode_size`` before the
+            antialiased resize (:func:`read_frame`); <= 2 grey levels mean
+            absolute difference from the full decode (measured in
+            tests/test_reduced_decode.py and docs/benchmarks.md). False
+            decodes fully. Videos always decode at ``decode_size`` (decord).
+        interpolation (str): resize filter to ``decode_size``
+            (:func:`resize_frames`); default PIL-style antialiased bilinear,
+            as :class:`ClipResize`.
+        frame_cache (bool): read the clip from the frame cache
+            (``tools/extract_frames.py``) when the video has a file there;
+            needs ``decode_size``. Cached frames of another size are
+            resized to ``decode_size``. Videos without a cache file (or
+            without the clip's frames) are decoded from the source and
+            counted in ``num_cache_misses`` (logged).
+        frame_cache_dir (str, optional): the cache folder; None ->
+            ``<data_root>/frame_cache/<H>x<W>`` of ``decode_size``.
 
     Raises:
         CorruptVideoError: a file is unreadable or the frames of one clip
             have different sizes.
+        FrameCacheError: a cache file exists but is corrupt.
     """
 
-    def __init__(self, decode_size: Optional[Sequence[int]] = None):
+    def __init__(self, decode_size: Optional[Sequence[int]] = None,
+                 reduced_decode: bool = True,
+                 interpolation: str = 'bilinear',
+                 frame_cache: bool = False,
+                 frame_cache_dir: Optional[str] = None):
         self.decode_size = _check_decode_size(decode_size)
+        if interpolation not in INTERPOLATIONS:
+            raise ValueError(f'LoadClip: interpolation must be one of '
+                             f'{INTERPOLATIONS}, got {interpolation!r}')
+        if frame_cache and self.decode_size is None:
+            raise ValueError('LoadClip: frame_cache=True needs decode_size '
+                             '(the size the cached frames are served at)')
+        self.reduced_decode = bool(reduced_decode)
+        self.interpolation = interpolation
+        self.frame_cache = bool(frame_cache)
+        self.frame_cache_dir = frame_cache_dir
+        self.num_cache_misses = 0  # clips decoded from the source instead
 
     def transform(self, results: dict) -> dict:
         if 'frame_inds' not in results:
             raise KeyError('LoadClip needs results["frame_inds"] (set by the '
                            'dataset\'s clip sampling)')
         inds = np.asarray(results['frame_inds'], dtype=np.int64).reshape(-1)
-        if 'frame_paths' in results:
+        imgs = self._load_cached(results, inds) if self.frame_cache else None
+        if imgs is not None:
+            pass
+        elif 'frame_paths' in results:
             imgs = self._load_frames(results['frame_paths'], inds)
         elif 'video_path' in results:
-            imgs = read_video(results['video_path'], inds, self.decode_size)
+            imgs = read_video(results['video_path'], inds, self.decode_size,
+                              self.interpolation)
         else:
             raise KeyError('LoadClip needs results["frame_paths"] or '
                            'results["video_path"]')
@@ -164,13 +294,54 @@ class LoadClip(BaseTransform):
         results['ori_shape'] = tuple(imgs.shape[1:3])
         return results
 
+    def cache_dir(self, results: dict) -> str:
+        """``frame_cache_dir`` or the default under ``results['data_root']``."""
+        if self.frame_cache_dir is not None:
+            return self.frame_cache_dir
+        if not results.get('data_root'):
+            raise KeyError('LoadClip: frame_cache_dir is None and results has '
+                           'no "data_root" (set by VideoTrajectoryDataset)')
+        return default_frame_cache_dir(results['data_root'], self.decode_size)
+
+    def _load_cached(self, results: dict,
+                     inds: np.ndarray) -> Optional[np.ndarray]:
+        if 'video_id' not in results:
+            raise KeyError('LoadClip(frame_cache=True) needs '
+                           'results["video_id"]')
+        path = frame_cache_path(self.cache_dir(results), results['video_id'])
+        reader = FrameCacheReader(path) if osp.isfile(path) else None
+        missing = reader.missing(inds) if reader else None
+        if reader is None or missing:
+            self.num_cache_misses += 1
+            n = self.num_cache_misses
+            if n == 1 or n in (10, 100, 1000) or n % 10000 == 0:
+                why = ('no cache file' if reader is None else
+                       f'frames {missing[:4]} not cached')
+                MMLogger.get_current_instance().warning(
+                    f'LoadClip: {n} clip(s) decoded from the source so far '
+                    f'in this process ({why}, e.g. {path}); run '
+                    'tools/extract_frames.py to cache them')
+            return None
+        total = results.get('total_frames')
+        if total is not None and reader.header['total_frames'] != total:
+            raise FrameCacheError(
+                f'{path} was extracted from a video of '
+                f'{reader.header["total_frames"]} frames, the dataset has '
+                f'{total}; re-run tools/extract_frames.py --overwrite')
+        imgs = reader.read(inds)
+        if imgs.shape[1:3] != self.decode_size:
+            imgs = resize_frames(imgs, self.decode_size, self.interpolation)
+        return imgs
+
     def _load_frames(self, frame_paths: List[str],
                      inds: np.ndarray) -> np.ndarray:
         n = len(frame_paths)
         if inds.size and (inds.min() < 0 or inds.max() >= n):
             raise IndexError(f'LoadClip: frame_inds {inds.tolist()} out of '
                              f'range for a folder of {n} frames')
-        frames = [read_frame(frame_paths[i], self.decode_size) for i in inds]
+        frames = [read_frame(frame_paths[i], self.decode_size,
+                             self.reduced_decode, self.interpolation)
+                  for i in inds]
         first = frames[0].shape[:2]
         for i, f in zip(inds, frames):
             if f.shape[:2] != first:
@@ -181,4 +352,8 @@ class LoadClip(BaseTransform):
         return np.stack(frames)
 
     def __repr__(self) -> str:
-        return f'{self.__class__.__name__}(decode_size={self.decode_size})'
+        return (f'{self.__class__.__name__}(decode_size={self.decode_size}, '
+                f'reduced_decode={self.reduced_decode}, '
+                f'interpolation={self.interpolation!r}, '
+                f'frame_cache={self.frame_cache}, '
+                f'frame_cache_dir={self.frame_cache_dir!r})')
