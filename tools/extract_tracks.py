@@ -148,15 +148,15 @@ def _remove_stale_temporaries(cache_dir: str) -> int:
 
 
 def run(args) -> int:
-    import torch
+    """Extract on this rank (the process group, if any, exists already);
+    returns the exit status: 1 if any video of any rank failed."""
     from mmengine.dist import (all_gather_object, barrier, get_dist_info,
-                               init_dist, is_main_process)
+                               is_main_process)
     from mmengine.logging import MMLogger
     from mmengine.registry import init_default_scope
     from tqdm import tqdm
 
     import mosic_mm  # noqa: F401  registers everything
-    from mosic_mm.compat import init_cpu_distributed
     from mosic_mm.datasets.track_cache import (TrackCacheError, cache_path,
                                                default_cache_dir,
                                                header_mismatch, read_header)
@@ -164,11 +164,6 @@ def run(args) -> int:
     from mosic_mm.trackers import build_tracker
     from mmcv.transforms import Compose
 
-    if args.launcher == 'pytorch':
-        if torch.cuda.is_available():
-            init_dist('pytorch', backend='nccl')
-        else:
-            init_cpu_distributed('pytorch')
     rank, world = get_dist_info()
     logger = (MMLogger.get_instance('extract_tracks')
               if MMLogger.check_instance_created('extract_tracks') else
@@ -270,7 +265,11 @@ def run(args) -> int:
 
 
 def main(argv=None):
-    sys.exit(run(parse_args(argv)))
+    from mosic_mm.utils.dist import distributed_session
+    args = parse_args(argv)
+    with distributed_session(args.launcher) as session:
+        session.status = run(args)
+    sys.exit(session.status)
 
 
 if __name__ == '__main__':

@@ -12,11 +12,12 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if REPO not in sys.path:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, REPO)
 
+import torch  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from mosic_mm.compat import init_cpu_distributed  # noqa: E402
 from mosic_mm.engine import amp_optim_wrapper_type  # noqa: E402
+from mosic_mm.utils.dist import distributed_session  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -67,14 +68,7 @@ def build_config(args) -> Config:
     return cfg
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    cfg = build_config(args)
-    if init_cpu_distributed(args.launcher):
-        # No CUDA: gloo group made above; DDP on CPU takes no device_ids.
-        cfg.env_cfg.dist_cfg = dict(backend='gloo')
-        cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel',
-                                     device_ids=None, broadcast_buffers=False)
+def train(cfg: Config) -> None:
     runner = Runner.from_cfg(cfg)
     runner.train()
     if runner.rank == 0:
@@ -82,6 +76,23 @@ def main(argv=None):
             f'done: checkpoints in {runner.work_dir}, logs and tensorboard '
             f'events in {osp.join(runner.log_dir, "vis_data")} '
             f'(tensorboard --logdir {runner.work_dir})')
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = build_config(args)
+    # The process group is made here (gloo on hosts without CUDA: mmengine's
+    # launcher would call torch.cuda.set_device) and destroyed on the way
+    # out, after the ranks agree, so no rank dies in the group's teardown.
+    with distributed_session(args.launcher,
+                             **cfg.env_cfg.get('dist_cfg', {})) as session:
+        if session.distributed and not torch.cuda.is_available():
+            # gloo group; DDP on CPU takes no device_ids.
+            cfg.env_cfg.dist_cfg = dict(backend='gloo')
+            cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel',
+                                         device_ids=None,
+                                         broadcast_buffers=False)
+        train(cfg)
 
 
 if __name__ == '__main__':
