@@ -3,6 +3,8 @@
     python tools/benchmark.py CONFIG [--batch B] [--frames T] [--points N]
         [--size S] [--iters I] [--mode ours|reference|both] [--data
         synthetic|config] [--out FILE.json] [--cfg-options k=v ...]
+    python tools/benchmark.py [CONFIG] --input-only [tools/benchmark_input.py
+        options]   # the input pipeline alone, on generated 720p data
 
 Per mode it prints the median iteration time and clips/s, a breakdown
 (data wait, tracking, teacher forward, student forward, sampling, projector,
@@ -371,6 +373,16 @@ def format_table(results: list) -> str:
 
 
 def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if '--input-only' in argv:
+        # the input-pipeline benchmark (tools/benchmark_input.py); a config
+        # argument is accepted and ignored (it generates its own 720p data)
+        sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+        from benchmark_input import main as input_main
+        rest = [a for a in argv if a != '--input-only']
+        if rest and rest[0].endswith('.py'):
+            rest = rest[1:]
+        return input_main(rest)
     args = parse_args(argv)
     if args.mode != 'both':
         result = run_mode(args)

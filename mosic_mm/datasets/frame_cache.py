@@ -240,3 +240,55 @@ class FrameCacheReader:
                         'delete the file and re-run tools/extract_frames.py')
                 cv2.cvtColor(img, cv2.COLOR_BGR2RGB, dst=out[j])
         return out
+
+
+def cache_frame_indices(total_frames: int, clip_len: int, stride: int,
+                        window_step: Optional[int]) -> np.ndarray:
+    """The frames any training clip of a video can use: the union over
+    :func:`clip_starts` of ``start + effective_stride * arange(clip_len)``
+    (int64, increasing). With YT-VOS defaults (stride 6, window_step 12)
+    that is every 6th frame."""
+    from mosic_mm.datasets.video_trajectory_dataset import (clip_starts,
+                                                            effective_stride)
+    step = effective_stride(total_frames, clip_len, stride)
+    starts = clip_starts(total_frames, clip_len, stride, window_step)
+    inds = starts[:, None] + step * np.arange(clip_len)[None]
+    return np.unique(inds.reshape(-1)).astype(np.int64)
+
+
+def decode_for_cache(info: dict, frame_inds: Sequence[int],
+                     size: Sequence[int], interpolation: str = 'bilinear',
+                     chunk: int = 16):
+    """Decode frames ``frame_inds`` of a dataset video fully and resize them
+    to ``size`` ``(h, w)`` with ``interpolation``: what ``LoadClip()`` +
+    ``ClipResize`` compute in training.
+
+    Args:
+        info: a data info of :class:`VideoTrajectoryDataset` (``frame_paths``
+            or ``video_path``).
+        frame_inds: source frame indices.
+        size: ``(h, w)`` of the cached frames.
+        interpolation: :func:`resize_frames` filter.
+        chunk: video frames decoded at full size at a time (memory bound).
+
+    Returns:
+        ``(frames uint8 [K, h, w, 3], source_size (H, W))``.
+    """
+    from mosic_mm.datasets.transforms.geometry import resize_frames
+    from mosic_mm.datasets.transforms.loading import read_frame, read_video
+    inds = np.asarray(frame_inds, dtype=np.int64)
+    out, src = [], None
+    for lo in range(0, len(inds), chunk):
+        part = inds[lo:lo + chunk]
+        if 'frame_paths' in info:
+            full = [read_frame(info['frame_paths'][i]) for i in part]
+            shapes = {f.shape[:2] for f in full}
+            if len(shapes) != 1 or (src is not None and src not in shapes):
+                raise ValueError(f'frames of video "{info["video_id"]}" '
+                                 f'differ in size: {sorted(shapes)}')
+            full = np.stack(full)
+        else:
+            full = read_video(info['video_path'], part)
+        src = tuple(full.shape[1:3])
+        out.append(resize_frames(full, tuple(size), interpolation))
+    return np.concatenate(out), src

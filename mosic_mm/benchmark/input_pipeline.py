@@ -1,0 +1,363 @@
+"""Input-pipeline benchmark: clips/s per worker core of the training data
+pipeline on realistic 720p data, per way of loading the frames.
+
+Used by ``tools/benchmark_input.py`` (``tools/benchmark.py --input-only``)
+and ``tools/gpu_check.sh``. Everything runs in one process on one thread
+(a DataLoader worker's setting), modes interleaved clip by clip so that the
+ratios are measured side by side.
+"""
+import contextlib
+import os
+import os.path as osp
+import statistics
+import time
+from typing import Dict, List, Optional, Sequence
+
+import cv2
+import numpy as np
+
+# The modes: how LoadClip gets 224x224 frames (everything after it is the
+# same training pipeline: cached tracks, random resized crop, flip,
+# SelectTracks, PackTrackInputs, collate).
+MODES = {
+    'reference': 'PIL full decode + PIL bilinear resize (the official code)',
+    'today': 'LoadClip() full decode (OpenCV / decord) + ClipResize',
+    'reduced': 'LoadClip(decode_size): DCT-reduced JPEG / decord at size',
+    'cache': 'LoadClip(frame_cache=True), raw uint8 frame cache',
+    'cache_jpeg': 'LoadClip(frame_cache=True), JPEG q95 frame cache',
+}
+STAGES = ('decode', 'resize', 'crop', 'tracks', 'collate')
+SOURCE_HW = (720, 1280)
+
+
+# ----------------------------------------------------------- the data set
+def _texture(rng: np.random.Generator, hw) -> np.ndarray:
+    """Fine camera-like texture: blurred Gaussian noise, float32 [H,W,3]."""
+    noise = rng.normal(0, 1, (*hw, 3)).astype(np.float32)
+    return cv2.GaussianBlur(noise, (0, 0), 0.8) * 10.0
+
+
+def render_720p(seed: int, num_frames: int,
+                hw=SOURCE_HW) -> np.ndarray:
+    """uint8 ``[T, H, W, 3]`` RGB: the project's synthetic video (moving
+    textured objects, panning background) rendered at 1/4 size, upscaled
+    (bicubic) to ``hw`` and overlaid with fine noise, so that a JPEG at
+    quality 90 is ~150 KB like a YouTube-VOS frame and costs as much to
+    decode."""
+    from mosic_mm.datasets.synthetic import render_video
+    small = render_video(seed, num_frames=num_frames,
+                         size=(hw[0] // 4, hw[1] // 4))['frames']
+    rng = np.random.default_rng(seed + 1000)
+    out = np.empty((num_frames, *hw, 3), np.uint8)
+    for i, f in enumerate(small):
+        big = cv2.resize(f, (hw[1], hw[0]), interpolation=cv2.INTER_CUBIC)
+        out[i] = np.clip(big.astype(np.float32) + _texture(rng, hw), 0, 255)
+    return out
+
+
+def make_dataset(root: str, num_videos: int = 4, num_frames: int = 96,
+                 quality: int = 90, kind: str = 'jpeg',
+                 hw=SOURCE_HW) -> str:
+    """Write (once; reused when complete) ``num_videos`` videos of
+    ``num_frames`` 720p frames: ``<root>/JPEGImages/<vid>/<i>.jpg`` at
+    JPEG ``quality`` (kind 'jpeg') or ``<root>/videos/<vid>.mp4``
+    (``cv2.VideoWriter`` mp4v, kind 'video'). Returns the dataset root."""
+    done = osp.join(root, f'.complete_{kind}_{num_videos}_{num_frames}')
+    if osp.isfile(done):
+        return root
+    for v in range(num_videos):
+        frames = render_720p(v, num_frames, hw)
+        vid = f'video{v:03d}'
+        if kind == 'jpeg':
+            folder = osp.join(root, 'JPEGImages', vid)
+            os.makedirs(folder, exist_ok=True)
+            for i, f in enumerate(frames):
+                cv2.imwrite(osp.join(folder, f'{i:05d}.jpg'), f[..., ::-1],
+                            [cv2.IMWRITE_JPEG_QUALITY, quality])
+        elif kind == 'video':
+            os.makedirs(osp.join(root, 'videos'), exist_ok=True)
+            path = osp.join(root, 'videos', vid + '.mp4')
+            vw = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*'mp4v'), 30,
+                                 (hw[1], hw[0]))
+            if not vw.isOpened():
+                raise RuntimeError(f'OpenCV cannot write {path}')
+            for f in frames:
+                vw.write(np.ascontiguousarray(f[..., ::-1]))
+            vw.release()
+        else:
+            raise ValueError(f"kind must be 'jpeg' or 'video', got {kind!r}")
+    open(done, 'w').close()
+    return root
+
+
+def dataset_cfg(root: str, kind: str, clip_len: int, stride: int,
+                window_step: int) -> dict:
+    return dict(type='VideoTrajectoryDataset', data_root=root,
+                data_prefix=dict(img='JPEGImages' if kind == 'jpeg'
+                                 else 'videos'),
+                clip_len=clip_len, frame_stride=stride,
+                window_step=window_step)
+
+
+def write_track_cache(dataset, size, grid_size: int, tracker_type: str,
+                      seed: int = 0) -> str:
+    """A track cache for every window of every video: the query grid drifting
+    smoothly (the benchmark times reading and transforming tracks, not their
+    quality). Returns the cache dir."""
+    from mosic_mm.datasets.track_cache import (cache_path, default_cache_dir,
+                                               make_header, write_track_file)
+    from mosic_mm.datasets.video_trajectory_dataset import (clip_starts,
+                                                            effective_stride)
+    from mosic_mm.trackers import grid_queries
+    cache_dir = default_cache_dir(dataset.data_root, tracker_type)
+    rng = np.random.default_rng(seed)
+    for i in range(len(dataset)):
+        info = dataset.get_data_info(i)
+        n = info['total_frames']
+        stride = effective_stride(n, dataset.clip_len, dataset.frame_stride)
+        starts = clip_starts(n, dataset.clip_len, dataset.frame_stride,
+                             dataset.window_step)
+        q = grid_queries(size[0], size[1], grid_size, t=0)[:, 1:]
+        drift = rng.normal(0, 1, (len(starts), dataset.clip_len, 1, 2))
+        tracks = q[None, None] + np.cumsum(drift, axis=1)
+        vis = rng.random(tracks.shape[:3]) > 0.1
+        vis[:, 0] = True
+        header = make_header(info['video_id'], dict(type=tracker_type),
+                             grid_size, dataset.clip_len, stride,
+                             dataset.frame_stride, dataset.window_step, n,
+                             size, starts)
+        write_track_file(cache_path(cache_dir, info['video_id']), header,
+                         tracks.astype(np.float32), vis)
+    return cache_dir
+
+
+# ------------------------------------------------------------- pipelines
+class PILLoadResize:
+    """The reference's frame loading: ``PIL.Image.open(...).convert('RGB')``
+    per frame, then torchvision-style ``resize`` (PIL bilinear) of the full
+    frame. Frame folders only."""
+
+    def __init__(self, size):
+        self.size = tuple(size)
+
+    def __call__(self, results: dict) -> dict:
+        from PIL import Image
+        paths = results['frame_paths']
+        frames = []
+        for i in results['frame_inds']:
+            with Image.open(paths[int(i)]) as im:
+                frames.append(np.asarray(im.convert('RGB').resize(
+                    (self.size[1], self.size[0]), Image.BILINEAR)))
+        imgs = np.stack(frames)
+        results.update(imgs=imgs, img_shape=imgs.shape[1:3],
+                       ori_shape=imgs.shape[1:3])
+        return results
+
+
+def build_pipeline(mode: str, size, grid_size: int, num_points: int,
+                   tracker_type: str, frame_cache_dir: Optional[str] = None
+                   ) -> List:
+    """The transforms of ``mode`` (see :data:`MODES`) as built objects."""
+    from mosic_mm.registry import TRANSFORMS
+    if mode == 'reference':
+        load = PILLoadResize(size)
+    elif mode == 'today':
+        load = TRANSFORMS.build(dict(type='LoadClip'))
+    elif mode == 'reduced':
+        load = TRANSFORMS.build(dict(type='LoadClip', decode_size=size))
+    elif mode in ('cache', 'cache_jpeg'):
+        load = TRANSFORMS.build(dict(type='LoadClip', decode_size=size,
+                                     frame_cache=True,
+                                     frame_cache_dir=frame_cache_dir))
+    else:
+        raise ValueError(f'mode must be one of {tuple(MODES)}, got {mode!r}')
+    rest = [
+        dict(type='ClipResize', scale=(size[1], size[0])),
+        dict(type='LoadTracks', tracker=dict(type=tracker_type),
+             grid_size=grid_size),
+        dict(type='ClipRandomResizedCrop', size=(size[1], size[0]),
+             scale=(0.4, 1.0), ratio=(3 / 4, 4 / 3)),
+        dict(type='ClipFlip', prob=0.5),
+        dict(type='SelectTracks', num_tracks=num_points),
+        dict(type='PackTrackInputs'),
+    ]
+    return [load] + [TRANSFORMS.build(s) for s in rest]
+
+
+class _StageClock:
+    """Accumulates seconds per stage; wraps the resize and track-mapping
+    functions so that their time is split out of the step that calls them."""
+
+    def __init__(self):
+        self.t: Dict[str, float] = {}
+        self._inner = 0.0
+
+    def add(self, key, dt):
+        self.t[key] = self.t.get(key, 0.0) + dt
+
+    def wrap(self, fn, key):
+        def timed(*a, **k):
+            start = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                dt = time.perf_counter() - start
+                self.add(key, dt)
+                self._inner += dt
+        return timed
+
+    @contextlib.contextmanager
+    def step(self, key):
+        """Time a pipeline step; time spent in wrapped functions inside it
+        goes to their own keys."""
+        inner0 = self._inner
+        start = time.perf_counter()
+        yield
+        self.add(key, time.perf_counter() - start - (self._inner - inner0))
+
+
+@contextlib.contextmanager
+def _instrumented(clock: _StageClock):
+    """Route resize / track-mapping time to their stages while active."""
+    from mosic_mm.datasets.transforms import geometry, loading
+    patches = [(loading, 'resize_frames', 'resize'),
+               (geometry, 'resize_frames', 'resize_crop'),
+               (geometry, 'crop_resize_tracks', 'tracks'),
+               (geometry, 'points_inside', 'tracks'),
+               (geometry, 'flip_tracks', 'tracks')]
+    saved = [(m, name, getattr(m, name)) for m, name, _ in patches]
+    try:
+        for m, name, key in patches:
+            setattr(m, name, clock.wrap(getattr(m, name), key))
+        yield
+    finally:
+        for m, name, fn in saved:
+            setattr(m, name, fn)
+
+
+_STEP_STAGE = {
+    'PILLoadResize': 'decode', 'LoadClip': 'decode', 'ClipResize': 'resize',
+    'LoadTracks': 'tracks', 'ClipRandomResizedCrop': 'crop',
+    'ClipFlip': 'crop', 'SelectTracks': 'tracks',
+    'PackTrackInputs': 'collate'
+}
+
+
+def run_modes(dataset, modes: Sequence[str], pipelines: Dict[str, list],
+              num_clips: int, batch: int = 8, seed: int = 0) -> dict:
+    """Time ``num_clips`` clips per mode, interleaved clip by clip, on this
+    thread. Every mode sees the same clip (same video, start, crop, flip).
+
+    Returns:
+        ``{mode: dict(clip_s=[...], stages_s={stage: median s per clip},
+        clips_per_s_per_core=...)}``.
+    """
+    from mmengine.dataset import default_collate
+
+    from mosic_mm.datasets.video_trajectory_dataset import \
+        sample_clip_indices
+    rng = np.random.RandomState(seed)
+    videos = rng.randint(0, len(dataset), num_clips + 1)
+    per_mode = {m: dict(clip_s=[], stages=[], packed=[]) for m in modes}
+    collate_s = {m: [] for m in modes}
+    for c, v in enumerate(videos):
+        info = dataset.get_data_info(int(v))
+        state = np.random.RandomState(seed * 100003 + c)
+        info['frame_inds'] = sample_clip_indices(
+            info['total_frames'], dataset.clip_len, dataset.frame_stride,
+            rng=state, window_step=dataset.window_step)
+        info['data_root'] = dataset.data_root
+        for m in modes:
+            np.random.seed(seed * 7919 + c)  # same crop / flip per mode
+            clock = _StageClock()
+            results = dict(info)
+            start = time.perf_counter()
+            with _instrumented(clock):
+                for t in pipelines[m]:
+                    stage = _STEP_STAGE.get(type(t).__name__, 'collate')
+                    with clock.step(stage):
+                        results = t(results)
+                    # resizing inside the crop counts as crop, else resize
+                    dt = clock.t.pop('resize_crop', None)
+                    if dt is not None:
+                        clock.add('crop' if stage == 'crop' else 'resize', dt)
+            total = time.perf_counter() - start
+            if c == 0:
+                continue  # warm-up clip
+            per_mode[m]['clip_s'].append(total)
+            per_mode[m]['stages'].append(clock.t)
+            per_mode[m]['packed'].append(results)
+            if len(per_mode[m]['packed']) == batch:
+                start = time.perf_counter()
+                default_collate(per_mode[m]['packed'])
+                collate_s[m].append((time.perf_counter() - start) / batch)
+                per_mode[m]['packed'] = []
+    out = {}
+    for m in modes:
+        stages = {s: statistics.median(t.get(s, 0.0)
+                                       for t in per_mode[m]['stages'])
+                  for s in STAGES}
+        col = statistics.median(collate_s[m]) if collate_s[m] else 0.0
+        stages['collate'] += col
+        median = statistics.median(per_mode[m]['clip_s']) + col
+        out[m] = dict(clip_s=median, stages_s=stages,
+                      clips_per_s_per_core=1.0 / median,
+                      num_clips=len(per_mode[m]['clip_s']))
+    return out
+
+
+# ---------------------------------------------------------- GPU demand
+H100_BF16_DENSE_TFLOPS = 989.0  # NVIDIA H100 SXM, dense bf16 tensor cores
+
+
+def cores_needed(clips_per_s_per_core: float, batch: int,
+                 gpu_step_s: float) -> float:
+    """CPU cores that keep a GPU fed: ``batch / gpu_step_s`` clips/s over
+    one core's rate."""
+    return batch / gpu_step_s / clips_per_s_per_core
+
+
+def data_wait_fraction(clips_per_s_per_core: float, cores: int, batch: int,
+                       gpu_step_s: float) -> float:
+    """Steady-state share of a step spent waiting for data with ``cores``
+    loader workers prefetching: ``max(0, load - step) / max(load, step)``
+    where ``load = batch / (cores * rate)``."""
+    load = batch / (cores * clips_per_s_per_core)
+    return max(0.0, load - gpu_step_s) / max(load, gpu_step_s)
+
+
+def count_step_flops(config: str, batch: int, frames: int, points: int,
+                     size: int, arch_overrides: Optional[dict] = None,
+                     device: str = 'cpu') -> float:
+    """FLOPs of one training step (loss forward + backward) of ``config``'s
+    model at the given shape, counted by ``torch.utils.flop_counter`` on
+    random weights and inputs (batch 1, scaled by ``batch``: every FLOP of
+    the step is per clip except the prototype and Sinkhorn work, counted at
+    batch 1)."""
+    import torch
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmpretrain.structures import DataSample
+    from torch.utils.flop_counter import FlopCounterMode
+
+    import mosic_mm  # noqa: F401
+    from mosic_mm.registry import MODELS
+    cfg = Config.fromfile(config)
+    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    cfg.model.backbone.init_cfg = None
+    if arch_overrides:
+        cfg.model.backbone.update(arch_overrides)
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model).to(device).train()
+    clip = torch.randint(0, 255, (frames, 3, size, size), dtype=torch.uint8)
+    s = DataSample()
+    xy = torch.rand(frames, points, 2) * (size - 1)
+    s.set_field(xy, 'tracks')
+    s.set_field(torch.ones(frames, points, dtype=torch.bool), 'visibility')
+    data = model.data_preprocessor(dict(inputs=[clip], data_samples=[s]),
+                                   True)
+    counter = FlopCounterMode(display=False)
+    with counter:
+        loss = model.loss(**data)['loss']
+        loss.backward()
+    return counter.get_total_flops() * batch

@@ -1,0 +1,275 @@
+"""Input-pipeline benchmark on generated 720p data (also
+``tools/benchmark.py --input-only``).
+
+    python tools/benchmark_input.py [--kinds jpeg video] [--modes ...]
+        [--clips 16] [--videos 4] [--video-frames 96] [--batch 8]
+        [--gpu-step-ms MS] [--node-cores 16] [--markdown FILE] [--out JSON]
+
+Generates (once, under --root) 1280x720 JPEG frame folders (quality 90) and
+720p .mp4 files of the project's synthetic videos upscaled with camera-like
+texture, a track cache for them and the frame caches (raw and JPEG), then
+times the training pipeline (LoadClip, ClipResize, LoadTracks,
+ClipRandomResizedCrop, ClipFlip, SelectTracks, PackTrackInputs, collate) per
+mode on one thread (one DataLoader worker core), modes interleaved clip by
+clip. Prints clips/s per core, the decode / resize / crop / tracks / collate
+breakdown, ratios to today's pipeline and the reference's way, the
+difference of reduced decode and of the frame cache from today's frames,
+and the cores needed to feed one GPU: at --gpu-step-ms, or at the step time
+of ViT-S/14 and ViT-B/14 (8 clips x 12 frames x 256 points, bf16 teacher)
+projected from their FLOP count at 40 % of an H100's dense bf16 peak.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import sys
+import time
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
+
+import numpy as np  # noqa: E402
+
+GPU_CONFIGS = (('ViT-S/14', 'configs/mosic_vits_ytvos.py'),
+               ('ViT-B/14', 'configs/mosic_vitb_ytvos.py'))
+
+
+def parse_args(argv=None):
+    from mosic_mm.benchmark.input_pipeline import MODES
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--root', default=osp.join(REPO, '.cache',
+                                              'input_benchmark'),
+                   help='where the generated data sets live (reused)')
+    p.add_argument('--kinds', nargs='+', default=['jpeg', 'video'],
+                   choices=['jpeg', 'video'])
+    p.add_argument('--modes', nargs='+', default=list(MODES),
+                   choices=list(MODES))
+    p.add_argument('--videos', type=int, default=4)
+    p.add_argument('--video-frames', type=int, default=96,
+                   help='frames per generated video (YT-VOS: ~30-180)')
+    p.add_argument('--quality', type=int, default=90)
+    p.add_argument('--clips', type=int, default=16,
+                   help='timed clips per mode (+1 warm-up)')
+    p.add_argument('--frames', type=int, default=12, help='T')
+    p.add_argument('--stride', type=int, default=6)
+    p.add_argument('--window-step', type=int, default=12)
+    p.add_argument('--size', type=int, default=224)
+    p.add_argument('--points', type=int, default=256)
+    p.add_argument('--grid', type=int, default=32)
+    p.add_argument('--batch', type=int, default=8, help='clips per GPU step')
+    p.add_argument('--gpu-step-ms', type=float, action='append',
+                   help='GPU step time(s) to feed (default: projected from '
+                   'the FLOP count of ViT-S/14 and ViT-B/14)')
+    p.add_argument('--gpu-tflops', type=float, default=None,
+                   help='sustained GPU TFLOP/s for the projection (default '
+                   '40%% of H100 dense bf16 peak)')
+    p.add_argument('--node-cores', type=int, default=16)
+    p.add_argument('--no-fidelity', action='store_true',
+                   help='skip the pixel-difference measurement')
+    p.add_argument('--out', help='write results as JSON')
+    p.add_argument('--markdown', help='append the tables to this file')
+    return p.parse_args(argv)
+
+
+def _single_thread():
+    import cv2
+    import torch
+    torch.set_num_threads(1)  # as in a DataLoader worker
+    cv2.setNumThreads(1)
+
+
+def prepare(args, kind: str):
+    """Dataset, track cache and frame caches of one kind; returns the
+    dataset and the frame cache dirs per encoding."""
+    from mosic_mm.benchmark.input_pipeline import (dataset_cfg, make_dataset,
+                                                   write_track_cache)
+    from mosic_mm.datasets.frame_cache import (cache_frame_indices,
+                                               decode_for_cache,
+                                               frame_cache_path,
+                                               write_frame_file)
+    from mosic_mm.registry import DATASETS
+    root = make_dataset(osp.join(args.root, kind), args.videos,
+                        args.video_frames, args.quality, kind)
+    ds = DATASETS.build(dataset_cfg(root, kind, args.frames, args.stride,
+                                    args.window_step))
+    size = (args.size, args.size)
+    write_track_cache(ds, size, args.grid, 'DISFlowTracker')
+    dirs = {}
+    for enc in ('raw', 'jpeg'):
+        d = osp.join(root, 'frame_cache', f'{args.size}x{args.size}_{enc}')
+        dirs[enc] = d
+        for i in range(len(ds)):
+            info = ds.get_data_info(i)
+            path = frame_cache_path(d, info['video_id'])
+            if osp.isfile(path):
+                continue
+            inds = cache_frame_indices(info['total_frames'], ds.clip_len,
+                                       ds.frame_stride, ds.window_step)
+            imgs, src = decode_for_cache(info, inds, size)
+            write_frame_file(path, info['video_id'], imgs, inds,
+                             info['total_frames'], src, 'bilinear', enc)
+    return ds, dirs
+
+
+def fidelity(ds, pipes: dict, num: int = 3) -> dict:
+    """Mean / max absolute difference (grey levels) of each mode's
+    LoadClip output from today's (full decode + antialiased resize), over
+    ``num`` clips."""
+    from mosic_mm.datasets.video_trajectory_dataset import sample_clip_indices
+    out = {}
+    for m, pipe in pipes.items():
+        if m == 'today':
+            continue
+        diffs, peak = [], 0
+        for c in range(num):
+            info = ds.get_data_info(c % len(ds))
+            info['frame_inds'] = sample_clip_indices(
+                info['total_frames'], ds.clip_len, ds.frame_stride,
+                rng=np.random.RandomState(c), window_step=ds.window_step)
+            info['data_root'] = ds.data_root
+            ref = pipes['today'][1](pipes['today'][0](dict(info)))['imgs']
+            got = pipe[1](pipe[0](dict(info)))['imgs']
+            d = np.abs(ref.astype(np.int16) - got.astype(np.int16))
+            diffs.append(d.mean())
+            peak = max(peak, int(d.max()))
+        out[m] = dict(mae=float(np.mean(diffs)), max=peak)
+    return out
+
+
+def run(args) -> dict:
+    _single_thread()
+    from mmengine.logging import MMLogger
+    from mmengine.registry import init_default_scope
+
+    import mosic_mm  # noqa: F401
+    from mosic_mm.benchmark.input_pipeline import (H100_BF16_DENSE_TFLOPS,
+                                                   build_pipeline,
+                                                   count_step_flops, run_modes)
+    init_default_scope('mmpretrain')
+    MMLogger.get_instance('mosic_benchmark', log_level='ERROR')
+    size = (args.size, args.size)
+    results = dict(args=vars(args), kinds={})
+    for kind in args.kinds:
+        t0 = time.perf_counter()
+        ds, dirs = prepare(args, kind)
+        modes = [m for m in args.modes
+                 if not (m == 'reference' and kind != 'jpeg')]
+        pipes = {}
+        for m in modes:
+            cache = dirs['jpeg' if m == 'cache_jpeg' else 'raw']
+            pipes[m] = build_pipeline(m, size, args.grid, args.points,
+                                      'DISFlowTracker', cache)
+        timing = run_modes(ds, modes, pipes, args.clips, args.batch)
+        fid = {} if args.no_fidelity or 'today' not in pipes else fidelity(
+            ds, pipes)
+        for m in modes:
+            for k in ('cache', 'cache_jpeg'):
+                if m == k and pipes[m][0].num_cache_misses:
+                    raise RuntimeError(f'{m}: {pipes[m][0].num_cache_misses}'
+                                       ' clips missed the frame cache')
+        results['kinds'][kind] = dict(timing=timing, fidelity=fid,
+                                      prepare_s=time.perf_counter() - t0)
+    # GPU demand
+    if args.gpu_step_ms:
+        steps = {f'{ms:g} ms step': ms / 1e3 for ms in args.gpu_step_ms}
+        source = '--gpu-step-ms'
+    else:
+        tflops = args.gpu_tflops or 0.4 * H100_BF16_DENSE_TFLOPS
+        steps, flops = {}, {}
+        for name, cfg in GPU_CONFIGS:
+            f = count_step_flops(osp.join(REPO, cfg), args.batch, args.frames,
+                                 args.points, args.size)
+            flops[name] = f
+            steps[name] = f / (tflops * 1e12)
+        results['step_tflop'] = {k: v / 1e12 for k, v in flops.items()}
+        source = (f'FLOP count / {tflops:.0f} TFLOP/s (40 % of H100 dense '
+                  f'bf16 peak {H100_BF16_DENSE_TFLOPS:.0f}); no GPU measured'
+                  if args.gpu_tflops is None else
+                  f'FLOP count / {tflops:.0f} TFLOP/s (--gpu-tflops)')
+    results['gpu_steps_s'] = steps
+    results['gpu_step_source'] = source
+    return results
+
+
+def machine_description() -> str:
+    """The CPU / GPU line of tools/benchmark.py."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'mosic_benchmark_tool', osp.join(REPO, 'tools', 'benchmark.py'))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.machine_description()
+
+
+def format_tables(res: dict) -> str:
+    from mosic_mm.benchmark.input_pipeline import (MODES, STAGES,
+                                                   cores_needed,
+                                                   data_wait_fraction)
+    a = res['args']
+    lines = [f"clips of T={a['frames']} frames (stride {a['stride']}) from "
+             f"1280x720 sources to {a['size']}x{a['size']}, "
+             f"{a['points']} tracks from a cached {a['grid']}x{a['grid']} "
+             f"grid; {a['clips']} clips per mode, one thread, modes "
+             'interleaved; median per clip']
+    for kind, r in res['kinds'].items():
+        t = r['timing']
+        ref = t.get('reference')
+        lines.append('')
+        lines.append(f"### {'720p JPEG frame folders' if kind == 'jpeg' else '720p .mp4 files (mp4v)'}")
+        lines.append('')
+        head = ('| mode | clips/s per core | x today | x reference | '
+                + ' | '.join(f'{s} (ms)' for s in STAGES)
+                + ' | MAE vs today (max) |')
+        lines.append(head)
+        lines.append('|' + '---|' * (5 + len(STAGES)))
+        for m, v in t.items():
+            fid = r['fidelity'].get(m)
+            fid_s = ('0 (reference)' if m == 'today' else
+                     f"{fid['mae']:.2f} ({fid['max']})" if fid else '-')
+            lines.append(
+                f"| {m}: {MODES[m]} | {v['clips_per_s_per_core']:.1f} | "
+                f"{v['clips_per_s_per_core'] / t['today']['clips_per_s_per_core']:.2f} | "
+                + (f"{v['clips_per_s_per_core'] / ref['clips_per_s_per_core']:.2f}"
+                   if ref else '-') + ' | '
+                + ' | '.join(f"{1e3 * v['stages_s'][s]:.2f}" for s in STAGES)
+                + f' | {fid_s} |')
+    lines.append('')
+    lines.append(f"GPU step times: {res['gpu_step_source']}.")
+    if 'step_tflop' in res:
+        lines.append('FLOP per step (B=%d): ' % a['batch'] + ', '.join(
+            f'{k} {v:.2f} TFLOP' for k, v in res['step_tflop'].items()))
+    lines.append('')
+    lines.append(f"| data | mode | GPU step | step (ms) | cores to feed one GPU"
+                 f" | data wait with {a['node_cores']} cores |")
+    lines.append('|---|---|---|---|---|---|')
+    for kind, r in res['kinds'].items():
+        for m, v in r['timing'].items():
+            rate = v['clips_per_s_per_core']
+            for name, step in res['gpu_steps_s'].items():
+                need = cores_needed(rate, a['batch'], step)
+                wait = data_wait_fraction(rate, a['node_cores'], a['batch'],
+                                          step)
+                lines.append(f'| {kind} | {m} | {name} | {1e3 * step:.1f} | '
+                             f'{need:.1f} | {100 * wait:.1f} % |')
+    return '\n'.join(lines)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    res = run(args)
+    table = format_tables(res)
+    print(table)
+    if args.out:
+        with open(args.out, 'w') as f:
+            json.dump(res, f, indent=1)
+    if args.markdown:
+        cmd = 'python tools/benchmark_input.py ' + ' '.join(
+            sys.argv[1:] if argv is None else argv)
+        with open(args.markdown, 'a') as f:
+            f.write(f'\nMachine: {machine_description()}\n\n'
+                    f'Command: `{cmd}`\n\n{table}\n')
+
+
+if __name__ == '__main__':
+    main()
