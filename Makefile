@@ -1,26 +1,46 @@
-# `make test` / `make demo` create or refresh .venv first; a second run installs nothing.
+# `make demo` / `make test` create or refresh .venv first; a second run installs
+# nothing. Two levels of set-up (tools/install_deps.sh, docs/setup.md):
+#   setup       the main job (training, extraction, evaluation): mmcv-lite, wheels
+#               only, never compiles. `make demo` needs only this.
+#   setup-full  + full mmcv (compiled ops), mmsegmentation, test tools: what imports
+#               mmsegmentation and `make test` need. Full mmcv comes from a prebuilt
+#               wheel ($MMCV_WHEEL_DIR, ../shared/wheels) or is built once from source.
+#   setup-lite  switch a full venv back to mmcv-lite.
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+CORE := $(VENV)/.installed-core
+FULL := $(VENV)/.installed-full
+DEPS := requirements.txt requirements/mmcv-lite.txt setup.py tools/install_deps.sh
+FULL_DEPS := $(DEPS) requirements/seg.txt requirements/tests.txt
 
-.PHONY: setup test test-fast demo benchmarks clean
-setup: $(STAMP)
+.PHONY: setup setup-full setup-lite test test-fast demo benchmarks clean
+setup: $(CORE)
+setup-full: $(FULL)
 
-$(STAMP): requirements.txt setup.py tools/install_deps.sh
-	bash tools/install_deps.sh $(VENV)
+$(CORE): $(DEPS)
+	bash tools/install_deps.sh --core $(VENV)
 	touch $@
 
-# The whole suite takes ~2-4 min on 2 cores, so the slow tests run by default.
-test: $(STAMP)
+# A full set-up also satisfies the core one.
+$(FULL): $(FULL_DEPS)
+	bash tools/install_deps.sh --full $(VENV)
+	touch $(CORE) $@
+
+setup-lite:
+	bash tools/install_deps.sh --lite $(VENV)
+	touch $(CORE)
+
+# The whole suite takes ~5-15 min on 2 cores, so the slow tests run by default.
+test: $(FULL)
 	$(PY) -m pytest tests --runslow
 
-test-fast: $(STAMP)
+test-fast: $(FULL)
 	$(PY) -m pytest tests
 
-demo: $(STAMP)
+demo: $(CORE)
 	bash tools/demo.sh
 
-benchmarks: $(STAMP)
+benchmarks: $(CORE)
 	bash tools/benchmark_docs.sh
 
 clean:

@@ -1,32 +1,175 @@
 #!/usr/bin/env bash
-# Create or refresh the project venv ($1, default .venv) with the pinned stack.
-# mmcv 2.1.0 (full, with ops) has no binary on PyPI: use a prebuilt wheel from
-# $MMCV_WHEEL_DIR (default ../shared/wheels) when one is there, otherwise build it
-# once from the PyPI sdist (20-40 min on 2 cores) into .cache/wheels and reuse it.
+# Create or refresh the project venv with the pinned stack (docs/setup.md).
+#
+#   tools/install_deps.sh [--core|--full|--lite] [VENV]      (VENV: default .venv)
+#
+# --core (default; `make setup`, `make demo`): the main job -- training, track
+#     extraction, tools/evaluate.py. mmcv comes as mmcv-lite 2.1.0, a pure-Python
+#     wheel: every package is installed from a wheel (--only-binary :all:), so no
+#     compiler ever runs. A venv that already has full mmcv 2.1.0 keeps it (full
+#     mmcv is a superset of mmcv-lite).
+# --full (`make setup-full`, `make test`): the core plus full mmcv 2.1.0 (compiled
+#     ops), mmsegmentation 1.2.2 and the test tools. mmsegmentation imports
+#     mmcv.ops (the compiled mmcv._ext), so configs/benchmarks/mmseg, mosic_mm.seg
+#     and their tests need it. PyPI has no binary of full mmcv: the wheel is taken
+#     from $MMCV_WHEEL_DIR (default ../shared/wheels) or .cache/wheels, otherwise
+#     built once from the PyPI sdist into .cache/wheels (20-40 min on 2 cores).
+# --lite (`make setup-lite`): switch a venv back to mmcv-lite (uninstalls full mmcv
+#     and mmsegmentation, which cannot be imported without mmcv._ext).
+#
+# mmcv and mmcv-lite are two distributions of the same `mmcv` package: one is
+# always uninstalled before the other is installed, and the state of mmcv.ops /
+# mmcv._ext is checked after every switch.
 set -euo pipefail
+MODE=core
+case "${1:-}" in
+  --core|--full|--lite) MODE=${1#--}; shift ;;
+  -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+  -*) echo "usage: $0 [--core|--full|--lite] [VENV]" >&2; exit 2 ;;
+esac
 cd "$(dirname "$0")/.."
 VENV=${1:-.venv}
 WHEEL_DIR=${MMCV_WHEEL_DIR:-../shared/wheels}
 PY=${PYTHON:-python3}
+log() { echo "[install_deps] $*"; }
 
-[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
-PIP="$VENV/bin/python -m pip"
-$PIP install -q --upgrade "pip>=23" "setuptools<70" wheel
-
-mkdir -p .cache/wheels
-if ! ls "$WHEEL_DIR"/mmcv-2.1.0-*.whl >/dev/null 2>&1 && ! ls .cache/wheels/mmcv-2.1.0-*.whl >/dev/null 2>&1; then
-  echo "[install_deps] no prebuilt mmcv 2.1.0 wheel in $WHEEL_DIR: building it from source (slow, once)"
-  $PIP install -q torch==2.14.1 torchvision==0.29.1 ninja
-  tmp=$(mktemp -d)
-  $PIP download -q --no-deps --no-binary :all: -d "$tmp" mmcv==2.1.0
-  tar xzf "$tmp"/mmcv-2.1.0.tar.gz -C "$tmp"
-  # torch >= 2.10 headers need C++20; mmcv's setup.py forces an older standard.
-  sed -i 's/-std=c++14/-std=c++20/; s/-std=c++17/-std=c++20/' "$tmp"/mmcv-2.1.0/setup.py
-  (cd "$tmp"/mmcv-2.1.0 && MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS=${MAX_JOBS:-2} \
-     "$OLDPWD/$VENV/bin/python" -m pip wheel -q --no-deps --no-build-isolation -w "$OLDPWD/.cache/wheels" .)
-  rm -rf "$tmp"
+if [ ! -x "$VENV/bin/python" ]; then
+  log "creating $VENV with $("$PY" --version 2>&1)"
+  "$PY" -m venv "$VENV"
 fi
+VPY="$(cd "$VENV" && pwd)/bin/python"
+# The machine's pip config lists local indexes that hold only some packages;
+# drop its "is ignored" warnings about the others.
+pip_() { "$VPY" -m pip "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
+# Wheels only: a package without a wheel is an error here, never a compile.
+install() { pip_ install -q --only-binary :all: "$@"; }
 
-$PIP install -q --find-links "$WHEEL_DIR" --find-links .cache/wheels -r requirements.txt 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
-$PIP install -q --no-deps --no-build-isolation -e .
-echo "[install_deps] $VENV ready: $($VENV/bin/python -c 'import torch, mmengine, mmcv, mmpretrain, mmseg; print("torch", torch.__version__, "mmengine", mmengine.__version__, "mmcv", mmcv.__version__, "mmpretrain", mmpretrain.__version__, "mmseg", mmseg.__version__)')"
+# Which distributions provide the `mmcv` package now: "mmcv", "mmcv-lite",
+# "mmcv mmcv-lite" (clobbered: they share files) or "" (none).
+mmcv_dists() {
+  "$VPY" - <<'PY'
+import importlib.metadata as md
+have = []
+for dist in ('mmcv', 'mmcv-lite'):
+    try:
+        md.version(dist)
+        have.append(dist)
+    except md.PackageNotFoundError:
+        pass
+print(' '.join(have))
+PY
+}
+
+# Check the mmcv in the venv is the one asked for ($1: lite | full).
+check_mmcv() {
+  "$VPY" - "$1" <<'PY'
+import importlib.util
+import sys
+
+want = sys.argv[1]
+import mmcv
+import mmcv.cnn  # noqa: F401  (what mmpretrain needs)
+import mmcv.transforms  # noqa: F401
+if mmcv.__version__ != '2.1.0':
+    sys.exit(f'mmcv {mmcv.__version__} installed, 2.1.0 expected')
+has_ext = importlib.util.find_spec('mmcv._ext') is not None
+if want == 'full':
+    from mmcv.ops import nms  # noqa: F401  (loads the compiled mmcv._ext)
+    print('full mmcv 2.1.0: mmcv.ops and mmcv._ext import')
+else:
+    if has_ext:
+        sys.exit('mmcv-lite requested but mmcv._ext is present (stale files '
+                 'of full mmcv): re-run with --lite')
+    try:
+        import mmcv.ops  # noqa: F401
+    except ImportError:
+        print('mmcv-lite 2.1.0: no mmcv._ext, mmcv.ops unavailable (expected)')
+    else:
+        sys.exit('mmcv-lite requested but mmcv.ops imports')
+PY
+}
+
+# Uninstall those of the given distributions that are installed.
+uninstall() {
+  local d have=()
+  for d in "$@"; do
+    "$VPY" -c "import importlib.metadata as m, sys; m.version(sys.argv[1])" "$d" 2>/dev/null && have+=("$d")
+  done
+  [ ${#have[@]} -eq 0 ] || { log "uninstalling ${have[*]}"; pip_ uninstall -q -y "${have[@]}"; }
+}
+
+# pip >= 23 (resolver, --only-binary with local indexes). setuptools and wheel
+# are only needed to build full mmcv (--full without a prebuilt wheel).
+install "pip>=23"
+
+log "core stack (requirements.txt): torch, mmengine, mmpretrain, ... (wheels only)"
+install -r requirements.txt
+
+dists=$(mmcv_dists)
+case "$MODE" in
+  core)
+    if [ "$dists" = mmcv ] && check_mmcv full >/dev/null 2>&1; then
+      log "full mmcv 2.1.0 already installed (a superset of mmcv-lite): keeping it"
+    else
+      [ "$dists" = mmcv-lite ] || uninstall mmcv mmcv-lite mmsegmentation
+      log "mmcv-lite 2.1.0 (pure Python, no compiled ops)"
+      install -r requirements/mmcv-lite.txt
+      # a clobbered or half-removed copy: put mmcv-lite's files back
+      check_mmcv lite >/dev/null 2>&1 || install --force-reinstall --no-deps -r requirements/mmcv-lite.txt
+    fi
+    ;;
+  lite)
+    [ "$dists" = mmcv-lite ] || uninstall mmcv mmcv-lite mmsegmentation
+    log "mmcv-lite 2.1.0 (pure Python, no compiled ops)"
+    install -r requirements/mmcv-lite.txt
+    check_mmcv lite >/dev/null 2>&1 || install --force-reinstall --no-deps -r requirements/mmcv-lite.txt
+    rm -f "$VENV/.installed-full"
+    ;;
+  full)
+    mkdir -p .cache/wheels
+    if ! ls "$WHEEL_DIR"/mmcv-2.1.0-*.whl >/dev/null 2>&1 \
+        && ! ls .cache/wheels/mmcv-2.1.0-*.whl >/dev/null 2>&1; then
+      log "full mmcv 2.1.0 is needed by mmsegmentation (configs/benchmarks/mmseg, mosic_mm.seg"
+      log "  and their tests in \`make test\`): it imports mmcv.ops, i.e. mmcv's compiled C++ ops."
+      log "  PyPI has no binary of it and there is no prebuilt wheel in $WHEEL_DIR (\$MMCV_WHEEL_DIR)"
+      log "  or .cache/wheels: building it from the PyPI sdist with the C++ compiler, once"
+      log "  (20-40 min on 2 cores; the wheel is kept in .cache/wheels)."
+      log "  The main job (\`make demo\`, training, extraction, evaluation) does not need it."
+      install "setuptools<70" wheel ninja
+      tmp=$(mktemp -d)
+      pip_ download -q --no-deps --no-binary :all: -d "$tmp" mmcv==2.1.0
+      tar xzf "$tmp"/mmcv-2.1.0.tar.gz -C "$tmp"
+      # torch >= 2.10 headers need C++20; mmcv's setup.py forces an older standard.
+      sed -i 's/-std=c++14/-std=c++20/; s/-std=c++17/-std=c++20/' "$tmp"/mmcv-2.1.0/setup.py
+      (cd "$tmp"/mmcv-2.1.0 && MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS=${MAX_JOBS:-2} \
+         "$VPY" -m pip wheel -q --no-deps --no-build-isolation -w "$OLDPWD/.cache/wheels" .)
+      rm -rf "$tmp"
+      log "built $(ls .cache/wheels/mmcv-2.1.0-*.whl)"
+    fi
+    # mmcv-lite shares the `mmcv` package with full mmcv: remove it first
+    [ "$dists" = mmcv ] || uninstall mmcv-lite mmcv
+    log "full mmcv 2.1.0 (prebuilt wheel), mmsegmentation 1.2.2, test tools"
+    install --find-links "$WHEEL_DIR" --find-links .cache/wheels \
+      -r requirements/seg.txt -r requirements/tests.txt
+    if ! check_mmcv full >/dev/null 2>&1; then
+      log "mmcv files incomplete (an earlier mmcv-lite removal?): reinstalling full mmcv"
+      install --force-reinstall --no-deps --find-links "$WHEEL_DIR" --find-links .cache/wheels mmcv==2.1.0
+    fi
+    ;;
+esac
+
+pip_ install -q --no-deps --no-build-isolation -e .
+want=lite
+if [ "$MODE" = full ] || [ "$(mmcv_dists)" = mmcv ]; then want=full; fi
+msg=$(check_mmcv "$want")   # fails the script if mmcv is not the one wanted
+log "$msg"
+log "$VENV ready ($MODE): $("$VPY" -c '
+import mmcv, mmengine, mmpretrain, torch
+v = ["torch " + torch.__version__, "mmengine " + mmengine.__version__,
+     "mmcv " + mmcv.__version__, "mmpretrain " + mmpretrain.__version__]
+try:
+    import mmseg
+    v.append("mmseg " + mmseg.__version__)
+except ImportError:
+    v.append("no mmseg")
+print(", ".join(v))')"
