@@ -87,6 +87,15 @@ def sample_clip_indices(total_frames: int, clip_len: int, stride: int,
     return start + stride * np.arange(clip_len, dtype=np.int64)
 
 
+def add_skip_count(data, count: int) -> None:
+    """Record ``count`` skipped clips in ``data['data_samples']``' metainfo
+    (key ``skipped_clips``) when the pipeline packed a data sample (e.g.
+    :class:`PackTrackInputs`); other outputs are left unchanged."""
+    sample = data.get('data_samples') if isinstance(data, dict) else None
+    if hasattr(sample, 'set_metainfo'):
+        sample.set_metainfo(dict(skipped_clips=int(count)))
+
+
 def _has_ext(name: str, exts: Tuple[str, ...]) -> bool:
     return not name.startswith('.') and name.lower().endswith(exts)
 
@@ -110,8 +119,12 @@ class VideoTrajectoryDataset(BaseDataset):
     before the pipeline runs. Videos with fewer than
     ``clip_len`` frames are skipped with one warning. A clip whose pipeline
     raises :class:`CorruptVideoError` is skipped in training (warning,
-    ``self.num_skipped`` counts them, another index is fetched) and re-raised
-    in ``test_mode``.
+    another index is fetched) and re-raised in ``test_mode``. The skips are
+    counted in ``self.num_skipped`` (this process: a dataloader worker has
+    its own copy) and travel with the batch: the clip returned after ``n``
+    skips carries ``skipped_clips=n`` in its data sample's metainfo, so the
+    main process can sum them exactly whatever ``num_workers`` is
+    (:class:`mosic_mm.engine.hooks.RunSummaryHook`).
 
     Args:
         data_root (str): dataset root.
@@ -305,6 +318,15 @@ class VideoTrajectoryDataset(BaseDataset):
         return len(decord.VideoReader(path, num_threads=1))
 
     # ------------------------------------------------------------- sampling
+    def __getitem__(self, idx: int):
+        """``BaseDataset.__getitem__`` (refetching after a skipped clip),
+        with the number of clips skipped on the way in the data sample's
+        metainfo (``skipped_clips``)."""
+        before = self.num_skipped
+        data = super().__getitem__(idx)
+        add_skip_count(data, self.num_skipped - before)
+        return data
+
     def prepare_data(self, idx: int) -> Optional[dict]:
         """Sample a clip of video ``idx`` and run the pipeline; None (so
         BaseDataset refetches) if the data is corrupt in training."""
@@ -325,5 +347,6 @@ class VideoTrajectoryDataset(BaseDataset):
             MMLogger.get_current_instance().warning(
                 f'VideoTrajectoryDataset: skipped a corrupt clip of '
                 f'"{info["video_id"]}" ({src}): {e} '
-                f'[{self.num_skipped} clips skipped so far in this process]')
+                f'[{self.num_skipped} clips skipped so far in this process; '
+                'the run summary counts all workers and ranks]')
             return None
