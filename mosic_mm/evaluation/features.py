@@ -149,5 +149,5 @@ def extract_features(vit: nn.Module, images: np.ndarray, size: int,
                        for b in batch])
         x = (x - mean_t) / std_t
         tokens, hw = embed_tokens(vit, x)
-        out.append(patch_featmap(vit, forward_blocks(vit, tokens), hw))
+        out.append(patch_featmap(vit, forward_blocks(vit, tokens, hw=hw), hw))
     return torch.cat(out).numpy()

@@ -198,12 +198,12 @@ class MoSiC(BaseSelfSupervisor):
                 x = frames[start:start + chunk]
                 with record_function('mosic/teacher'):
                     tokens, hw = embed_tokens(vit, x)
-                    tokens = forward_blocks(vit, tokens, 0, depth)
+                    tokens = forward_blocks(vit, tokens, 0, depth, hw=hw)
                     if trunk_rows is not None:
                         rows = trunk_rows[(trunk_rows >= start)
                                           & (trunk_rows < start + len(x))]
                         trunk.append(tokens[rows - start])
-                    tokens = forward_blocks(vit, tokens, depth)
+                    tokens = forward_blocks(vit, tokens, depth, hw=hw)
                 scores.append(
                     self._scores(vit, head, tokens, hw,
                                  tracks[start:start + chunk]))
@@ -224,7 +224,7 @@ class MoSiC(BaseSelfSupervisor):
         with record_function('mosic/student'):
             if trunk_tokens is not None:
                 tokens = forward_blocks(vit, trunk_tokens.to(frames.dtype),
-                                        self._trunk_depth)
+                                        self._trunk_depth, hw=hw)
             else:
                 tokens, hw = embed_tokens(vit, frames)
                 if self.training and self.mask_ratio > 0:
@@ -232,7 +232,7 @@ class MoSiC(BaseSelfSupervisor):
                         len(frames), hw, frames.device)
                     tokens = keep_tokens(vit, tokens, keep)
                     point_kept = self._points_in_kept(points, kept_grid, hw)
-                tokens = forward_blocks(vit, tokens)
+                tokens = forward_blocks(vit, tokens, hw=hw, keep=keep)
         return self._scores(vit, self.head, tokens, hw, points,
                             keep), point_kept
 

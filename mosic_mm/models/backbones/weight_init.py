@@ -119,6 +119,24 @@ def backbone_state_dict(checkpoint: dict,
     return strip_prefix(_flatten(checkpoint), prefix)
 
 
+def strip_components(state_dict: StateDict, n: int,
+                     source: str = '<state dict>') -> StateDict:
+    """Drop the first ``n`` dot-separated components of every key
+    (``'module.backbone.blocks.0.x'`` -> ``'blocks.0.x'`` for n=2)."""
+    out = {}
+    for key, value in state_dict.items():
+        parts = key.split('.')
+        if len(parts) <= n:
+            raise KeyError(f'{source}: key {key!r} has no more than {n} '
+                           'components to strip (strip_components)')
+        new = '.'.join(parts[n:])
+        if new in out:
+            raise KeyError(f'{source}: stripping {n} component(s) maps two '
+                           f'keys to {new!r}')
+        out[new] = value
+    return out
+
+
 def load_state_dict_converted(module: nn.Module,
                               state_dict: StateDict,
                               layout: str = 'auto',
@@ -139,6 +157,12 @@ def load_state_dict_converted(module: nn.Module,
         CheckpointMismatchError: missing / unexpected keys or shape
             mismatches (all named in the message); nothing is loaded then.
     """
+    if hasattr(module, 'convert_checkpoint'):  # e.g. TimmViT (own layouts)
+        layout, converted, dropped, resampled = module.convert_checkpoint(
+            state_dict, layout)
+        report = LoadReport(source=source, layout=layout, dropped=dropped,
+                            resampled=resampled)
+        return _load_strict(module, converted, report)
     if layout == 'auto':
         layout = detect_layout(state_dict)
     converted, dropped = to_mmpretrain(state_dict, layout)
@@ -158,6 +182,13 @@ def load_state_dict_converted(module: nn.Module,
             converted['pos_embed'] = resample_pos_embed(
                 pos, dst_hw, extra, **interp)
             report.resampled = (tuple(src_hw), tuple(dst_hw))
+    return _load_strict(module, converted, report)
+
+
+def _load_strict(module: nn.Module, converted: StateDict,
+                 report: LoadReport) -> LoadReport:
+    """Load ``converted`` only if it fills ``module`` exactly."""
+    target = module.state_dict()
     report.missing = [k for k in target if k not in converted]
     report.unexpected = [k for k in converted if k not in target]
     report.mismatched = [(k, tuple(v.shape), tuple(target[k].shape))
@@ -166,9 +197,10 @@ def load_state_dict_converted(module: nn.Module,
     if not report.ok:
         raise CheckpointMismatchError(
             report.format() + f'\nThe checkpoint does not match the backbone '
-            f'{type(module).__name__}: check model.backbone (arch, '
-            'patch_size, layer_scale_init_value, num_register_tokens, '
-            'layer_cfgs) and the checkpoint prefix / layout.')
+            f'{type(module).__name__}: check model.backbone (arch / '
+            'model_name, patch_size, layer_scale_init_value, '
+            'num_register_tokens, layer_cfgs) and the checkpoint prefix / '
+            'layout.')
     module.load_state_dict(converted, strict=True)
     report.loaded = list(converted)
     MMLogger.get_current_instance().info(report.format())
@@ -189,12 +221,22 @@ class ConvertedPretrainedInit:
             checkpoint, EMA teacher).
         map_location: passed to ``torch.load``. Defaults to 'cpu'.
         pos_embed_interp (dict, optional): ``dict(offset, antialias)``;
-            None follows the source model.
+            None follows the source model. ``dict(offset=0.,
+            antialias=True)`` is timm's loader (bicubic to the target size,
+            antialiased).
+        strip_components (int): drop this many leading dot-separated key
+            components after ``prefix`` (Leopart files: 1, TimeT: 2, as
+            the official MoSiC code loads them). Defaults to 0.
+
+    With a :class:`TimmViT` backbone the layouts are those of
+    :mod:`mosic_mm.models.backbones.convert_eva` ('dinov3', 'timm',
+    'open_clip', 'native').
     """
 
     def __init__(self, checkpoint: str, layout: str = 'auto',
                  prefix: Optional[str] = None, map_location='cpu',
-                 pos_embed_interp: Optional[Dict] = None):
+                 pos_embed_interp: Optional[Dict] = None,
+                 strip_components: int = 0):
         if not checkpoint:
             raise ValueError('ConvertedPretrained needs checkpoint=PATH')
         self.checkpoint = checkpoint
@@ -202,11 +244,17 @@ class ConvertedPretrainedInit:
         self.prefix = prefix
         self.map_location = map_location
         self.pos_embed_interp = pos_embed_interp
+        if strip_components < 0:
+            raise ValueError(f'strip_components={strip_components} < 0')
+        self.strip_components = strip_components
 
     def load(self, module: nn.Module) -> LoadReport:
         """Load into ``module`` now; returns the report."""
         state_dict = backbone_state_dict(
             read_checkpoint(self.checkpoint, self.map_location), self.prefix)
+        if self.strip_components:
+            state_dict = strip_components(state_dict, self.strip_components,
+                                          self.checkpoint)
         report = load_state_dict_converted(
             module, state_dict, self.layout, source=self.checkpoint,
             pos_embed_interp=self.pos_embed_interp)
@@ -228,5 +276,5 @@ class ConvertedPretrainedInit:
 __all__ = [
     'CheckpointMismatchError', 'LoadReport', 'read_checkpoint',
     'backbone_state_dict', 'load_state_dict_converted',
-    'ConvertedPretrainedInit'
+    'ConvertedPretrainedInit', 'strip_components'
 ]

@@ -1,0 +1,213 @@
+"""timm ``Eva``-family ViTs (DINOv3, EVA02-CLIP) as MoSiC token backbones.
+
+The blocks, RoPE and norms are timm's own modules (``timm.create_model``,
+no download), so the features are timm's by construction; this class adds
+the step-wise token interface of :mod:`mosic_mm.models.utils.vit_tokens`
+(RoPE of the kept tokens passed to every block), strict converted loading
+of the official and timm files (:mod:`.convert_eva`) and mmpretrain-style
+``featmap`` outputs.
+
+Token layout: ``[cls, storage/register tokens, patches]``;
+``num_extra_tokens`` counts all tokens before the patches.
+"""
+from typing import Dict, List, Optional, Tuple
+
+import torch
+from mmengine.model import BaseModule
+from torch import Tensor, nn
+
+from mosic_mm.registry import MODELS
+
+from .convert_eva import to_timm
+
+
+@MODELS.register_module()
+class TimmViT(BaseModule):
+    """A timm ``Eva`` model (``vit_*_patch16_dinov3_qkvb``,
+    ``eva02_base_patch16_clip_224``, ...) as a patch-feature backbone.
+
+    Args:
+        model_name (str): timm model name (built with ``pretrained=False``,
+            ``num_classes=0``, ``dynamic_img_size=True``).
+        img_size (int): training resolution (absolute position embeddings
+            are stored at ``img_size // patch``; other sizes are resampled
+            at run time as timm does).
+        model_kwargs (dict, optional): further ``timm.create_model``
+            arguments (e.g. ``embed_dim``/``depth`` for tiny test models).
+        out_type (str): only ``'featmap'`` ([B, C, h, w] patch features).
+        init_cfg (dict, optional): None (timm's initialisation) or
+            ``dict(type='ConvertedPretrained', checkpoint=..., layout=
+            'auto'|'dinov3'|'timm'|'open_clip'|'native')``.
+    """
+
+    def __init__(self, model_name: str, img_size: int = 224,
+                 model_kwargs: Optional[dict] = None,
+                 out_type: str = 'featmap',
+                 init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg)
+        if out_type != 'featmap':
+            raise ValueError(f"TimmViT gives out_type='featmap' only, got "
+                             f'{out_type!r}')
+        import timm
+        kwargs = dict(pretrained=False, num_classes=0, img_size=img_size,
+                      dynamic_img_size=True)
+        kwargs.update(model_kwargs or {})
+        if kwargs['pretrained']:
+            raise ValueError('TimmViT never downloads: load weights with '
+                             "init_cfg=dict(type='ConvertedPretrained', ...)")
+        self.model = timm.create_model(model_name, **kwargs)
+        if not hasattr(self.model, 'rope') or not hasattr(self.model,
+                                                           'reg_token'):
+            raise TypeError(f'{model_name!r} is not a timm Eva-family model '
+                            '(DINOv3, EVA02); DINOv2 / DINO / plain ViTs use '
+                            "type='DINOVisionTransformer'")
+        rope = self.model.rope
+        if rope is not None and isinstance(getattr(rope, 'periods', None),
+                                           Tensor):
+            # keep the RoPE periods used in checkpoints (the official DINOv3
+            # files store them; the teacher copy must get them too)
+            rope.register_buffer('periods', rope.periods, persistent=True)
+        self.model_name = model_name
+        self.out_type = out_type
+        self.embed_dims = self.model.embed_dim
+        self.num_extra_tokens = self.model.num_prefix_tokens
+        patch = tuple(self.model.patch_embed.patch_size)
+        if patch[0] != patch[1]:
+            raise ValueError(f'non-square patches {patch} are not supported')
+        self.patch_size = int(patch[0])
+        self.patch_resolution = tuple(self.model.patch_embed.grid_size)
+
+    @property
+    def layers(self) -> nn.ModuleList:
+        """The transformer blocks (MoSiC trains the last ones)."""
+        return self.model.blocks
+
+    # ----------------------------------------------------------- forward
+    def embed_tokens(self, x: Tensor) -> Tuple[Tensor, Tuple[int, int]]:
+        """Images [B,3,H,W] -> tokens [B, E+h*w, C], (h, w) (patch embed,
+        absolute positions if any, prefix tokens, pre-norm)."""
+        m = self.model
+        x = m.patch_embed(x)  # [B, h, w, C] (dynamic_img_size)
+        hw = tuple(x.shape[1:3])
+        tokens, _ = m._pos_embed(x)
+        return m.norm_pre(tokens), hw
+
+    def rope_embed(self, hw: Optional[Tuple[int, int]],
+                   keep: Optional[Tensor] = None,
+                   batch: int = 1) -> Optional[Tensor]:
+        """RoPE of the patch tokens on grid ``hw`` ([h*w, D], or [B, 1, L',
+        D] for the kept indices ``keep`` [B, L']); None without RoPE."""
+        rope = self.model.rope
+        if rope is None:
+            return None
+        if hw is None:
+            raise ValueError(f'{self.model_name} uses RoPE: forward_blocks '
+                             'needs the patch grid hw=(h, w)')
+        if getattr(self.model, 'rope_mixed', False):
+            raise NotImplementedError('depth-dependent (mixed) RoPE is not '
+                                      'supported')
+        embed = rope.get_embed(shape=tuple(hw))
+        if keep is not None:
+            embed = embed[keep]  # [B, L', D]
+            return embed.unsqueeze(1)
+        return embed
+
+    def forward_blocks(self, tokens: Tensor, start: int = 0,
+                       stop: Optional[int] = None, *,
+                       hw: Optional[Tuple[int, int]] = None,
+                       keep: Optional[Tensor] = None) -> Tensor:
+        """Blocks ``[start, stop)`` on tokens [B, E+L, C] (L = h*w, or L'
+        kept patches with ``keep`` [B, L'])."""
+        blocks = self.model.blocks[start:stop]
+        if len(blocks) == 0:
+            return tokens
+        rope = self.rope_embed(hw, keep)
+        if rope is not None:
+            patches = tokens.shape[1] - self.num_extra_tokens
+            expected = keep.shape[1] if keep is not None else hw[0] * hw[1]
+            if patches != expected:
+                raise ValueError(
+                    f'{patches} patch tokens but hw={tuple(hw)} and keep give'
+                    f' {expected}: pass the keep indices used by keep_tokens')
+        for block in blocks:
+            tokens = block(tokens, rope=rope)
+        return tokens
+
+    def final_norm_tokens(self, tokens: Tensor) -> Tensor:
+        """timm's final norm (``forward_features`` output)."""
+        return self.model.norm(tokens)
+
+    def forward(self, x: Tensor) -> Tuple[Tensor]:
+        """Images [B,3,H,W] -> (patch features [B, C, h, w],)."""
+        tokens, hw = self.embed_tokens(x)
+        tokens = self.final_norm_tokens(self.forward_blocks(tokens, hw=hw))
+        patches = tokens[:, self.num_extra_tokens:]
+        return (patches.transpose(1, 2).reshape(len(x), -1, *hw), )
+
+    # ------------------------------------------------------------ weights
+    def convert_checkpoint(self, state_dict: Dict[str, Tensor],
+                           layout: str = 'auto'
+                           ) -> Tuple[str, Dict[str, Tensor], List[str],
+                                      Optional[tuple]]:
+        """A checkpoint in any layout of :mod:`.convert_eva` -> (layout, our
+        state dict, dropped keys, resampled grids or None).
+
+        The RoPE periods come from the file when it has them (the official
+        DINOv3 files store bf16-rounded periods, which the official model
+        uses); they must equal this model's within bf16 rounding. Otherwise
+        they are computed (timm). A pos_embed on another grid is resampled
+        as timm's loader does (bicubic, antialiased).
+        """
+        from timm.layers import resample_abs_pos_embed
+        layout, sd, dropped, periods = to_timm(state_dict, layout)
+        resampled = None
+        pos, own = sd.get('pos_embed'), self.model.pos_embed
+        if pos is not None and own is not None and pos.shape != own.shape \
+                and pos.shape[-1] == own.shape[-1]:
+            prefix = 0 if self.model.no_embed_class else self.num_extra_tokens
+            n = pos.shape[1] - prefix
+            side = int(round(n**0.5))
+            if side * side == n:
+                sd['pos_embed'] = resample_abs_pos_embed(
+                    pos, new_size=self.patch_resolution, old_size=(side, side),
+                    num_prefix_tokens=prefix)
+                resampled = ((side, side), self.patch_resolution)
+        rope = self.model.rope
+        if isinstance(getattr(rope, 'periods', None), Tensor):
+            own = rope._compute_periods(device='cpu')
+            if periods is None:
+                periods = own
+            elif periods.shape != own.shape or (
+                    not periods.is_meta and not torch.allclose(
+                        periods.float().cpu(), own, rtol=1e-2, atol=0)):
+                raise ValueError(
+                    f'RoPE periods of the checkpoint {tuple(periods.shape)} '
+                    f'do not match this model ({tuple(own.shape)}, base '
+                    f'{getattr(rope, "temperature", None)}): another RoPE '
+                    'configuration')
+            sd['rope.periods'] = periods.float()
+        elif periods is not None:
+            dropped.append('rope_embed.periods (model has no such RoPE)')
+        return layout, {f'model.{k}': v for k, v in sd.items()}, dropped, \
+            resampled
+
+    def export_state_dict(self, layout: str = 'timm') -> Dict[str, Tensor]:
+        """This backbone's weights in ``'timm'`` or ``'dinov3'`` layout."""
+        from .convert_eva import from_native
+        return from_native(self.state_dict(), layout)
+
+    def init_weights(self) -> None:
+        """timm initialised the weights at construction; a
+        ``ConvertedPretrained`` init_cfg loads the file (strict)."""
+        from mmengine.registry import WEIGHT_INITIALIZERS
+
+        from .vision_transformer import _is_converted_cfg
+        cfgs = self.init_cfg or []
+        cfgs = [cfgs] if isinstance(cfgs, dict) else list(cfgs)
+        for cfg in cfgs:
+            if not _is_converted_cfg(cfg):
+                raise ValueError(
+                    "TimmViT takes init_cfg=None or dict(type="
+                    f"'ConvertedPretrained', ...), got {cfg}")
+            WEIGHT_INITIALIZERS.build(dict(cfg)).load(self)
+        self._is_init = True
