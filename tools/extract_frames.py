@@ -94,7 +94,9 @@ def run(args) -> int:
                                                write_frame_file)
     from mosic_mm.registry import DATASETS
 
-    logger = MMLogger.get_instance('extract_frames', log_level='INFO')
+    logger = (MMLogger.get_instance('extract_frames')
+              if MMLogger.check_instance_created('extract_frames') else
+              MMLogger.get_instance('extract_frames', log_level='INFO'))
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)

@@ -1,0 +1,148 @@
+"""The frame cache: file round trip, tools/extract_frames.py, and LoadClip
+serving exactly what the training pipeline would compute."""
+import os
+import os.path as osp
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from mosic_mm.datasets.frame_cache import (FrameCacheError, FrameCacheReader,
+                                           cache_frame_indices,
+                                           frame_cache_path,
+                                           read_frame_header,
+                                           write_frame_file)
+from mosic_mm.datasets.transforms.geometry import ClipResize
+from mosic_mm.datasets.transforms.loading import LoadClip
+
+sys.path.insert(0, osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
+                            'tools'))
+from extract_frames import main, parse_args, run  # noqa: E402
+
+
+def _frames(k=4, hw=(24, 40), seed=0):
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 255, (k, hw[0] // 8, hw[1] // 8, 3), np.uint8)
+    return np.stack([cv2.resize(f, hw[::-1], interpolation=cv2.INTER_CUBIC)
+                     for f in base])
+
+
+def test_round_trip_raw_and_jpeg(tmp_path):
+    frames = _frames()
+    inds = [0, 6, 12, 18]
+    path = str(tmp_path / 'a' / 'v.frames')
+    write_frame_file(path, 'a/v', frames, inds, 30, (720, 1280), 'bilinear')
+    header = read_frame_header(path)
+    assert header['frame_inds'] == inds and header['size'] == [24, 40]
+    assert header['data_offset'] % 4096 == 0
+    reader = FrameCacheReader(path)
+    np.testing.assert_array_equal(reader.read([18, 0, 6]),
+                                  frames[[3, 0, 1]])
+    assert reader.missing([0, 1, 6]) == [1]
+    with pytest.raises(FrameCacheError, match=r'does not hold frames \[1\]'):
+        reader.read([0, 1])
+    jpath = str(tmp_path / 'j.frames')
+    write_frame_file(jpath, 'j', frames, inds, 30, (720, 1280), 'bilinear',
+                     encoding='jpeg', quality=95)
+    got = FrameCacheReader(jpath).read(inds)
+    assert got.shape == frames.shape
+    err = np.abs(got.astype(int) - frames.astype(int)).mean()
+    assert 0 < err < 3  # JPEG re-encoding error only
+    assert os.path.getsize(jpath) < os.path.getsize(path)
+    assert not [f for f in os.listdir(tmp_path) if f.startswith('.tmp_')]
+
+
+def test_corrupt_files_are_named(tmp_path):
+    path = str(tmp_path / 'v.frames')
+    write_frame_file(path, 'v', _frames(), [0, 1, 2, 3], 4, (24, 40), 'area')
+    data = open(path, 'rb').read()
+    open(path, 'wb').write(data[:-10])
+    with pytest.raises(FrameCacheError, match='v.frames is truncated'):
+        FrameCacheReader(path)
+    open(path, 'wb').write(b'JUNK' + data[4:])
+    with pytest.raises(FrameCacheError, match='not a mosic_mm frame cache'):
+        FrameCacheReader(path)
+    with pytest.raises(ValueError, match='strictly increasing'):
+        write_frame_file(path, 'v', _frames(), [0, 2, 1, 3], 4, (24, 40),
+                         'area')
+
+
+def test_cache_frame_indices_by_hand():
+    # 40 frames, T=3, stride 6: last start 40-1-12 = 27, every 4th -> 0..24;
+    # frames s, s+6, s+12
+    inds = cache_frame_indices(40, 3, 6, 4)
+    starts = np.arange(0, 25, 4)
+    want = sorted(set(starts) | set(starts + 6) | set(starts + 12))
+    assert inds.tolist() == want
+    # short video: stride becomes 10 // 3 = 3, starts 0..3 -> frames 0..9
+    assert cache_frame_indices(10, 3, 6, None).tolist() == list(range(10))
+
+
+def _write_dataset(root, videos=2, n=14, hw=(48, 80)):
+    for v in range(videos):
+        d = root / 'JPEGImages' / f'v{v}'
+        d.mkdir(parents=True)
+        for i, f in enumerate(_frames(n, hw, seed=v)):
+            cv2.imwrite(str(d / f'{i:05d}.jpg'), f)
+    cfg = root / 'cfg.py'
+    cfg.write_text(
+        "default_scope = 'mmpretrain'\n"
+        "custom_imports = dict(imports=['mosic_mm'], "
+        "allow_failed_imports=False)\n"
+        "train_dataloader = dict(dataset=dict(type='VideoTrajectoryDataset',"
+        f" data_root=r'{root}', clip_len=3, frame_stride=4, window_step=2,"
+        " pipeline=[dict(type='LoadClip'), "
+        "dict(type='ClipResize', scale=(40, 24))]))\n")
+    return str(cfg)
+
+
+def test_extract_frames_tool_and_loadclip(tmp_path):
+    from mosic_mm.datasets import VideoTrajectoryDataset
+    cfg = _write_dataset(tmp_path)
+    assert run(parse_args([cfg])) == 0
+    cache_dir = tmp_path / 'frame_cache' / '24x40'
+    path = frame_cache_path(str(cache_dir), 'v0')
+    header = read_frame_header(path)
+    # only the frames clips can use: starts 0,2,..,6 (+4, +8)
+    assert header['frame_inds'] == cache_frame_indices(14, 3, 4, 2).tolist()
+    assert header['source_size'] == [48, 80] and header['size'] == [24, 40]
+    mtime = os.path.getmtime(path)
+    assert run(parse_args([cfg])) == 0  # resumable: nothing rewritten
+    assert os.path.getmtime(path) == mtime
+    assert run(parse_args([cfg, '--encoding', 'jpeg'])) == 1  # differs
+    with pytest.raises(SystemExit):
+        main([cfg, '--shard', '3/2'])
+
+    ds = VideoTrajectoryDataset(str(tmp_path), clip_len=3, frame_stride=4,
+                                window_step=2)
+    cached = LoadClip(decode_size=(24, 40), frame_cache=True)
+    today = [LoadClip(), ClipResize(scale=(40, 24))]
+    for idx, inds in [(0, [2, 6, 10]), (1, [4, 8, 12])]:
+        info = dict(ds.get_data_info(idx), frame_inds=np.array(inds),
+                    data_root=str(tmp_path))
+        ref = today[1](today[0](dict(info)))['imgs']
+        got = cached(dict(info))
+        np.testing.assert_array_equal(got['imgs'], ref)
+        assert got['img_shape'] == (24, 40)
+    assert cached.num_cache_misses == 0
+    # frames not in the cache (odd start) and videos without a file are
+    # decoded from the source (at decode_size), counted
+    info = dict(ds.get_data_info(0), frame_inds=np.array([1, 5, 9]),
+                data_root=str(tmp_path))
+    np.testing.assert_array_equal(
+        cached(dict(info))['imgs'],
+        LoadClip(decode_size=(24, 40))(dict(info))['imgs'])
+    assert cached.num_cache_misses == 1
+    # a cache of another size is resized to decode_size (same coordinates)
+    small = LoadClip(decode_size=(12, 20), frame_cache=True,
+                     frame_cache_dir=str(cache_dir))
+    info = dict(ds.get_data_info(0), frame_inds=np.array([2, 6, 10]),
+                data_root=str(tmp_path))
+    out = small(dict(info))
+    assert out['imgs'].shape == (3, 12, 20, 3) and small.num_cache_misses == 0
+    # a cache file of a different video length is an error naming it
+    write_frame_file(path, 'v0', np.zeros((1, 24, 40, 3), np.uint8), [2], 99,
+                     (48, 80), 'bilinear')
+    with pytest.raises(FrameCacheError, match='v0.frames.*99 frames'):
+        cached(dict(info, frame_inds=np.array([2])))
