@@ -191,3 +191,42 @@ def test_linear_probe_separates_linearly_separable_features():
     noise = rng.normal(size=feats.shape).astype(np.float32)
     assert linear_probe_miou(noise[:30], masks[:30], noise[30:], masks[30:],
                              num_classes=3, steps=200) < 0.5
+
+
+def _f_reference(gt, pred, r):
+    """Boundary F from distance transforms (independent of cv2 dilation):
+    a boundary pixel is matched when the other mask's boundary lies within
+    Euclidean distance r."""
+    from scipy.ndimage import distance_transform_edt
+    gb, pb = seg2bmap(gt), seg2bmap(pred)
+    d_to_g = distance_transform_edt(~gb)
+    d_to_p = distance_transform_edt(~pb)
+    precision = (d_to_g[pb] <= r).mean()
+    recall = (d_to_p[gb] <= r).mean()
+    return 2 * precision * recall / (precision + recall)
+
+
+@pytest.mark.parametrize('case', ['nested', 'blobs', 'wide'])
+def test_boundary_f_measure_different_sizes(case):
+    """Shapes of different sizes: precision (pred boundary matched) and
+    recall (gt boundary matched) differ, so a recall computed against the
+    wrong boundary changes F."""
+    rng = np.random.default_rng(3)
+    if case == 'nested':  # small square in the corner of a large one
+        gt, pred = _square(80, 10, 10, 50), _square(80, 10, 10, 15)
+    elif case == 'blobs':  # a disk vs a square plus a distant blob
+        yy, xx = np.mgrid[:90, :90]
+        gt = (yy - 40) ** 2 + (xx - 40) ** 2 <= 20 ** 2
+        pred = _square(90, 25, 25, 28) | _square(90, 75, 5, 6)
+    else:  # non-square image, noisy masks of different areas
+        gt = np.zeros((60, 100), bool)
+        gt[10:50, 20:90] = True
+        pred = gt.copy()
+        pred[20:40, 30:60] = False
+        pred |= rng.random(gt.shape) > 0.995
+    r = np.ceil(0.008 * np.linalg.norm(gt.shape))
+    expected = _f_reference(gt, pred, r)
+    assert 0.05 < expected < 0.95
+    assert boundary_f_measure(gt, pred) == pytest.approx(expected, abs=1e-12)
+    # F is symmetric in (precision, recall)
+    assert boundary_f_measure(pred, gt) == pytest.approx(expected, abs=1e-12)
