@@ -17,7 +17,9 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from mosic_mm.engine import amp_optim_wrapper_type  # noqa: E402
-from mosic_mm.utils.dist import distributed_session  # noqa: E402
+from mosic_mm.utils.config import load_config  # noqa: E402
+from mosic_mm.utils.dist import (cpu_ddp_config,  # noqa: E402
+                                 distributed_session)
 
 
 def parse_args(argv=None):
@@ -46,7 +48,7 @@ def parse_args(argv=None):
 
 
 def build_config(args) -> Config:
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
@@ -87,11 +89,7 @@ def main(argv=None):
     with distributed_session(args.launcher,
                              **cfg.env_cfg.get('dist_cfg', {})) as session:
         if session.distributed and not torch.cuda.is_available():
-            # gloo group; DDP on CPU takes no device_ids.
-            cfg.env_cfg.dist_cfg = dict(backend='gloo')
-            cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel',
-                                         device_ids=None,
-                                         broadcast_buffers=False)
+            cpu_ddp_config(cfg)
         train(cfg)
 
 

@@ -109,3 +109,12 @@ def distributed_session(launcher: str, backend: Optional[str] = None,
             session.status = _agree(session.status)
         finally:
             destroy_process_group()
+
+
+def cpu_ddp_config(cfg) -> None:
+    """Point a Runner config at a CPU (gloo) process group: mmengine's
+    default wrapper passes ``device_ids=[cuda device]``, which DDP refuses
+    on CPU modules."""
+    cfg.env_cfg = dict(cfg.get('env_cfg', {}), dist_cfg=dict(backend='gloo'))
+    cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel',
+                                 device_ids=None, broadcast_buffers=False)
