@@ -80,36 +80,12 @@ def _single_thread():
 
 
 def prepare(args, kind: str):
-    """Dataset, track cache and frame caches of one kind; returns the
-    dataset and the frame cache dirs per encoding."""
-    from mosic_mm.benchmark.input_pipeline import (dataset_cfg, make_dataset,
-                                                   write_track_cache)
-    from mosic_mm.datasets.frame_cache import (cache_frame_indices,
-                                               decode_for_cache,
-                                               frame_cache_path,
-                                               write_frame_file)
-    from mosic_mm.registry import DATASETS
-    root = make_dataset(osp.join(args.root, kind), args.videos,
-                        args.video_frames, args.quality, kind)
-    ds = DATASETS.build(dataset_cfg(root, kind, args.frames, args.stride,
-                                    args.window_step))
-    size = (args.size, args.size)
-    write_track_cache(ds, size, args.grid, 'DISFlowTracker')
-    dirs = {}
-    for enc in ('raw', 'jpeg'):
-        d = osp.join(root, 'frame_cache', f'{args.size}x{args.size}_{enc}')
-        dirs[enc] = d
-        for i in range(len(ds)):
-            info = ds.get_data_info(i)
-            path = frame_cache_path(d, info['video_id'])
-            if osp.isfile(path):
-                continue
-            inds = cache_frame_indices(info['total_frames'], ds.clip_len,
-                                       ds.frame_stride, ds.window_step)
-            imgs, src = decode_for_cache(info, inds, size)
-            write_frame_file(path, info['video_id'], imgs, inds,
-                             info['total_frames'], src, 'bilinear', enc)
-    return ds, dirs
+    """Dataset, track cache and frame caches of one kind."""
+    from mosic_mm.benchmark.input_pipeline import prepare_data
+    return prepare_data(osp.join(args.root, kind), kind, args.videos,
+                        args.video_frames, args.quality, args.frames,
+                        args.stride, args.window_step,
+                        (args.size, args.size), args.grid)
 
 
 def fidelity(ds, pipes: dict, num: int = 3) -> dict:

@@ -131,6 +131,69 @@ def write_track_cache(dataset, size, grid_size: int, tracker_type: str,
     return cache_dir
 
 
+def prepare_data(root: str, kind: str = 'jpeg', num_videos: int = 4,
+                 num_frames: int = 96, quality: int = 90, clip_len: int = 12,
+                 stride: int = 6, window_step: int = 12, size=(224, 224),
+                 grid_size: int = 32, hw=SOURCE_HW,
+                 encodings: Sequence[str] = ('raw', 'jpeg')):
+    """Generated videos (:func:`make_dataset`), their track cache and frame
+    caches (one per encoding, at ``size``), all reused when present.
+
+    Returns:
+        ``(dataset, {encoding: frame cache dir})``.
+    """
+    from mosic_mm.datasets.frame_cache import (cache_frame_indices,
+                                               decode_for_cache,
+                                               frame_cache_path,
+                                               write_frame_file)
+    from mosic_mm.registry import DATASETS
+    root = make_dataset(root, num_videos, num_frames, quality, kind, hw)
+    ds = DATASETS.build(dataset_cfg(root, kind, clip_len, stride,
+                                    window_step))
+    size = tuple(size)
+    write_track_cache(ds, size, grid_size, 'DISFlowTracker')
+    dirs = {}
+    for enc in encodings:
+        d = osp.join(root, 'frame_cache', f'{size[0]}x{size[1]}_{enc}')
+        dirs[enc] = d
+        for i in range(len(ds)):
+            info = ds.get_data_info(i)
+            path = frame_cache_path(d, info['video_id'])
+            if osp.isfile(path):
+                continue
+            inds = cache_frame_indices(info['total_frames'], ds.clip_len,
+                                       ds.frame_stride, ds.window_step)
+            imgs, src = decode_for_cache(info, inds, size)
+            write_frame_file(path, info['video_id'], imgs, inds,
+                             info['total_frames'], src, 'bilinear', enc)
+    return ds, dirs
+
+
+def pipeline_cfg(mode: str, size, grid_size: int, num_points: int,
+                 tracker_type: str = 'DISFlowTracker',
+                 frame_cache_dir: Optional[str] = None) -> List[dict]:
+    """The config of ``mode``'s pipeline (modes 'today', 'reduced',
+    'cache'), for a dataset / DataLoader."""
+    load = dict(type='LoadClip')
+    if mode in ('reduced', 'cache', 'cache_jpeg'):
+        load['decode_size'] = tuple(size)
+    if mode in ('cache', 'cache_jpeg'):
+        load.update(frame_cache=True, frame_cache_dir=frame_cache_dir)
+    if mode not in ('today', 'reduced', 'cache', 'cache_jpeg'):
+        raise ValueError(f'no pipeline config for mode {mode!r}')
+    return [
+        load,
+        dict(type='ClipResize', scale=(size[1], size[0])),
+        dict(type='LoadTracks', tracker=dict(type=tracker_type),
+             grid_size=grid_size),
+        dict(type='ClipRandomResizedCrop', size=(size[1], size[0]),
+             scale=(0.4, 1.0), ratio=(3 / 4, 4 / 3)),
+        dict(type='ClipFlip', prob=0.5),
+        dict(type='SelectTracks', num_tracks=num_points),
+        dict(type='PackTrackInputs'),
+    ]
+
+
 # ------------------------------------------------------------- pipelines
 class PILLoadResize:
     """The reference's frame loading: ``PIL.Image.open(...).convert('RGB')``
@@ -159,29 +222,14 @@ def build_pipeline(mode: str, size, grid_size: int, num_points: int,
                    ) -> List:
     """The transforms of ``mode`` (see :data:`MODES`) as built objects."""
     from mosic_mm.registry import TRANSFORMS
-    if mode == 'reference':
-        load = PILLoadResize(size)
-    elif mode == 'today':
-        load = TRANSFORMS.build(dict(type='LoadClip'))
-    elif mode == 'reduced':
-        load = TRANSFORMS.build(dict(type='LoadClip', decode_size=size))
-    elif mode in ('cache', 'cache_jpeg'):
-        load = TRANSFORMS.build(dict(type='LoadClip', decode_size=size,
-                                     frame_cache=True,
-                                     frame_cache_dir=frame_cache_dir))
-    else:
+    if mode not in MODES:
         raise ValueError(f'mode must be one of {tuple(MODES)}, got {mode!r}')
-    rest = [
-        dict(type='ClipResize', scale=(size[1], size[0])),
-        dict(type='LoadTracks', tracker=dict(type=tracker_type),
-             grid_size=grid_size),
-        dict(type='ClipRandomResizedCrop', size=(size[1], size[0]),
-             scale=(0.4, 1.0), ratio=(3 / 4, 4 / 3)),
-        dict(type='ClipFlip', prob=0.5),
-        dict(type='SelectTracks', num_tracks=num_points),
-        dict(type='PackTrackInputs'),
-    ]
-    return [load] + [TRANSFORMS.build(s) for s in rest]
+    cfgs = pipeline_cfg('today' if mode == 'reference' else mode, size,
+                        grid_size, num_points, tracker_type, frame_cache_dir)
+    steps = [TRANSFORMS.build(c) for c in cfgs]
+    if mode == 'reference':
+        steps[0] = PILLoadResize(size)
+    return steps
 
 
 class _StageClock:

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# One short check (< 5 min) on a CUDA machine: step time, data wait, peak GPU
+# memory and achieved TFLOP/s of ViT-S/14 and ViT-B/14 at 8 clips x 12 frames
+# x 256 points (bf16 teacher), the input pipeline's clips/s with all cores and
+# the resulting GPU utilisation (tools/gpu_check.py; docs/benchmarks.md).
+#   bash tools/gpu_check.sh                     # on the GPU node
+#   bash tools/gpu_check.sh --device cpu --tiny # smoke test without a GPU
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-.venv/bin/python}
+exec "$PY" tools/gpu_check.py "$@"
