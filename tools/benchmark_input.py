@@ -49,6 +49,8 @@ def parse_args(argv=None):
     p.add_argument('--video-frames', type=int, default=96,
                    help='frames per generated video (YT-VOS: ~30-180)')
     p.add_argument('--quality', type=int, default=90)
+    p.add_argument('--source-hw', type=int, nargs=2, default=[720, 1280],
+                   metavar=('H', 'W'), help='generated frame size')
     p.add_argument('--clips', type=int, default=16,
                    help='timed clips per mode (+1 warm-up)')
     p.add_argument('--frames', type=int, default=12, help='T')
@@ -85,7 +87,8 @@ def prepare(args, kind: str):
     return prepare_data(osp.join(args.root, kind), kind, args.videos,
                         args.video_frames, args.quality, args.frames,
                         args.stride, args.window_step,
-                        (args.size, args.size), args.grid)
+                        (args.size, args.size), args.grid,
+                        tuple(args.source_hw))
 
 
 def fidelity(ds, pipes: dict, num: int = 3) -> dict:
@@ -184,7 +187,7 @@ def format_tables(res: dict) -> str:
                                                    data_wait_fraction)
     a = res['args']
     lines = [f"clips of T={a['frames']} frames (stride {a['stride']}) from "
-             f"1280x720 sources to {a['size']}x{a['size']}, "
+             f"{a['source_hw'][1]}x{a['source_hw'][0]} sources to {a['size']}x{a['size']}, "
              f"{a['points']} tracks from a cached {a['grid']}x{a['grid']} "
              f"grid; {a['clips']} clips per mode, one thread, modes "
              'interleaved; median per clip']
@@ -192,7 +195,10 @@ def format_tables(res: dict) -> str:
         t = r['timing']
         ref = t.get('reference')
         lines.append('')
-        lines.append(f"### {'720p JPEG frame folders' if kind == 'jpeg' else '720p .mp4 files (mp4v)'}")
+        src = f"{a['source_hw'][1]}x{a['source_hw'][0]}"
+        lines.append(f'### {src} JPEG frame folders (quality {a["quality"]})'
+                     if kind == 'jpeg' else
+                     f'### {src} .mp4 files (mp4v, cv2.VideoWriter)')
         lines.append('')
         head = ('| mode | clips/s per core | x today | x reference | '
                 + ' | '.join(f'{s} (ms)' for s in STAGES)

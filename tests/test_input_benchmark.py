@@ -1,0 +1,96 @@
+"""The input-pipeline benchmark: its modes compute the same clips, its
+GPU-demand arithmetic, and the CLI (tools/benchmark.py --input-only)."""
+import os.path as osp
+import sys
+
+import numpy as np
+import pytest
+
+from mosic_mm.benchmark.input_pipeline import (STAGES, build_pipeline,
+                                               cores_needed,
+                                               data_wait_fraction,
+                                               prepare_data, run_modes)
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+HW, SIZE = (72, 128), (32, 32)
+
+
+def test_gpu_demand_by_hand():
+    # 8 clips per 10 ms step = 800 clips/s; 50 clips/s per core -> 16 cores
+    assert cores_needed(50.0, 8, 0.010) == pytest.approx(16.0)
+    # 16 cores feed exactly: no wait; 8 cores: load 20 ms vs 10 ms -> 50 %
+    assert data_wait_fraction(50.0, 16, 8, 0.010) == 0.0
+    assert data_wait_fraction(50.0, 8, 8, 0.010) == pytest.approx(0.5)
+
+
+@pytest.fixture(scope='module')
+def tiny(tmp_path_factory):
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmpretrain')
+    root = str(tmp_path_factory.mktemp('ib') / 'jpeg')
+    return prepare_data(root, 'jpeg', num_videos=2, num_frames=12,
+                        clip_len=3, stride=2, window_step=2, size=SIZE,
+                        grid_size=8, hw=HW)
+
+
+def _run(pipe, info, seed):
+    np.random.seed(seed)
+    out = dict(info)
+    for t in pipe:
+        out = t(out)
+    return out
+
+
+def test_modes_compute_the_same_clip(tiny):
+    ds, dirs = tiny
+    pipes = {m: build_pipeline(m, SIZE, 8, 16, 'DISFlowTracker',
+                               dirs['jpeg' if m == 'cache_jpeg' else 'raw'])
+             for m in ('reference', 'today', 'reduced', 'cache',
+                       'cache_jpeg')}
+    info = dict(ds.get_data_info(1), frame_inds=np.array([2, 4, 6]),
+                data_root=ds.data_root)
+    out = {m: _run(p, info, seed=5) for m, p in pipes.items()}
+    ref = out['today']['inputs'].numpy().astype(int)
+    for m, o in out.items():  # same crop, flip and tracks in every mode
+        np.testing.assert_array_equal(o['data_samples'].tracks,
+                                      out['today']['data_samples'].tracks)
+    np.testing.assert_array_equal(out['cache']['inputs'].numpy(), ref)
+    diff = {m: np.abs(out[m]['inputs'].numpy().astype(int) - ref).mean()
+            for m in ('reference', 'reduced', 'cache_jpeg')}
+    assert diff['reference'] < 0.1  # PIL vs our PIL-equivalent resize
+    assert 0 < diff['reduced'] < 2 and 0 < diff['cache_jpeg'] < 3
+    assert pipes['cache'][0].num_cache_misses == 0
+
+
+def test_run_modes_times_every_stage(tiny):
+    ds, dirs = tiny
+    modes = ('today', 'cache')
+    pipes = {m: build_pipeline(m, SIZE, 8, 16, 'DISFlowTracker', dirs['raw'])
+             for m in modes}
+    res = run_modes(ds, modes, pipes, num_clips=4, batch=2)
+    for m in modes:
+        r = res[m]
+        assert r['num_clips'] == 4 and set(r['stages_s']) == set(STAGES)
+        assert r['clips_per_s_per_core'] == pytest.approx(1 / r['clip_s'])
+        assert all(v >= 0 for v in r['stages_s'].values())
+    assert res['today']['stages_s']['decode'] > \
+        res['cache']['stages_s']['decode']
+
+
+def test_cli_input_only(tmp_path, capsys):
+    sys.path.insert(0, osp.join(REPO, 'tools'))
+    import benchmark
+    md = tmp_path / 'b.md'
+    benchmark.main(['configs/mosic_vits_ytvos.py', '--input-only', '--root',
+                    str(tmp_path / 'd'), '--kinds', 'jpeg', 'video',
+                    '--source-hw', '72', '128', '--videos', '1',
+                    '--video-frames', '12', '--frames', '3', '--stride', '2',
+                    '--window-step', '2', '--size', '32', '--points', '16',
+                    '--grid', '8', '--clips', '2', '--batch', '2',
+                    '--gpu-step-ms', '10', '--markdown', str(md)])
+    text = md.read_text()
+    assert 'Command: `python tools/benchmark_input.py' in text
+    for row in ('| reference:', '| today:', '| reduced:', '| cache:',
+                '| jpeg | cache | 10 ms step |', '| video | reduced |'):
+        assert row in text, row
+    assert text.count('| reference:') == 1  # JPEG folders only
