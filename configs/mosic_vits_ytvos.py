@@ -15,4 +15,9 @@ model = dict(
             _delete_=True,  # the base has init_cfg=None (random init)
             type='ConvertedPretrained',
             checkpoint='checkpoints/dinov2_vits14_pretrain.pth',
-            layout='dinov2')))
+            layout='dinov2',
+            # As the reference, which builds DINOv2 through timm at
+            # img_size=224: the 37x37 pos_embed resampled once to 16x16,
+            # bicubic with antialiasing (timm's loader). DINOv2's own
+            # interpolation: pos_embed_interp=None (offset 0.1, no antialias).
+            pos_embed_interp=dict(offset=0.0, antialias=True))))

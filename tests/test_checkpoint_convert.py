@@ -291,3 +291,46 @@ def test_official_layout_agrees_with_timms_own_dinov2_converter(kind):
     x = torch.randn(1, 3, 56, 56)
     assert torch.allclose(patch_features_timm(other, x),
                           patch_features_timm(model, x), atol=1e-6)
+
+
+@pytest.mark.parametrize('config,kind', [('mosic_vits_ytvos.py', 'dinov2'),
+                                         ('mosic_vits_reg_ytvos.py',
+                                          'dinov2_reg')])
+def test_ytvos_configs_start_from_what_the_reference_loads(tmp_path, config,
+                                                           kind):
+    """The reference builds DINOv2 through timm at img_size=224: timm's
+    loader (checkpoint_filter_fn) resamples the official 37x37 pos_embed
+    to 16x16 bicubically with antialiasing. The configs' init_cfg gives the
+    same start; DINOv2's own interpolation stays selectable."""
+    import os.path as osp
+
+    from mmengine.config import Config
+    from timm.layers import resample_abs_pos_embed
+    from timm.models.vision_transformer import checkpoint_filter_fn
+
+    from conftest import REPO
+    init = Config.fromfile(osp.join(REPO, 'configs', config)
+                           ).model.backbone.init_cfg.to_dict()
+    official = official_from_timm(timm_vit(kind, grid=37).state_dict(), kind)
+    path = str(tmp_path / 'dinov2_official.pth')
+    torch.save(official, path)
+    init.update(checkpoint=path)
+    init.pop('type')
+    vit = our_vit(kind, grid=16)
+    report = ConvertedPretrainedInit(**init).load(vit)
+    assert report.resampled == ((37, 37), (16, 16))
+    want = resample_abs_pos_embed(official['pos_embed'], (16, 16), (37, 37),
+                                  num_prefix_tokens=1)
+    assert torch.allclose(vit.pos_embed.detach(), want, atol=1e-6)
+    # the whole start equals timm's pretrained loading at img_size=224
+    ref = timm_vit(kind, grid=16)
+    ref.load_state_dict(checkpoint_filter_fn(official, ref))
+    x = torch.randn(1, 3, 224, 224)
+    diff = (patch_features(vit, x) - patch_features_timm(ref, x)).abs().max()
+    assert diff < 1e-4, diff
+    # the other mode, DINOv2's interpolate_pos_encoding, is selectable
+    init.update(pos_embed_interp=None)
+    other = our_vit(kind, grid=16)
+    ConvertedPretrainedInit(**init).load(other)
+    if kind == 'dinov2':  # offset 0.1, no antialias: a different start
+        assert not torch.allclose(other.pos_embed, vit.pos_embed, atol=1e-4)

@@ -209,3 +209,240 @@ def test_kept_tokens_see_their_own_rope_positions(name):
                        hw=hw)
     with pytest.raises(ValueError, match='hw'):
         forward_blocks(vit, embed_tokens(vit, x)[0])
+
+
+# ------------------------------------------------------------------ configs
+DINOV3_ZOO = {  # config -> (official file, width, depth, heads)
+    'mosic_dinov3_vits16_ytvos.py':
+    ('dinov3_vits16_pretrain_lvd1689m-08c60483.pth', 384, 12, 6),
+    'mosic_dinov3_vitb16_ytvos.py':
+    ('dinov3_vitb16_pretrain_lvd1689m-73cec8be.pth', 768, 12, 12),
+    'mosic_dinov3_vitl16_ytvos.py':
+    ('dinov3_vitl16_pretrain_lvd1689m-8aa4cbdd.pth', 1024, 24, 16),
+}
+
+
+def _build_on_meta(cfg):
+    with torch.device('meta'):
+        return MODELS.build(cfg.model)
+
+
+def _check_trainable(model, depth, width):
+    vit = model.backbone
+    assert vit.embed_dims == width and len(vit.layers) == depth
+    assert vit.patch_size == 16 and vit.patch_resolution == (14, 14)
+    first_linear = next(m for m in model.head.modules()
+                        if isinstance(m, torch.nn.Linear))
+    assert first_linear.in_features == width
+    k = model.num_trainable_blocks
+    trainable = {n for n, p in vit.named_parameters() if p.requires_grad}
+    assert all(n.startswith('model.blocks.') for n in trainable)
+    assert {int(n.split('.')[2]) for n in trainable} == set(
+        range(depth - k, depth))
+
+
+@pytest.mark.parametrize('name', list(DINOV3_ZOO))
+def test_dinov3_config_builds_and_takes_the_official_key_set(name):
+    fname, width, depth, heads = DINOV3_ZOO[name]
+    cfg = Config.fromfile(osp.join(REPO, 'configs', name))
+    init = cfg.model.backbone.init_cfg
+    assert (init.type, init.checkpoint, init.layout) == (
+        'ConvertedPretrained', f'checkpoints/{fname}', 'dinov3')
+    model = _build_on_meta(cfg)
+    assert model.backbone.num_extra_tokens == 5  # cls + 4 storage tokens
+    _check_trainable(model, depth, width)
+    sd = {k: torch.empty(s, device='meta') for k, s in
+          dinov3_official_shapes(width, depth, 4 * width, heads).items()}
+    report = load_state_dict_converted(model.backbone, sd, 'dinov3')
+    assert report.ok and not report.missing and not report.unexpected
+    assert len(report.loaded) == len(model.backbone.state_dict())
+
+
+def test_eva02_clip_config_takes_the_open_clip_file():
+    cfg = Config.fromfile(osp.join(REPO, 'configs',
+                                   'mosic_eva02_clip_vitb16_ytvos.py'))
+    assert cfg.model.backbone.init_cfg.layout == 'open_clip'
+    model = _build_on_meta(cfg)
+    assert model.backbone.num_extra_tokens == 1
+    _check_trainable(model, 12, 768)
+    with torch.device('meta'):  # the file timm's pretrained loader reads
+        trunk = timm.create_model(EVA02, pretrained=False).state_dict()
+    assert 'head.weight' in trunk  # CLIP projection: dropped, not loaded
+    sd = {f'visual.trunk.{k}': v for k, v in trunk.items()}
+    sd['text.token_embedding.weight'] = torch.empty(49408, 512,
+                                                    device='meta')
+    report = load_state_dict_converted(model.backbone, sd)
+    assert report.ok and report.layout == 'open_clip'
+    assert len(report.loaded) == len(model.backbone.state_dict())
+    assert {'visual.trunk.head.weight',
+            'text.token_embedding.weight'} <= set(report.dropped)
+
+
+@pytest.mark.parametrize('name,strip', [
+    ('mosic_leopart_vits16_ytvos.py', 1), ('mosic_timet_vits16_ytvos.py', 2)])
+def test_leopart_and_timet_configs_take_prefixed_timm_vits16(name, strip):
+    """As the official code: timm vit_small_patch16_224 keys behind one
+    (Leopart) / two (TimeT) leading components."""
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'baselines', name))
+    init = cfg.model.backbone.init_cfg
+    assert init.strip_components == strip and init.layout == 'timm'
+    vit = _build_on_meta(cfg).backbone
+    with torch.device('meta'):
+        sd = timm.create_model('vit_small_patch16_224', pretrained=False,
+                               num_classes=0).state_dict()
+    prefixed = {'.'.join(['x'] * strip + [k]): v for k, v in sd.items()}
+    report = load_state_dict_converted(
+        vit, strip_components(prefixed, strip), init.layout)
+    assert report.ok and len(report.loaded) == len(vit.state_dict())
+    with pytest.raises(CheckpointMismatchError):  # one component too few
+        load_state_dict_converted(vit, strip_components(prefixed, strip - 1)
+                                  if strip > 1 else prefixed, 'timm')
+
+
+def test_neco_config_is_dinov2_reg_s14():
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'baselines',
+                                   'mosic_neco_vits14_reg_ytvos.py'))
+    vit = _build_on_meta(cfg).backbone
+    assert vit.num_register_tokens == 4 and vit.embed_dims == 384
+    assert cfg.model.backbone.init_cfg.checkpoint.endswith(
+        'neco_on_dinov2r_vit14_model.ckpt')
+
+
+# ------------------------------------------------------ MoSiC and export
+def _mosic_cfg(share, teacher_dtype):
+    return dict(
+        type='MoSiC',
+        backbone=dict(type='TimmViT', model_name=DINOV3, img_size=64,
+                      model_kwargs=dict(TINY, depth=3)),
+        head=dict(type='SinkhornClusteringHead', hidden_channels=(48, ),
+                  out_channels=16, num_prototypes=8),
+        num_trainable_blocks=1, share_frozen_trunk=share,
+        teacher_dtype=teacher_dtype)
+
+
+def _synthetic_batches(root, n=3):
+    from mmengine.dataset import pseudo_collate
+
+    from conftest import SYNTHETIC_CONFIG, tiny_train_overrides
+    from mosic_mm.registry import DATASETS
+    cfg = Config.fromfile(SYNTHETIC_CONFIG)
+    cfg.merge_from_dict(tiny_train_overrides(root))
+    cfg.merge_from_dict({'train_dataloader.dataset.pipeline.2.size': 64,
+                         'train_dataloader.dataset.pipeline.4.grid_size': 4})
+    from mmengine.registry import DefaultScope
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    torch.manual_seed(0)
+    return [pseudo_collate([dataset[(2 * i) % len(dataset)],
+                            dataset[(2 * i + 1) % len(dataset)]])
+            for i in range(n)]  # random crops differ on the second pass
+
+
+def _train(batches, share, teacher_dtype):
+    """3 AdamW steps with the EMA teacher update -> losses, grads, model."""
+    torch.manual_seed(0)
+    model = MODELS.build(_mosic_cfg(share, teacher_dtype))
+    with torch.no_grad():  # move LayerScale etc. away from near-identity
+        for p in model.backbone.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    model.init_weights()  # teacher = student
+    model.train()
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
+                            lr=1e-2)
+    losses, grads = [], []
+    for batch in batches:
+        data = model.data_preprocessor(batch, True)
+        loss = model(**data, mode='loss')['loss']
+        loss.backward()
+        losses.append(loss.detach())
+        grads.append({n: p.grad.clone() for n, p in model.named_parameters()
+                      if p.grad is not None})
+        opt.step()
+        opt.zero_grad()
+        model.update_teacher(0.9)  # teacher != student from step 2 on
+    return losses, grads, model
+
+
+@pytest.mark.parametrize('teacher_dtype', [None, pytest.param(
+    'bfloat16', marks=pytest.mark.xfail(
+        strict=True, reason='issue 10 item 3: under the bf16 teacher the '
+        'shared trunk hands the student bf16-rounded tokens (loss 1.4219 vs '
+        '1.4232 at step 0); drop this mark when the exact default lands'))])
+def test_dinov3_mosic_shared_trunk_equals_unshared_and_exports(
+        synthetic_root, tmp_path, teacher_dtype):
+    """Tiny DINOv3 (RoPE + storage tokens) on the synthetic clips, 3 steps:
+    the shared frozen trunk gives the unshared path's loss and gradients."""
+    batches = _synthetic_batches(synthetic_root)
+    shared = _train(batches, True, teacher_dtype)
+    ref = _train(batches, False, teacher_dtype)
+    assert shared[2]._uses_shared_trunk() and not ref[2]._uses_shared_trunk()
+    for step, (a, b) in enumerate(zip(shared[0], ref[0])):
+        assert torch.allclose(a, b, atol=1e-6), (step, a, b)
+    for step, (ga, gb) in enumerate(zip(shared[1], ref[1])):
+        assert ga.keys() == gb.keys() and any('blocks.2' in n for n in ga)
+        for n in ga:
+            assert torch.allclose(ga[n], gb[n], atol=1e-6, rtol=1e-4), (step,
+                                                                       n)
+    # the trained teacher exports to timm's and the official layouts
+    from mosic_mm.models.backbones.export import export_backbone
+    model = shared[2]
+    ckpt = str(tmp_path / 'iter_3.pth')
+    torch.save(dict(meta=dict(iter=3), state_dict=model.state_dict()), ckpt)
+    x = torch.randn(2, 3, 48, 80)
+    with torch.no_grad():
+        want = model.teacher['backbone'](x)[0].flatten(2).transpose(1, 2)
+    for fmt in ('timm', 'dinov3'):
+        sd = export_backbone(ckpt, str(tmp_path / f'{fmt}.pth'), 'teacher',
+                             fmt)
+        net = timm.create_model(DINOV3, pretrained=False, num_classes=0,
+                                img_size=64, dynamic_img_size=True,
+                                **dict(TINY, depth=3)).eval()
+        if fmt == 'dinov3':
+            assert 'storage_tokens' in sd and 'rope_embed.periods' in sd
+            sd = checkpoint_filter_fn(sd, net)  # timm's own official loader
+        net.load_state_dict(sd, strict=True)
+        with torch.no_grad():
+            assert torch.equal(_timm_features(net, x), want), fmt
+
+
+def test_dinov3_mosic_masking_passes_kept_positions(synthetic_root):
+    """mask_ratio > 0: the student's kept tokens reach the RoPE blocks with
+    their own positions (without keep= the blocks refuse the token count)."""
+    batches = _synthetic_batches(synthetic_root, n=1)
+    torch.manual_seed(0)
+    model = MODELS.build(dict(_mosic_cfg(True, None), mask_ratio=0.5))
+    model.init_weights()
+    model.train()
+    data = model.data_preprocessor(batches[0], True)
+    loss = model(**data, mode='loss')['loss']
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert model.backbone.layers[2].attn.qkv.weight.grad.abs().sum() > 0
+
+
+def test_export_formats_of_a_timm_backbone(tmp_path):
+    from mosic_mm.models.backbones import ConvertedPretrainedInit
+    from mosic_mm.models.backbones.export import export_backbone
+    torch.manual_seed(0)
+    cfg = _mosic_cfg(True, None)
+    cfg['backbone'].update(model_name=EVA02, model_kwargs=TINY)
+    model = MODELS.build(cfg)
+    with torch.no_grad():
+        for p in model.teacher.parameters():
+            p.add_(0.1 * torch.randn_like(p))  # teacher != student
+    ckpt = str(tmp_path / 'iter_1.pth')
+    torch.save(dict(meta=dict(iter=1), state_dict=model.state_dict()), ckpt)
+    teacher = model.teacher['backbone'].state_dict()
+    for fmt, prefix in (('mmpretrain', 'backbone.'), ('open_clip', None),
+                        ('timm', None)):
+        out = str(tmp_path / f'{fmt}.pth')
+        export_backbone(ckpt, out, 'teacher', fmt)
+        vit = _ours(EVA02)
+        report = ConvertedPretrainedInit(out, prefix=prefix).load(vit)
+        assert report.layout == dict(mmpretrain='native').get(fmt, fmt)
+        state = vit.state_dict()
+        assert all(torch.equal(state[k], teacher[k]) for k in teacher), fmt
+    with pytest.raises(ValueError, match='TimmViT'):
+        export_backbone(ckpt, str(tmp_path / 'x.pth'), 'teacher', 'dinov2')
+    with pytest.raises(ValueError, match='DINOv3-shaped'):
+        export_backbone(ckpt, str(tmp_path / 'x.pth'), 'teacher', 'dinov3')

@@ -1,12 +1,15 @@
 """Export a MoSiC backbone from a training checkpoint (tensors only).
 
     python tools/export_backbone.py work_dirs/X/iter_440.pth OUT.pth \
-        --which teacher --format mmpretrain|dinov2|dino|timm
+        --which teacher --format mmpretrain|dinov2|dino|timm|dinov3|open_clip
 
 mmpretrain: load with ``init_cfg=dict(type='Pretrained', checkpoint=OUT,
 prefix='backbone.')`` (mmpretrain / mmsegmentation ``VisionTransformer``).
 dinov2 / dino / timm: the layout of those code bases; pos_embed stays at the
 training resolution (build the model with that img_size, e.g. 224).
+TimmViT backbones (DINOv3, EVA02-CLIP): timm, dinov3 (official DINOv3 files)
+or open_clip; mmpretrain keeps our keys (ConvertedPretrained, prefix
+'backbone.').
 """
 import argparse
 import sys

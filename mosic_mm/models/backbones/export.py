@@ -1,5 +1,7 @@
 """Export the student or EMA-teacher backbone of a MoSiC training checkpoint
-as a tensors-only file in the mmpretrain, DINOv2, DINO or timm layout."""
+as a tensors-only file: mmpretrain, DINOv2, DINO or timm layout for
+:class:`DINOVisionTransformer` backbones; timm, official DINOv3 or open_clip
+layout (and our own, 'mmpretrain') for :class:`TimmViT` backbones."""
 import os
 import os.path as osp
 from typing import Dict
@@ -7,9 +9,12 @@ from typing import Dict
 import torch
 
 from .convert import from_mmpretrain, split_training_checkpoint
+from .convert_eva import from_native
 from .weight_init import read_checkpoint
 
-FORMATS = ('mmpretrain', 'dinov2', 'dino', 'timm')
+FORMATS = ('mmpretrain', 'dinov2', 'dino', 'timm', 'dinov3', 'open_clip')
+#: formats of TimmViT (Eva-family) backbones
+EVA_FORMATS = ('mmpretrain', 'timm', 'dinov3', 'open_clip')
 
 
 def export_backbone(checkpoint: str, out: str, which: str = 'teacher',
@@ -24,6 +29,11 @@ def export_backbone(checkpoint: str, out: str, which: str = 'teacher',
       ``DINOVisionTransformer`` with registers).
     - ``'dinov2'`` / ``'dino'`` / ``'timm'``: a plain ``{key: T}`` state dict
       in that layout (``pos_embed`` stays at the training grid).
+    - :class:`TimmViT` backbones (keys ``model.*``): ``'timm'`` (loads into
+      ``timm.create_model(name)`` strictly), ``'dinov3'`` (official DINOv3
+      files: k-masked ``qkv.bias``, ``rope_embed.periods``), ``'open_clip'``
+      (``visual.trunk.*``) or ``'mmpretrain'`` (our keys under
+      ``backbone.``, for ``ConvertedPretrained(prefix='backbone.')``).
     """
     if fmt not in FORMATS:
         raise ValueError(f'format must be one of {FORMATS}, got {fmt!r}')
@@ -33,12 +43,25 @@ def export_backbone(checkpoint: str, out: str, which: str = 'teacher',
         raise KeyError(f'{checkpoint!r} has no "state_dict": not an mmengine '
                        'training checkpoint')
     backbone = split_training_checkpoint(ckpt['state_dict'], which)
+    eva = all(k.startswith('model.') for k in backbone)
+    if eva and fmt not in EVA_FORMATS:
+        raise ValueError(f'{checkpoint!r} holds a TimmViT backbone: export '
+                         f'it as one of {EVA_FORMATS}, not {fmt!r}')
+    if not eva and fmt in ('dinov3', 'open_clip'):
+        raise ValueError(f'{checkpoint!r} holds a DINOVisionTransformer '
+                         f'backbone: {fmt!r} is for TimmViT backbones')
+    if eva:
+        converted = backbone if fmt == 'mmpretrain' else from_native(
+            backbone, fmt)
+    else:
+        converted = from_mmpretrain(backbone, fmt)
     tensors = {k: v.detach().clone().contiguous()
-               for k, v in from_mmpretrain(backbone, fmt).items()}
+               for k, v in converted.items()}
     if fmt == 'mmpretrain':
         meta = dict(source=osp.abspath(checkpoint), which=which, format=fmt,
                     num_register_tokens=int(tensors['register_tokens'].shape[1])
-                    if 'register_tokens' in tensors else 0)
+                    if 'register_tokens' in tensors else 0,
+                    backbone='TimmViT' if eva else 'DINOVisionTransformer')
         if isinstance(ckpt.get('meta'), dict):
             for key in ('epoch', 'iter'):
                 if isinstance(ckpt['meta'].get(key), int):
