@@ -10,8 +10,9 @@ the config's pipeline up to its ``LoadTracks``/``TrackPoints`` step (the
 deterministic prefix, e.g. ``LoadClip`` + ``ClipResize``), tracks a query
 grid on the window's first frame and writes one file per video, atomically.
 Finished videos are skipped (resumable; an interrupted run loses at most the
-video in flight); videos are split over ranks (gloo on CPU hosts). Exit code
-1 if any video failed.
+video in flight), empty or truncated files are replaced, files extracted
+with other settings need ``--overwrite``; videos are split over ranks (gloo
+on CPU hosts). Exit code 1 if any video failed.
 """
 import argparse
 import copy
@@ -157,8 +158,9 @@ def run(args) -> int:
     from tqdm import tqdm
 
     import mosic_mm  # noqa: F401  registers everything
-    from mosic_mm.datasets.track_cache import (TrackCacheError, cache_path,
-                                               default_cache_dir,
+    from mosic_mm.datasets.track_cache import (TrackCacheError,
+                                               UnreadableTrackFile,
+                                               cache_path, default_cache_dir,
                                                header_mismatch, read_header)
     from mosic_mm.registry import DATASETS, TRANSFORMS
     from mosic_mm.trackers import build_tracker
@@ -201,7 +203,7 @@ def run(args) -> int:
 
     tracker = None
     done = skipped = frames = 0
-    failed = []
+    failed, replaced = [], []
     start = time.perf_counter()
     bar = tqdm(shard, desc=f'rank {rank}', unit='video', position=rank,
                dynamic_ncols=True, disable=not shard)
@@ -211,16 +213,20 @@ def run(args) -> int:
         try:
             path = cache_path(cache_dir, vid)
             if osp.isfile(path):
+                unreadable = False
                 try:
                     header = read_header(path)
                     exp = expected_header(info, dataset, plan)
                     diff = header_mismatch(header, exp)
+                except UnreadableTrackFile as e:  # empty/truncated: replace
+                    diff, unreadable = [str(e)], True
+                    replaced.append(path)
                 except TrackCacheError as e:
                     diff = [str(e)]
                 if not diff:
                     skipped += 1
                     continue
-                if not args.overwrite:
+                if not args.overwrite and not unreadable:
                     failed.append((vid, f'{path} has other settings ('
                                    f'{"; ".join(diff)}); use --overwrite'))
                     continue
@@ -240,7 +246,7 @@ def run(args) -> int:
     seconds = time.perf_counter() - start
 
     stats = dict(rank=rank, done=done, skipped=skipped, failed=failed,
-                 frames=frames, seconds=seconds)
+                 frames=frames, seconds=seconds, replaced=replaced)
     all_stats = all_gather_object(stats) if world > 1 else [stats]
     if not is_main_process():
         return 1 if any(s['failed'] for s in all_stats) else 0
@@ -255,6 +261,8 @@ def run(args) -> int:
                      f'{s["skipped"]} skipped, {len(s["failed"])} failed, '
                      f'{s["frames"]} frames tracked in {s["seconds"]:.1f} s '
                      f'({fps:.1f} frames/s)')
+    for path in (p for s in all_stats for p in s['replaced']):
+        lines.append(f'  replaced unreadable (empty/truncated) file {path}')
     if stale:
         lines.append(f'  removed {stale} temporary file(s) of an interrupted '
                      'run')

@@ -21,6 +21,8 @@ import json
 import os
 import os.path as osp
 import tempfile
+import zipfile
+import zlib
 from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
@@ -30,7 +32,8 @@ VERSION = 1
 _F16_MAX = float(np.finfo(np.float16).max)
 
 __all__ = [
-    'FORMAT', 'VERSION', 'TrackCacheError', 'cache_path', 'default_cache_dir',
+    'FORMAT', 'VERSION', 'TrackCacheError', 'UnreadableTrackFile',
+    'cache_path', 'default_cache_dir',
     'make_header', 'header_mismatch', 'write_track_file', 'read_header',
     'read_track_file'
 ]
@@ -39,6 +42,29 @@ __all__ = [
 class TrackCacheError(ValueError):
     """A cache file is unreadable, of another format, or was extracted with
     other settings than the ones asked for."""
+
+
+class UnreadableTrackFile(TrackCacheError):
+    """A cache file is empty, truncated or corrupt (nothing in it is worth
+    keeping: ``tools/extract_tracks.py`` replaces it without
+    ``--overwrite``)."""
+
+
+# what numpy / zipfile raise on empty, truncated or damaged .npz files
+_READ_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile,
+                zlib.error)
+DEFAULT_EXTRACT_CMD = 'python tools/extract_tracks.py CONFIG (your training ' \
+    'config)'
+
+
+def _unreadable(path: str, what: str, error: BaseException,
+                extract_cmd: Optional[str]) -> UnreadableTrackFile:
+    size = osp.getsize(path) if osp.exists(path) else None
+    empty = ' (0 bytes)' if size == 0 else ''
+    return UnreadableTrackFile(
+        f'track cache file {path}{empty} {what} ({type(error).__name__}: '
+        f'{error}): truncated or corrupt. Re-run the extraction, which '
+        f'replaces unreadable files: {extract_cmd or DEFAULT_EXTRACT_CMD}')
 
 
 def default_cache_dir(data_root: str, tracker_type: str) -> str:
@@ -147,53 +173,57 @@ def _umask() -> int:
     return mask
 
 
-def _open(path: str):
+def _open(path: str, extract_cmd: Optional[str] = None):
     try:
-        return np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise TrackCacheError(
-            f'cannot read track cache file {path} ({type(e).__name__}: {e}); '
-            'delete it and re-run tools/extract_tracks.py') from e
+        npz = np.load(path, allow_pickle=False)
+    except _READ_ERRORS as e:
+        raise _unreadable(path, 'cannot be read', e, extract_cmd) from e
+    if not isinstance(npz, np.lib.npyio.NpzFile):
+        raise _unreadable(path, 'is not an .npz archive',
+                          ValueError(f'a {type(npz).__name__}'), extract_cmd)
+    return npz
 
 
-def _header_of(npz, path: str) -> dict:
+def _header_of(npz, path: str, extract_cmd: Optional[str] = None) -> dict:
     try:
         header = json.loads(str(npz['header']))
-    except (KeyError, ValueError, OSError) as e:
-        raise TrackCacheError(
-            f'track cache file {path} has no readable header ({e}); delete '
-            'it and re-run tools/extract_tracks.py') from e
+    except _READ_ERRORS as e:
+        raise _unreadable(path, 'has no readable header', e,
+                          extract_cmd) from e
     return _check_header(header, path)
 
 
-def read_header(path: str) -> dict:
-    """The header of a cache file (:class:`TrackCacheError` if unreadable or
-    of another format/version)."""
-    with _open(path) as npz:
-        return _header_of(npz, path)
+def read_header(path: str, extract_cmd: Optional[str] = None) -> dict:
+    """The header of a cache file (:class:`UnreadableTrackFile` if empty,
+    truncated or corrupt, :class:`TrackCacheError` if of another
+    format/version). ``extract_cmd`` is the command the error suggests."""
+    with _open(path, extract_cmd) as npz:
+        return _header_of(npz, path, extract_cmd)
 
 
-def read_track_file(path: str, window: Optional[int] = None
+def read_track_file(path: str, window: Optional[int] = None,
+                    extract_cmd: Optional[str] = None
                     ) -> Tuple[dict, np.ndarray, np.ndarray]:
     """Read a cache file.
 
     Args:
         path: the file.
         window: index into ``header['window_starts']``; None reads all.
+        extract_cmd: the extraction command an unreadable file's error
+            suggests (default: ``python tools/extract_tracks.py CONFIG``).
 
     Returns:
         ``(header, tracks, visibility)``: float32 ``[T, N, 2]`` and bool
         ``[T, N]`` for one window, or ``[S, T, N, 2]`` / ``[S, T, N]``.
     """
-    with _open(path) as npz:
-        header = _header_of(npz, path)
+    with _open(path, extract_cmd) as npz:
+        header = _header_of(npz, path, extract_cmd)
         try:
             tracks = npz['tracks']
             packed = npz['visibility']
-        except (KeyError, ValueError, OSError) as e:
-            raise TrackCacheError(f'track cache file {path} is truncated or '
-                                  f'corrupt ({e}); delete it and re-run '
-                                  'tools/extract_tracks.py') from e
+        except _READ_ERRORS as e:
+            raise _unreadable(path, 'has unreadable arrays', e,
+                              extract_cmd) from e
     num_windows = len(header['window_starts'])
     t, n = header['clip_len'], header['grid_size']**2
     if tracks.shape != (num_windows, t, n, 2) or \

@@ -217,7 +217,8 @@ class LoadTracks(BaseTransform):
         inds = np.asarray(results['frame_inds'], dtype=np.int64).reshape(-1)
         imgs = results['imgs']
         stride = int(inds[1] - inds[0]) if inds.size > 1 else None
-        header, all_tracks, all_vis = read_track_file(path)
+        header, all_tracks, all_vis = read_track_file(
+            path, extract_cmd=self.extract_cmd)
         expected = dict(video_id=results['video_id'],
                         grid_size=self.grid_size,
                         total_frames=int(results['total_frames']),
