@@ -125,3 +125,19 @@ def test_grid_size_defaults_and_errors():
     assert SelectTracks(60).grid_size == 8  # ceil(sqrt)
     with pytest.raises(ValueError, match='grid_size'):
         SelectTracks(16, grid_size=0)
+
+
+@pytest.mark.parametrize('num_tracks,grid_size', [(64, 16), (320, 16)])
+def test_a_partial_layer_is_spread_over_the_image(num_tracks, grid_size):
+    """Fewer slots than cells in a rank layer: an evenly spaced subset of
+    the cells, not the top rows. 64 of 256 cells -> every 4th cell; 256 +
+    64 -> the second tracks of every 4th cell."""
+    rng = np.random.default_rng(0)
+    tracks, vis = _dense_grid_sample((224, 224), 32, rng)
+    out = SelectTracks(num_tracks=num_tracks, grid_size=grid_size)(
+        dict(tracks=tracks, visibility=vis, img_shape=(224, 224)))
+    cell, _ = lattice_cells(out['tracks'][0], (224, 224), grid_size)
+    counts = np.bincount(cell, minlength=grid_size**2)
+    rows = counts.reshape(grid_size, grid_size).sum(1)
+    # every row of cells gets its share: 64 / 16 = 4, 320 / 16 = 20
+    np.testing.assert_array_equal(rows, num_tracks // grid_size)

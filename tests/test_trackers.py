@@ -436,3 +436,36 @@ def test_track_points_transform():
     assert vis[0].all() and not vis[1:].any()  # frame 0 forced visible
     with pytest.raises(KeyError, match='Registered trackers'):
         TrackPoints(tracker=dict(type='NoSuchTracker'))(dict(imgs=frames))
+
+
+def test_flow_is_sampled_at_the_point_in_flow_pixels(monkeypatch):
+    """With ``max_side`` the flow is computed at half resolution: a query
+    at input pixel x sits at flow pixel (x + 0.5) / 2 - 0.5 (pixel centres
+    at integers in both), and the flow found there is doubled. DIS replaced
+    by a known zoom field (its value depends on where it is sampled)."""
+    h, w = 40, 48  # flow at 20 x 24 (padded to 32 px by the tracker)
+    frames = np.stack(
+        [np.full((h, w, 3), 10 * t + 5, np.uint8) for t in range(2)])
+
+    def zoom(shape, kx, ky):
+        yy, xx = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
+        return np.stack([kx * xx, ky * yy], -1)
+
+    class FakeDIS:
+
+        def calc(self, prev, nxt, flow):
+            # x' = 1.2 x, y' = 1.1 y in flow pixels: F = (0.2 x, 0.1 y),
+            # B(x', y') = -(0.2 x' / 1.2, 0.1 y' / 1.1), consistent with F
+            if int(prev[0, 0]) < int(nxt[0, 0]):
+                return zoom(prev.shape, 0.2, 0.1)
+            return zoom(prev.shape, -0.2 / 1.2, -0.1 / 1.1)
+
+    monkeypatch.setattr(dis_flow.cv2, 'DISOpticalFlow_create',
+                        lambda preset: FakeDIS())
+    q = np.float32([[0, 10, 6], [0, 30.5, 17]])
+    tracks, vis = DISFlowTracker(max_side=24,
+                                 boundary_thresh=None).track(frames, q)
+    p_flow = (q[:, 1:] + 0.5) * 0.5 - 0.5
+    expected = q[:, 1:] + 2 * p_flow * [0.2, 0.1]
+    np.testing.assert_allclose(tracks[1], expected, atol=1e-4)
+    assert vis.all()

@@ -314,3 +314,62 @@ def test_registered():
         assert TRANSFORMS.get(name) is not None, name
     assert isinstance(TRANSFORMS.build(dict(type='ClipFlip', prob=0.3)),
                       ClipFlip)
+
+
+# ------------------------------------------------------- crop distribution
+def _boxes(n, hw, scale, ratio, seed=0):
+    """[n, 4] boxes (x0, y0, w, h) from sample_crop_box."""
+    rng = np.random.RandomState(seed)
+    out = []
+    for _ in range(n):
+        x0, y0, x1, y1 = sample_crop_box(hw, scale, ratio, rng=rng)
+        out.append((x0, y0, x1 - x0, y1 - y0))
+    return np.array(out)
+
+
+def _torchvision_boxes(n, hw, scale, ratio, seed=0):
+    """The same draw with torchvision's RandomResizedCrop.get_params (the
+    algorithm of the reference's clip RandomResizedCrop)."""
+    from torchvision.transforms import RandomResizedCrop
+    torch.manual_seed(seed)
+    img = torch.empty(1, *hw)
+    out = [RandomResizedCrop.get_params(img, list(scale), list(ratio))
+           for _ in range(n)]
+    return np.array([(j, i, w, h) for i, j, h, w in out])
+
+
+def test_crop_positions_cover_every_offset_uniformly():
+    """A fixed crop size (one scale, one ratio) on a non-square image: every
+    x0 in 0..W-w and y0 in 0..H-h is drawn, about equally often."""
+    hw = (40, 70)
+    boxes = _boxes(6000, hw, (0.3, 0.3), (1.5, 1.5))
+    w, h = boxes[0, 2], boxes[0, 3]
+    assert (boxes[:, 2] == w).all() and (boxes[:, 3] == h).all()
+    assert w == round((0.3 * 40 * 70 * 1.5)**0.5) and w > h
+    for col, span in ((0, hw[1] - w), (1, hw[0] - h)):
+        counts = np.bincount(boxes[:, col], minlength=span + 1)
+        assert counts.size == span + 1  # never beyond the image
+        expected = len(boxes) / (span + 1)
+        assert counts.min() > 0.6 * expected and \
+            counts.max() < 1.4 * expected, (col, counts)
+
+
+@pytest.mark.parametrize('ratio', [(3 / 4, 4 / 3), (1 / 4, 4.0)])
+def test_crop_box_distribution_matches_torchvision(ratio):
+    """Two-sample KS tests of width, height and relative position against
+    torchvision's get_params (area uniform in scale, aspect log-uniform in
+    ratio, uniform position)."""
+    from scipy.stats import ks_2samp
+    hw, scale, n = (90, 160), (0.4, 1.0), 3000
+    ours = _boxes(n, hw, scale, ratio, seed=1)
+    ref = _torchvision_boxes(n, hw, scale, ratio, seed=1)
+    for name, a, b in (
+            ('w', ours[:, 2], ref[:, 2]), ('h', ours[:, 3], ref[:, 3]),
+            ('log aspect', np.log(ours[:, 2] / ours[:, 3]),
+             np.log(ref[:, 2] / ref[:, 3])),
+            ('area', ours[:, 2] * ours[:, 3], ref[:, 2] * ref[:, 3]),
+            ('x0 rel', ours[:, 0] / np.maximum(1, hw[1] - ours[:, 2]),
+             ref[:, 0] / np.maximum(1, hw[1] - ref[:, 2])),
+            ('y0 rel', ours[:, 1] / np.maximum(1, hw[0] - ours[:, 3]),
+             ref[:, 1] / np.maximum(1, hw[0] - ref[:, 3]))):
+        assert ks_2samp(a, b).pvalue > 1e-3, name
