@@ -108,8 +108,10 @@ def test_extract_frames_tool_and_loadclip(tmp_path):
     assert header['frame_inds'] == cache_frame_indices(14, 3, 4, 2).tolist()
     assert header['source_size'] == [48, 80] and header['size'] == [24, 40]
     mtime = os.path.getmtime(path)
+    stale = cache_dir / '.tmp_killed.frames'  # a run killed mid-write
+    stale.write_bytes(b'partial')
     assert run(parse_args([cfg])) == 0  # resumable: nothing rewritten
-    assert os.path.getmtime(path) == mtime
+    assert os.path.getmtime(path) == mtime and not stale.exists()
     assert run(parse_args([cfg, '--encoding', 'jpeg'])) == 1  # differs
     with pytest.raises(SystemExit):
         main([cfg, '--shard', '3/2'])

@@ -112,6 +112,13 @@ def run(args) -> int:
         dataset.data_root, plan['size'])
     infos = sorted((dataset.get_data_info(i) for i in range(len(dataset))),
                    key=lambda i: i['video_id'])[:args.limit][index::count]
+    stale = 0
+    if count == 1 and osp.isdir(cache_dir):  # leftovers of a killed run
+        for root, _, files in os.walk(cache_dir):
+            for f in files:
+                if f.startswith('.tmp_') and f.endswith('.frames'):
+                    os.remove(osp.join(root, f))
+                    stale += 1
     logger.info(f'caching {len(infos)} videos at {plan["size"]} '
                 f'({args.encoding}) into {cache_dir}')
     done = skipped = frames = nbytes = 0
@@ -160,6 +167,9 @@ def run(args) -> int:
     lines = [f'frame cache {cache_dir}: {done} done, {skipped} skipped '
              f'(already there), {len(failed)} failed, of {len(infos)} videos;'
              f' {frames} frames, {nbytes / 2**20:.1f} MiB in {seconds:.1f} s']
+    if stale:
+        lines.append(f'  removed {stale} temporary file(s) of an interrupted '
+                     'run')
     lines += [f'  FAILED {vid}: {why}' for vid, why in failed]
     logger.info('\n'.join(lines))
     return 1 if failed else 0
