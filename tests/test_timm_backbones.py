@@ -446,3 +446,86 @@ def test_export_formats_of_a_timm_backbone(tmp_path):
         export_backbone(ckpt, str(tmp_path / 'x.pth'), 'teacher', 'dinov2')
     with pytest.raises(ValueError, match='DINOv3-shaped'):
         export_backbone(ckpt, str(tmp_path / 'x.pth'), 'teacher', 'dinov3')
+
+
+# ---------------------------------------------------- evaluation and mmseg
+SEG_DINOV3 = osp.join(REPO, 'configs', 'benchmarks', 'mmseg', 'dinov3')
+
+
+@pytest.mark.parametrize('name', ['linear_dinov3_vits16_voc12aug.py',
+                                  'linear_dinov3_vits16_ade20k.py'])
+def test_mmseg_dinov3_configs(name):
+    cfg = Config.fromfile(osp.join(SEG_DINOV3, name))
+    bb = cfg.model.backbone
+    assert bb.type == 'mmpretrain.TimmViT' and bb.init_cfg.prefix == \
+        'backbone.'
+    bb = dict(bb, type='TimmViT', init_cfg=None)
+    with torch.device('meta'):
+        vit = MODELS.build(bb)
+    assert cfg.model.decode_head.in_channels == vit.embed_dims == 384
+    assert bb['frozen_stages'] == len(vit.layers)
+    assert not any(p.requires_grad for p in vit.parameters())
+    assert all(s % 16 == 0 for s in cfg.crop_size)
+    tiny = MODELS.build(dict(bb, model_kwargs=TINY, frozen_stages=2))
+    with torch.no_grad():  # 224 px -> 14x14 tokens for a /16 model
+        assert tiny(torch.zeros(1, 3, 224, 224))[0].shape == (1, 32, 14, 14)
+    tiny.train()
+    assert not any(m.training for m in tiny.model.blocks)
+
+
+def test_mmseg_linear_probe_with_a_dinov3_backbone(synthetic_root, tmp_path):
+    from mmengine.registry import DefaultScope
+    from mmengine.runner import Runner
+    vit = _ours(DINOV3)
+    load_state_dict_converted(vit, _timm(DINOV3).state_dict())
+    ckpt = str(tmp_path / 'backbone.pth')
+    torch.save({'state_dict': {f'backbone.{k}': v
+                               for k, v in vit.state_dict().items()}}, ckpt)
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'benchmarks', 'mmseg',
+                                   'linear_synthetic.py'))
+    cfg.model.backbone = dict(
+        type='mmpretrain.TimmViT', model_name=DINOV3, img_size=112,
+        model_kwargs=TINY, frozen_stages=2,
+        init_cfg=dict(type='ConvertedPretrained', checkpoint=ckpt,
+                      prefix='backbone.'))
+    cfg.merge_from_dict({
+        'model.decode_head.in_channels': 32,
+        'train_dataloader.dataset.data_root': synthetic_root,
+        'val_dataloader.dataset.data_root': synthetic_root,
+        'train_dataloader.batch_size': 4, 'train_cfg.max_iters': 2,
+        'train_cfg.val_interval': 2, 'param_scheduler.0.T_max': 2,
+        'default_hooks.checkpoint.interval': 2,
+        'work_dir': str(tmp_path / 'work')})
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        runner = Runner.from_cfg(cfg)
+        runner.train()
+        metrics = runner.val_loop.run()
+    assert 0.0 <= metrics['mIoU'] <= 100.0
+    got = runner.model.backbone.state_dict()
+    for k, v in vit.state_dict().items():  # loaded, and stayed frozen
+        torch.testing.assert_close(got[k], v, msg=k)
+
+
+def test_evaluation_builds_a_dinov3_config_from_the_official_file(tmp_path):
+    """tools/evaluate.py's MODEL path: a config + the official file (or a
+    training checkpoint) -> the patch features of timm's model."""
+    from mosic_mm.evaluation.features import build_backbone, extract_features
+    ref = _timm(DINOV3)
+    official = str(tmp_path / 'dinov3_official.pth')
+    torch.save(_official(ref), official)
+    config = tmp_path / 'mosic_dinov3_tiny.py'
+    config.write_text(
+        f"_base_ = '{osp.join(REPO, 'configs', 'mosic_dinov3_vits16_ytvos.py')}'"
+        f"\nmodel = dict(backbone=dict(img_size=64, model_kwargs={TINY!r}, "
+        f"init_cfg=dict(checkpoint={official!r})))\n")
+    vit, info = build_backbone(str(config), None, 'teacher')
+    assert info['patch_size'] == 16
+    images = (torch.rand(2, 64, 64, 3) * 255).to(torch.uint8).numpy()
+    feats = torch.from_numpy(extract_features(vit, images, 64, info['mean'],
+                                              info['std']))
+    x = torch.from_numpy(images).permute(0, 3, 1, 2).float()
+    x = (x - torch.tensor(info['mean']).view(1, 3, 1, 1)) / torch.tensor(
+        info['std']).view(1, 3, 1, 1)
+    with torch.no_grad():
+        want = _timm_features(ref, x)
+    assert (feats.flatten(2).transpose(1, 2) - want).abs().max() < 1e-4

@@ -35,6 +35,10 @@ class TimmViT(BaseModule):
         model_kwargs (dict, optional): further ``timm.create_model``
             arguments (e.g. ``embed_dim``/``depth`` for tiny test models).
         out_type (str): only ``'featmap'`` ([B, C, h, w] patch features).
+        frozen_stages (int): as mmpretrain's ViT: n > 0 freezes (and keeps
+            in eval mode) the patch embedding, prefix tokens, position
+            embedding and the first n blocks, n = depth also the final norm
+            (linear probes). Defaults to 0.
         init_cfg (dict, optional): None (timm's initialisation) or
             ``dict(type='ConvertedPretrained', checkpoint=..., layout=
             'auto'|'dinov3'|'timm'|'open_clip'|'native')``.
@@ -43,6 +47,7 @@ class TimmViT(BaseModule):
     def __init__(self, model_name: str, img_size: int = 224,
                  model_kwargs: Optional[dict] = None,
                  out_type: str = 'featmap',
+                 frozen_stages: int = 0,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         if out_type != 'featmap':
@@ -76,6 +81,34 @@ class TimmViT(BaseModule):
             raise ValueError(f'non-square patches {patch} are not supported')
         self.patch_size = int(patch[0])
         self.patch_resolution = tuple(self.model.patch_embed.grid_size)
+        if frozen_stages > len(self.model.blocks):
+            raise ValueError(f'frozen_stages={frozen_stages} > '
+                             f'{len(self.model.blocks)} blocks')
+        self.frozen_stages = frozen_stages
+        self._freeze_stages()
+
+    def _frozen_modules(self) -> List[nn.Module]:
+        n, m = self.frozen_stages, self.model
+        if n <= 0:
+            return []
+        mods = [m.patch_embed, m.norm_pre, *m.blocks[:n]]
+        return mods + ([m.norm] if n == len(m.blocks) else [])
+
+    def _freeze_stages(self) -> None:
+        for module in self._frozen_modules():
+            module.eval()
+            module.requires_grad_(False)
+        if self.frozen_stages > 0:
+            for name in ('cls_token', 'reg_token', 'pos_embed'):
+                param = getattr(self.model, name, None)
+                if isinstance(param, nn.Parameter):
+                    param.requires_grad_(False)
+
+    def train(self, mode: bool = True) -> 'TimmViT':
+        super().train(mode)
+        for module in self._frozen_modules():
+            module.eval()
+        return self
 
     @property
     def layers(self) -> nn.ModuleList:
