@@ -529,3 +529,11 @@ def test_evaluation_builds_a_dinov3_config_from_the_official_file(tmp_path):
     with torch.no_grad():
         want = _timm_features(ref, x)
     assert (feats.flatten(2).transpose(1, 2) - want).abs().max() < 1e-4
+    # the same backbone exported (mmpretrain format) as MODEL
+    exported = str(tmp_path / 'exported.pth')
+    torch.save({'state_dict': {f'backbone.{k}': v
+                               for k, v in vit.state_dict().items()}},
+               exported)
+    again, _ = build_backbone(str(config), exported, 'student')
+    assert torch.equal(torch.from_numpy(extract_features(
+        again, images, 64, info['mean'], info['std'])), feats)
