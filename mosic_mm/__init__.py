@@ -5,10 +5,12 @@ datasets, transforms, trackers, models and hooks into mmpretrain's registries,
 and applies the compatibility fixes of :mod:`mosic_mm.compat`.
 """
 from .compat import (register_atomic_local_backend,
-                     register_checkpoint_safe_globals)
+                     register_checkpoint_safe_globals,
+                     register_safe_checkpoint_rotation)
 
 register_checkpoint_safe_globals()
 register_atomic_local_backend()
+register_safe_checkpoint_rotation()
 
 from . import datasets, engine, models, trackers  # noqa: E402,F401
 

@@ -12,6 +12,11 @@ current PyTorch. See DESIGN.md §7. Everything here is explicit and minimal.
 - mmengine's ``pytorch`` launcher calls ``torch.cuda.set_device``
   unconditionally. On hosts without CUDA we create a gloo process group before
   the Runner so that ``tools/dist_train.sh CONFIG 2`` also runs on CPU.
+- Saving: mmengine's local backend writes in place and its ``CheckpointHook``
+  deletes the oldest kept checkpoint before writing the new one; a crash,
+  full disk or unwritable work dir while saving then loses checkpoints. We
+  write atomically (errors name the file) and delete only after the new
+  checkpoint and ``last_checkpoint`` are on disk.
 """
 import os
 
@@ -71,23 +76,35 @@ def init_cpu_distributed(launcher: str) -> bool:
     return True
 
 
+def _write_error(filepath, error: OSError) -> OSError:
+    """``error`` again (same errno, so the same ``OSError`` subclass) with a
+    message naming the file that could not be written."""
+    return OSError(error.errno,
+                   f'cannot write {filepath}: {error.strerror or error} '
+                   '(disk full? work dir not writable?); an existing file '
+                   'of that name is unchanged')
+
+
 def _atomic_write(data, filepath, mode: str, **open_kwargs) -> None:
     import tempfile
 
     import mmengine
     directory = os.path.dirname(os.path.abspath(filepath))
-    mmengine.mkdir_or_exist(directory)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.tmp_',
-                               suffix=os.path.basename(filepath))
+    tmp = None
     try:
+        mmengine.mkdir_or_exist(directory)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix='.tmp_',
+                                   suffix=os.path.basename(filepath))
         with os.fdopen(fd, mode, **open_kwargs) as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, filepath)
-    except BaseException:
-        if os.path.exists(tmp):
+    except BaseException as e:
+        if tmp is not None and os.path.exists(tmp):
             os.remove(tmp)
+        if isinstance(e, OSError):
+            raise _write_error(filepath, e) from e
         raise
 
 
@@ -106,3 +123,49 @@ def register_atomic_local_backend() -> None:
             _atomic_write(obj, filepath, 'w', encoding=encoding)
 
     register_backend('local', AtomicLocalBackend, force=True, prefixes='')
+
+
+def _save_checkpoint_with_step(self, runner, step, meta):
+    """``CheckpointHook._save_checkpoint_with_step`` that deletes the
+    checkpoint falling out of ``max_keep_ckpts`` only after the new one and
+    ``last_checkpoint`` (atomically) are written. mmengine deletes first, so
+    a save failing on a full disk or an unwritable work dir left no
+    checkpoint at all with ``max_keep_ckpts=1``."""
+    import os.path as osp
+
+    from mmengine.dist import is_main_process
+    remove = None
+    if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids and
+                                        self.keep_ckpt_ids[-1] == step):
+        if len(self.keep_ckpt_ids) == self.max_keep_ckpts:
+            remove = self.keep_ckpt_ids.popleft()
+        self.keep_ckpt_ids.append(step)
+        runner.message_hub.update_info('keep_ckpt_ids',
+                                       list(self.keep_ckpt_ids))
+    ckpt_filename = self.filename_tmpl.format(step)
+    self.last_ckpt = self.file_backend.join_path(self.out_dir, ckpt_filename)
+    runner.message_hub.update_info('last_ckpt', self.last_ckpt)
+    runner.save_checkpoint(
+        self.out_dir, ckpt_filename, self.file_client_args,
+        save_optimizer=self.save_optimizer,
+        save_param_scheduler=self.save_param_scheduler, meta=meta,
+        by_epoch=self.by_epoch, backend_args=self.backend_args, **self.args)
+    if not is_main_process():
+        return
+    _atomic_write(self.last_ckpt, osp.join(runner.work_dir, 'last_checkpoint'),
+                  'w', encoding='utf-8')
+    if remove is not None:
+        path = self.file_backend.join_path(self.out_dir,
+                                           self.filename_tmpl.format(remove))
+        if self.file_backend.isfile(path):
+            self.file_backend.remove(path)
+        elif self.file_backend.isdir(path):  # deepspeed checkpoints
+            self.file_backend.rmtree(path)
+
+
+def register_safe_checkpoint_rotation() -> None:
+    """Make mmengine's ``CheckpointHook`` write the new checkpoint and
+    ``last_checkpoint`` before deleting the oldest kept one (see
+    :func:`_save_checkpoint_with_step`)."""
+    from mmengine.hooks import CheckpointHook
+    CheckpointHook._save_checkpoint_with_step = _save_checkpoint_with_step
