@@ -74,5 +74,6 @@ def test_step_flops_scale_with_batch():
 def test_gpu_check_sh_help():
     out = subprocess.run(['bash', osp.join(REPO, 'tools', 'gpu_check.sh'),
                           '--help'], capture_output=True, text=True,
-                         env={'PYTHON': sys.executable, 'PATH': '/usr/bin:/bin'})
+                         env={'PYTHON': sys.executable,
+                              'PATH': '/usr/bin:/bin'})
     assert out.returncode == 0 and '--tiny' in out.stdout

@@ -186,8 +186,9 @@ def format_tables(res: dict) -> str:
                                                    cores_needed,
                                                    data_wait_fraction)
     a = res['args']
+    src = f"{a['source_hw'][1]}x{a['source_hw'][0]}"
     lines = [f"clips of T={a['frames']} frames (stride {a['stride']}) from "
-             f"{a['source_hw'][1]}x{a['source_hw'][0]} sources to {a['size']}x{a['size']}, "
+             f"{src} sources to {a['size']}x{a['size']}, "
              f"{a['points']} tracks from a cached {a['grid']}x{a['grid']} "
              f"grid; {a['clips']} clips per mode, one thread, modes "
              'interleaved; median per clip']
@@ -195,7 +196,6 @@ def format_tables(res: dict) -> str:
         t = r['timing']
         ref = t.get('reference')
         lines.append('')
-        src = f"{a['source_hw'][1]}x{a['source_hw'][0]}"
         lines.append(f'### {src} JPEG frame folders (quality {a["quality"]})'
                      if kind == 'jpeg' else
                      f'### {src} .mp4 files (mp4v, cv2.VideoWriter)')
@@ -209,11 +209,13 @@ def format_tables(res: dict) -> str:
             fid = r['fidelity'].get(m)
             fid_s = ('0 (reference)' if m == 'today' else
                      f"{fid['mae']:.2f} ({fid['max']})" if fid else '-')
+            rate = v['clips_per_s_per_core']
+            x_ref = (f"{rate / ref['clips_per_s_per_core']:.2f}" if ref else
+                     '-')
             lines.append(
-                f"| {m}: {MODES[m]} | {v['clips_per_s_per_core']:.1f} | "
-                f"{v['clips_per_s_per_core'] / t['today']['clips_per_s_per_core']:.2f} | "
-                + (f"{v['clips_per_s_per_core'] / ref['clips_per_s_per_core']:.2f}"
-                   if ref else '-') + ' | '
+                f"| {m}: {MODES[m]} | {rate:.1f} | "
+                f"{rate / t['today']['clips_per_s_per_core']:.2f} | "
+                f'{x_ref} | '
                 + ' | '.join(f"{1e3 * v['stages_s'][s]:.2f}" for s in STAGES)
                 + f' | {fid_s} |')
     lines.append('')
@@ -222,8 +224,8 @@ def format_tables(res: dict) -> str:
         lines.append('FLOP per step (B=%d): ' % a['batch'] + ', '.join(
             f'{k} {v:.2f} TFLOP' for k, v in res['step_tflop'].items()))
     lines.append('')
-    lines.append(f"| data | mode | GPU step | step (ms) | cores to feed one GPU"
-                 f" | data wait with {a['node_cores']} cores |")
+    lines.append('| data | mode | GPU step | step (ms) | cores to feed one '
+                 f"GPU | data wait with {a['node_cores']} cores |")
     lines.append('|---|---|---|---|---|---|')
     for kind, r in res['kinds'].items():
         for m, v in r['timing'].items():

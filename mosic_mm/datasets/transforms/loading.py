@@ -115,7 +115,8 @@ def read_frame(path: str, decode_size: Optional[Tuple[int, int]] = None,
     if buf.size:
         img = cv2.imdecode(buf, _REDUCED_FLAGS[factor])
         if img is not None and factor > 1 and (
-                img.shape[0] < decode_size[0] or img.shape[1] < decode_size[1]):
+                img.shape[0] < decode_size[0]
+                or img.shape[1] < decode_size[1]):
             img = cv2.imdecode(buf, cv2.IMREAD_COLOR)  # e.g. EXIF-rotated
     if img is None:
         raise CorruptVideoError(
@@ -295,7 +296,8 @@ class LoadClip(BaseTransform):
         return results
 
     def cache_dir(self, results: dict) -> str:
-        """``frame_cache_dir`` or the default under ``results['data_root']``."""
+        """``frame_cache_dir``, or the default one under
+        ``results['data_root']``."""
         if self.frame_cache_dir is not None:
             return self.frame_cache_dir
         if not results.get('data_root'):
