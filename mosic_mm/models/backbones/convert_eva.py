@@ -195,9 +195,10 @@ def from_native(state_dict: StateDict, layout: str) -> StateDict:
     ``'open_clip'`` (image trunk only) layout."""
     sd = {k[len('model.'):]: v for k, v in state_dict.items()
           if k.startswith('model.')}
-    if len(sd) != len(state_dict):
-        raise KeyError('expected only "model.*" keys (a TimmViT state dict); '
-                       f'got {[k for k in state_dict if not k.startswith("model.")][:8]}')
+    other = [k for k in state_dict if not k.startswith('model.')]
+    if other:
+        raise KeyError('expected only "model.*" keys (a TimmViT state dict);'
+                       f' got {other[:8]}')
     periods = sd.pop('rope.periods', None)
     if layout == 'timm':
         return sd
