@@ -258,16 +258,26 @@ def test_dinov3_config_builds_and_takes_the_official_key_set(name):
     assert len(report.loaded) == len(model.backbone.state_dict())
 
 
-def test_eva02_clip_config_takes_the_open_clip_file():
+def test_eva02_clip_config_takes_timms_file_and_the_open_clip_file():
+    """The reference loads timm's pretrained eva02_base_patch16_clip_224
+    (timm layout with the CLIP projection head); open_clip's file works
+    too."""
     cfg = Config.fromfile(osp.join(REPO, 'configs',
                                    'mosic_eva02_clip_vitb16_ytvos.py'))
-    assert cfg.model.backbone.init_cfg.layout == 'open_clip'
+    init = cfg.model.backbone.init_cfg
+    assert init.layout == 'auto' and init.checkpoint.endswith(
+        'eva02_base_patch16_clip_224.merged2b.safetensors')
     model = _build_on_meta(cfg)
     assert model.backbone.num_extra_tokens == 1
     _check_trainable(model, 12, 768)
     with torch.device('meta'):  # the file timm's pretrained loader reads
-        trunk = timm.create_model(EVA02, pretrained=False).state_dict()
+        trunk = timm.create_model(EVA02, pretrained=False,
+                                  num_classes=512).state_dict()
     assert 'head.weight' in trunk  # CLIP projection: dropped, not loaded
+    report = load_state_dict_converted(model.backbone, trunk)
+    assert report.ok and report.layout == 'timm'
+    assert len(report.loaded) == len(model.backbone.state_dict())
+    assert 'head.weight' in report.dropped
     sd = {f'visual.trunk.{k}': v for k, v in trunk.items()}
     sd['text.token_embedding.weight'] = torch.empty(49408, 512,
                                                     device='meta')
@@ -537,3 +547,22 @@ def test_evaluation_builds_a_dinov3_config_from_the_official_file(tmp_path):
     again, _ = build_backbone(str(config), exported, 'student')
     assert torch.equal(torch.from_numpy(extract_features(
         again, images, 64, info['mean'], info['std'])), feats)
+
+
+def test_eva02_equals_the_reference_fixed_size_model_at_224():
+    """The reference builds eva02_base_patch16_clip_224 without
+    dynamic_img_size (fixed 14x14 RoPE and position grid): same features
+    at the training size."""
+    torch.manual_seed(0)
+    ref = timm.create_model(EVA02, pretrained=False, num_classes=0,
+                            **TINY).eval()
+    assert not ref.dynamic_img_size
+    with torch.no_grad():
+        for p in ref.parameters():
+            p.add_(0.2 * torch.randn_like(p))
+    vit = TimmViT(EVA02, img_size=224, model_kwargs=TINY).eval()
+    load_state_dict_converted(vit, ref.state_dict())
+    x = torch.randn(1, 3, 224, 224)
+    with torch.no_grad():
+        diff = (_features(vit, x) - _timm_features(ref, x)).abs().max()
+    assert diff < 1e-4, diff
