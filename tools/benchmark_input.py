@@ -191,7 +191,7 @@ def format_tables(res: dict) -> str:
              f"{src} sources to {a['size']}x{a['size']}, "
              f"{a['points']} tracks from a cached {a['grid']}x{a['grid']} "
              f"grid; {a['clips']} clips per mode, one thread, modes "
-             'interleaved; median per clip']
+             'interleaved; median CPU time per clip (time.process_time)']
     for kind, r in res['kinds'].items():
         t = r['timing']
         ref = t.get('reference')
