@@ -5,9 +5,11 @@ from mosic_mm.registry import TRACKERS
 from .base import BaseTracker, grid_queries
 from .cotracker import COTRACKER_INSTALL, CoTracker3
 from .dis_flow import DISFlowTracker
+from .static import StaticTracker
 
 __all__ = [
-    'BaseTracker', 'CoTracker3', 'DISFlowTracker', 'grid_queries',
+    'BaseTracker', 'CoTracker3', 'DISFlowTracker', 'StaticTracker',
+    'grid_queries',
     'build_tracker', 'check_tracker_cfg'
 ]
 

@@ -1,0 +1,62 @@
+"""StaticTracker, the motion ablation of the mini reproduction: every point
+stays where it was queried and stays visible, whatever the frames show."""
+import numpy as np
+import pytest
+
+from mosic_mm.datasets.synthetic import render_video
+from mosic_mm.trackers import (DISFlowTracker, StaticTracker, build_tracker,
+                               grid_queries)
+
+
+def _moving_clip():
+    return render_video(seed=3, num_frames=6, size=(48, 64))
+
+
+def test_points_stay_in_place_and_visible():
+    video = _moving_clip()
+    frames = video['frames']
+    T, H, W = frames.shape[:3]
+    rng = np.random.default_rng(0)
+    grid = grid_queries(H, W, 4)  # frame-0 queries
+    later = np.stack([rng.integers(1, T, 7), rng.uniform(-0.5, W - 0.5, 7),
+                      rng.uniform(-0.5, H - 0.5, 7)], axis=1)
+    queries = np.concatenate([grid, later]).astype(np.float32)
+    tracks, vis = build_tracker(dict(type='StaticTracker')).track(
+        frames, queries)
+    assert tracks.shape == (T, len(queries), 2) and tracks.dtype == np.float32
+    assert vis.shape == (T, len(queries)) and vis.dtype == bool
+    for t in range(T):
+        np.testing.assert_array_equal(tracks[t], queries[:, 1:])
+    assert vis.all()
+
+
+def test_the_clip_does_move_so_static_differs_from_a_real_tracker():
+    # guards the point of the control: on this clip a motion tracker moves
+    # points, the static one does not
+    frames = _moving_clip()['frames']
+    q = grid_queries(*frames.shape[1:3], 6)
+    moved, _ = DISFlowTracker().track(frames, q)
+    still, _ = StaticTracker().track(frames, q)
+    assert np.abs(moved[-1] - q[:, 1:]).max() > 1.0
+    assert np.abs(still[-1] - q[:, 1:]).max() == 0.0
+
+
+def test_rejects_bad_queries_like_every_tracker():
+    frames = np.zeros((3, 8, 8, 3), np.uint8)
+    with pytest.raises(ValueError, match='out of range'):
+        StaticTracker().track(frames, np.array([[3, 1.0, 1.0]], np.float32))
+
+
+def test_static_config_uses_it():
+    from mmengine.config import Config
+    cfg = Config.fromfile('configs/mini/mosic_static.py')
+    load = [t for t in cfg.train_dataloader.dataset.pipeline
+            if t['type'] == 'LoadTracks']
+    assert load[0]['tracker'] == dict(type='StaticTracker')
+    ref = Config.fromfile('configs/mini/mosic_from_imgssl.py')
+    # same pipeline otherwise, same model and schedule
+    rest = [t for t in cfg.train_dataloader.dataset.pipeline
+            if t['type'] != 'LoadTracks']
+    assert rest == [t for t in ref.train_dataloader.dataset.pipeline
+                    if t['type'] != 'LoadTracks']
+    assert cfg.model == ref.model and cfg.param_scheduler == ref.param_scheduler
