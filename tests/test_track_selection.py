@@ -73,16 +73,23 @@ def _dense_grid_sample(hw, grid, rng, t=2, layout='grid_queries'):
     return tracks, vis
 
 
-def test_one_track_per_token_on_a_full_frame_dense_grid():
-    """32x32 grid on a 224 frame (2x2 points per token), 256 kept: every
-    token of the 16x16 grid gets exactly one track. The old row-major
-    linspace took every 4th point: 8 columns x 32 rows."""
+@pytest.mark.parametrize('hw', [(224, 224), (112, 224), (224, 98)])
+def test_one_track_per_token_on_a_full_frame_dense_grid(hw):
+    """32x32 grid on the frame (2x2 points per token), 256 kept: every
+    token of the 16x16 grid gets exactly one track, also on non-square
+    inputs. The old row-major linspace took every 4th point: 8 columns x 32
+    rows."""
     rng = np.random.default_rng(0)
-    tracks, vis = _dense_grid_sample((224, 224), 32, rng)
+    tracks, vis = _dense_grid_sample(hw, 32, rng)
     out = SelectTracks(num_tracks=256, grid_size=16)(
-        dict(tracks=tracks, visibility=vis, img_shape=(224, 224)))
-    cell, _ = lattice_cells(out['tracks'][0], (224, 224), 16)
+        dict(tracks=tracks, visibility=vis, img_shape=hw))
+    cell, _ = lattice_cells(out['tracks'][0], hw, 16)
     np.testing.assert_array_equal(np.sort(cell), np.arange(256))
+    # the same from the frames' shape when img_shape is absent
+    out2 = SelectTracks(num_tracks=256, grid_size=16)(
+        dict(tracks=tracks, visibility=vis,
+             imgs=np.zeros((2, *hw, 3), np.uint8)))
+    np.testing.assert_array_equal(out2['tracks'], out['tracks'])
 
 
 def _coverage(cfg_file, src_hw, num_crops, seed=0, layout='grid_queries'):
