@@ -1,0 +1,27 @@
+# MoSiC as the paper runs it, in miniature (docs/mini_reproduction.md): the
+# demo's small ViT starts from the cached image-SSL checkpoint of
+# imgssl_pretrain.py (tools/reproduce_mini.py makes it on first use), only the
+# last num_trainable_blocks blocks train, the backbone lr is 10x below the
+# head's (reference optimiser), tracks come from the DIS track cache.
+# Deviation for the CPU budget: lr 1e-3 head / 1e-4 backbone (reference
+# 1e-4 / 1e-5 at batch 64 over ~440 iterations; here batch 8, mini_iters).
+_base_ = ['../mosic_vits_synthetic.py']
+
+start_checkpoint = 'work_dirs/mini/imgssl_start.pth'
+mini_iters = 300
+model = dict(
+    backbone=dict(
+        type='DINOVisionTransformer',
+        init_cfg=dict(_delete_=True, type='ConvertedPretrained',
+                      checkpoint=start_checkpoint, layout='mmpretrain',
+                      prefix='backbone.')),
+    num_trainable_blocks=2)
+optim_wrapper = dict(
+    optimizer=dict(lr=1e-3),
+    paramwise_cfg=dict(custom_keys={'backbone': dict(lr_mult=0.1)}))
+train_cfg = dict(max_iters=mini_iters)
+param_scheduler = [
+    dict(type='CosineAnnealingLR', T_max=mini_iters, eta_min=0.0,
+         by_epoch=False)
+]
+default_hooks = dict(checkpoint=dict(interval=mini_iters, max_keep_ckpts=1))

@@ -1,0 +1,113 @@
+"""The mini reproduction (tools/reproduce_mini.py, configs/mini/): the
+image-SSL pretraining config runs, its cached start is reused, and the MoSiC
+configs start from exactly its backbone."""
+import os
+import os.path as osp
+import sys
+
+import pytest
+import torch
+
+from conftest import REPO
+
+sys.path.insert(0, osp.join(REPO, 'tools'))
+import reproduce_mini as rm  # noqa: E402
+
+
+def _tiny_options(data_root):
+    # 2 iterations, 4 images, no worker processes
+    return [f'train_dataloader.dataset.data_root={data_root}',
+            'train_dataloader.batch_size=4', 'train_dataloader.num_workers=0',
+            'train_dataloader.persistent_workers=False',
+            'train_cfg.max_iters=2', 'default_hooks.checkpoint.interval=2',
+            'default_hooks.logger.interval=1']
+
+
+def test_frame_list_holds_the_train_frames_only(synthetic_root):
+    path = rm.write_frame_list(synthetic_root)
+    lines = open(path).read().split()
+    train = open(osp.join(synthetic_root, 'ImageSets', 'train.txt')).read()
+    train = train.split()
+    expect = sorted(f'{v}/{f}' for v in train for f in os.listdir(
+        osp.join(synthetic_root, 'JPEGImages', v)))
+    assert sorted(lines) == expect
+    assert not any(x.startswith('val') for x in lines)
+    mtime = os.stat(path).st_mtime_ns
+    rm.write_frame_list(synthetic_root)  # unchanged: not rewritten
+    assert os.stat(path).st_mtime_ns == mtime
+
+
+@pytest.fixture(scope='module')
+def start(tmp_path_factory, synthetic_root):
+    tmp = tmp_path_factory.mktemp('mini')
+    path = str(tmp / 'start.pth')
+    made = rm.ensure_start(path, work_dir=str(tmp / 'pretrain'),
+                           cfg_options=_tiny_options(synthetic_root))
+    return path, made, tmp
+
+
+@pytest.mark.slow
+def test_imgssl_pretrain_config_builds_and_runs_two_iterations(start):
+    path, made, tmp = start
+    assert made
+    log = open(tmp / 'pretrain' / 'train.log.txt').read()
+    assert 'Iter(train) [2/2]' in log and "type='MoCoV3'" in log
+    assert 'Saving checkpoint at 2 iterations' in log
+    state = torch.load(path, map_location='cpu')['state_dict']
+    assert any(k.startswith('momentum_encoder.') for k in state)
+    # the MoSiC config of the mini reproduction starts from this backbone
+    # (strict ConvertedPretrained load), student and teacher alike
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmpretrain.registry import MODELS
+    import mosic_mm  # noqa: F401
+    cfg = Config.fromfile(osp.join(REPO, 'configs/mini/mosic_from_imgssl.py'))
+    cfg.model.backbone.init_cfg.checkpoint = path
+    init_default_scope('mmpretrain')
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    for name, net in (('student', model.backbone),
+                      ('teacher', model.teacher['backbone'])):
+        for k, v in net.state_dict().items():
+            assert torch.equal(v, state['backbone.' + k]), (name, k)
+
+
+@pytest.mark.slow
+def test_cached_start_is_reused_on_a_second_run(start, synthetic_root):
+    path, _, tmp = start
+    before = os.stat(path).st_mtime_ns
+    log = tmp / 'pretrain' / 'train.log.txt'
+    log_before = os.stat(log).st_mtime_ns
+    made = rm.ensure_start(path, work_dir=str(tmp / 'pretrain'),
+                           cfg_options=_tiny_options(synthetic_root))
+    assert made is False
+    assert os.stat(path).st_mtime_ns == before
+    assert os.stat(log).st_mtime_ns == log_before  # no training ran
+
+
+def test_start_is_remade_when_its_config_changes(tmp_path, monkeypatch):
+    # a cache made under another config is not reused: the training command
+    # runs again (intercepted here)
+    path = str(tmp_path / 'start.pth')
+    open(path, 'wb').close()
+    with open(path + '.json', 'w') as f:
+        f.write('{"config_digest": "something else"}')
+    calls = []
+
+    def fake_run(cmd, log):
+        calls.append(cmd)
+        raise RuntimeError('stop')
+    monkeypatch.setattr(rm, '_run', fake_run)
+    monkeypatch.setattr(rm, 'ensure_data', lambda root: None)
+    monkeypatch.setattr(rm, 'write_frame_list', lambda root: None)
+    with pytest.raises(RuntimeError, match='stop'):
+        rm.ensure_start(path, work_dir=str(tmp_path / 'w'))
+    assert calls and calls[0][1] == 'tools/train.py'
+
+
+def test_table_reports_mean_and_spread():
+    runs = {'start': [{'m': 0.5}], 'arm': [{'m': 0.2}, {'m': 0.4}]}
+    s = rm.summarise(runs, [0, 1])
+    assert s['arm']['m'] == pytest.approx((0.3, 0.1, 2))
+    table = rm.format_table(s, 'hdr')
+    assert '30.00 +- 10.00' in table and '50.00' in table

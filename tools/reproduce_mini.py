@@ -1,0 +1,253 @@
+"""MoSiC's claim in miniature, on a CPU (docs/mini_reproduction.md).
+
+    python tools/reproduce_mini.py [--seeds 0 1 2] [--iters N] [--out DIR]
+
+1. an image-pretrained start: mmpretrain's MoCoV3 (configs/mini/imgssl_pretrain.py)
+   on the synthetic train frames as independent images, made on first use and
+   cached (a second run reuses it; a changed config makes a new one);
+2. per seed, with the same number of steps: (b) MoCoV3 continued
+   (imgssl_continue.py), (a) MoSiC on static tracks (mosic_static.py) and
+   MoSiC on DIS tracks (mosic_from_imgssl.py);
+3. every metric of tools/evaluate.py on the synthetic val split for the start
+   and each run; one table: mean +- std over the seeds.
+"""
+import argparse
+import hashlib
+import json
+import os
+import os.path as osp
+import shutil
+import subprocess
+import sys
+import time
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
+
+PRETRAIN_CFG = 'configs/mini/imgssl_pretrain.py'
+CONTROL_B_CFG = 'configs/mini/imgssl_continue.py'
+STATIC_CFG = 'configs/mini/mosic_static.py'
+MOSIC_CFG = 'configs/mini/mosic_from_imgssl.py'
+ARMS = (('+image SSL (b)', CONTROL_B_CFG), ('+MoSiC static (a)', STATIC_CFG),
+        ('+MoSiC', MOSIC_CFG))
+
+
+def write_frame_list(data_root: str, split: str = 'train',
+                     out: str = 'ImageSets/train_frames.txt') -> str:
+    """One line per frame (``<video>/<frame>.jpg``, relative to JPEGImages/)
+    of the videos in ``ImageSets/<split>.txt``; rewritten only when it
+    changes. Returns the list's path."""
+    videos_file = osp.join(data_root, 'ImageSets', f'{split}.txt')
+    if not osp.isfile(videos_file):
+        raise FileNotFoundError(f'{videos_file} not found: generate the '
+                                'synthetic data first')
+    with open(videos_file) as f:
+        videos = [v.strip() for v in f if v.strip()]
+    lines = []
+    for v in videos:
+        d = osp.join(data_root, 'JPEGImages', v)
+        frames = sorted(x for x in os.listdir(d) if x.endswith('.jpg'))
+        if not frames:
+            raise ValueError(f'{d}: no .jpg frames')
+        lines += [f'{v}/{x}' for x in frames]
+    text = '\n'.join(lines) + '\n'
+    path = osp.join(data_root, out)
+    if not osp.isfile(path) or open(path).read() != text:
+        tmp = path + '.tmp'
+        with open(tmp, 'w') as f:
+            f.write(text)
+        os.replace(tmp, path)
+    return path
+
+
+def ensure_data(data_root: str, config: str = MOSIC_CFG) -> None:
+    """Write the synthetic videos of ``config``'s train set into
+    ``data_root`` unless a dataset is there already (``meta.json``)."""
+    if osp.isfile(osp.join(data_root, 'meta.json')):
+        return
+    from mmengine.config import Config
+
+    from mosic_mm.datasets.synthetic import write_dataset
+    ds = Config.fromfile(config).train_dataloader.dataset
+    write_dataset(data_root, num_train=ds.num_train, num_val=ds.num_val,
+                  num_frames=ds.num_frames, size=tuple(ds.size),
+                  seed=ds.get('seed', 0))
+
+
+def config_digest(config: str) -> str:
+    """sha256 of the resolved config text (what the cached start depends
+    on)."""
+    from mmengine.config import Config
+    return hashlib.sha256(
+        Config.fromfile(config).pretty_text.encode()).hexdigest()[:16]
+
+
+def _run(cmd, log):
+    print('+', ' '.join(cmd), f'(log: {log})', flush=True)
+    with open(log, 'w') as f:
+        r = subprocess.run(cmd, cwd=REPO, stdout=f, stderr=subprocess.STDOUT)
+    if r.returncode:
+        with open(log) as f:
+            tail = f.read()[-3000:]
+        raise RuntimeError(f'{" ".join(cmd)} failed ({r.returncode}); end '
+                           f'of {log}:\n{tail}')
+
+
+def ensure_start(start: str, config: str = PRETRAIN_CFG,
+                 work_dir: str = 'work_dirs/mini/imgssl_pretrain',
+                 python: str = sys.executable, cfg_options=()) -> bool:
+    """Make the image-SSL start ``start`` unless a cached one made with the
+    same resolved config exists (``start + '.json'`` records the digest).
+    Returns True if it was (re)made, False if the cache was reused."""
+    digest = config_digest(config) + ''.join(f' {o}' for o in cfg_options)
+    meta = start + '.json'
+    if osp.isfile(start) and osp.isfile(meta):
+        with open(meta) as f:
+            if json.load(f).get('config_digest') == digest:
+                print(f'image-SSL start: reusing {start} ({config}, '
+                      f'digest {digest})', flush=True)
+                return False
+        print(f'image-SSL start: {start} was made with another config; '
+              'remaking it', flush=True)
+    from mmengine.config import Config
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(dict(o.split('=', 1) for o in cfg_options))
+    data_root = cfg.train_dataloader.dataset.data_root
+    ensure_data(data_root)
+    write_frame_list(data_root)
+    os.makedirs(work_dir, exist_ok=True)
+    t0 = time.time()
+    _run([python, 'tools/train.py', config, '--work-dir', work_dir,
+          *(['--cfg-options', *cfg_options] if cfg_options else [])],
+         osp.join(work_dir, 'train.log.txt'))
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        last = f.read().strip()
+    os.makedirs(osp.dirname(start) or '.', exist_ok=True)
+    shutil.copyfile(last, start + '.tmp')
+    os.replace(start + '.tmp', start)
+    with open(meta, 'w') as f:
+        json.dump(dict(config=config, config_digest=digest, source=last,
+                       seconds=round(time.time() - t0, 1),
+                       cfg_options=list(cfg_options), data_root=data_root),
+                  f, indent=1)
+    print(f'image-SSL start: made {start} in {time.time() - t0:.0f} s',
+          flush=True)
+    return True
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    p.add_argument('--iters', type=int, help='steps of every arm '
+                   '(default: mini_iters of the configs)')
+    p.add_argument('--out', default='work_dirs/mini')
+    p.add_argument('--start', default='work_dirs/mini/imgssl_start.pth')
+    p.add_argument('--python', default=sys.executable)
+    p.add_argument('--eval-args', nargs=argparse.REMAINDER, default=[],
+                   help='passed to tools/evaluate.py all (last option)')
+    return p.parse_args(argv)
+
+
+def _arm_options(cfg_path, seed, iters, start):
+    from mmengine.config import Config
+    cfg = Config.fromfile(cfg_path)
+    n = iters or cfg.mini_iters
+    opts = [f'randomness.seed={seed}', f'train_cfg.max_iters={n}',
+            f'param_scheduler.0.T_max={n}',
+            f'default_hooks.checkpoint.interval={n}']
+    if cfg_path == CONTROL_B_CFG:
+        opts.append(f'load_from={start}')
+    else:
+        opts.append(f'model.backbone.init_cfg.checkpoint={start}')
+    return opts, n
+
+
+def summarise(results: dict, seeds) -> dict:
+    """{column: [per-seed {metric: value}]} -> {column: {metric: (mean,
+    std, n)}} (population std over the seeds, x100 later)."""
+    import numpy as np
+    out = {}
+    for col, runs in results.items():
+        metrics = list(dict.fromkeys(m for r in runs for m in r))
+        out[col] = {m: (float(np.mean([r[m] for r in runs])),
+                        float(np.std([r[m] for r in runs])), len(runs))
+                    for m in metrics}
+    return out
+
+
+def format_table(summary: dict, header: str) -> str:
+    cols = list(summary)
+    metrics = list(dict.fromkeys(m for c in cols for m in summary[c]))
+    w0 = max(len('metric'), *(len(m) for m in metrics))
+    w = [max(15, len(c)) for c in cols]
+    lines = [header, ' | '.join(['metric'.ljust(w0)] +
+                                [c.rjust(x) for c, x in zip(cols, w)])]
+    lines.append('-' * len(lines[-1]))
+    for m in metrics:
+        cells = []
+        for c in cols:
+            if m not in summary[c]:
+                cells.append('-')
+                continue
+            mean, std, n = summary[c][m]
+            cells.append(f'{100 * mean:.2f}' if n == 1 else
+                         f'{100 * mean:.2f} +- {100 * std:.2f}')
+        lines.append(' | '.join([m.ljust(w0)] +
+                                [s.rjust(x) for s, x in zip(cells, w)]))
+    return '\n'.join(lines)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    t0 = time.time()
+    os.makedirs(args.out, exist_ok=True)
+    py = args.python
+    ensure_start(args.start, python=py)
+    # the tracks of both MoSiC arms, cached once
+    for cfg in (MOSIC_CFG, STATIC_CFG):
+        _run([py, 'tools/extract_tracks.py', cfg],
+             osp.join(args.out, f'extract_{osp.basename(cfg)[:-3]}.log.txt'))
+    ckpts = {name: [] for name, _ in ARMS}
+    n_iters = None
+    for seed in args.seeds:
+        for name, cfg in ARMS:
+            opts, n_iters = _arm_options(cfg, seed, args.iters, args.start)
+            wd = osp.join(args.out, f'{osp.basename(cfg)[:-3]}_seed{seed}')
+            _run([py, 'tools/train.py', cfg, '--work-dir', wd,
+                  '--cfg-options', *opts], osp.join(wd + '.log.txt'))
+            with open(osp.join(wd, 'last_checkpoint')) as f:
+                ckpts[name].append(f.read().strip())
+    # one evaluation call: the start (its config's initialisation = the
+    # cached checkpoint) and every checkpoint, side by side
+    models = [MOSIC_CFG] + [c for name, _ in ARMS for c in ckpts[name]]
+    js = osp.join(args.out, 'eval_all.json')
+    _run([py, 'tools/evaluate.py', 'all', *models, '--json', js,
+          *args.eval_args], osp.join(args.out, 'eval_all.log.txt'))
+    with open(js) as f:
+        cols = list(json.load(f).values())
+    results = {'start (MoCoV3)': [cols[0]]}
+    i = 1
+    for name, _ in ARMS:
+        results[name] = cols[i:i + len(args.seeds)]
+        i += len(args.seeds)
+    summary = summarise(results, args.seeds)
+    header = (f'Mini reproduction on the synthetic val split: fast CPU '
+              f'presets of tools/evaluate.py (not the paper protocols), '
+              f'scores x100, mean +- std over {len(args.seeds)} training '
+              f'seeds {args.seeds} of {n_iters} steps per arm (start: one '
+              f'MoCoV3 checkpoint); {time.time() - t0:.0f} s in all')
+    table = format_table(summary, header)
+    print()
+    print(table)
+    with open(osp.join(args.out, 'table.txt'), 'w') as f:
+        f.write(table + '\n')
+    with open(osp.join(args.out, 'results.json'), 'w') as f:
+        json.dump(dict(seeds=args.seeds, iters=n_iters, runs=results,
+                       checkpoints=ckpts), f, indent=1)
+    return summary
+
+
+if __name__ == '__main__':
+    main()
