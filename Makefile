@@ -13,7 +13,7 @@ FULL := $(VENV)/.installed-full
 DEPS := requirements.txt requirements/mmcv-lite.txt setup.py tools/install_deps.sh
 FULL_DEPS := $(DEPS) requirements/seg.txt requirements/tests.txt
 
-.PHONY: setup setup-full setup-lite test test-fast demo benchmarks clean
+.PHONY: setup setup-full setup-lite test test-fast demo reproduce-mini benchmarks clean
 setup: $(CORE)
 setup-full: $(FULL)
 
@@ -39,6 +39,10 @@ test-fast: $(FULL)
 
 demo: $(CORE)
 	bash tools/demo.sh
+
+# image-SSL start | +image SSL | +MoSiC static | +MoSiC (docs/mini_reproduction.md)
+reproduce-mini: $(CORE)
+	$(PY) tools/reproduce_mini.py
 
 benchmarks: $(CORE)
 	bash tools/benchmark_docs.sh
