@@ -224,11 +224,6 @@ class TimmViT(BaseModule):
         return layout, {f'model.{k}': v for k, v in sd.items()}, dropped, \
             resampled
 
-    def export_state_dict(self, layout: str = 'timm') -> Dict[str, Tensor]:
-        """This backbone's weights in ``'timm'`` or ``'dinov3'`` layout."""
-        from .convert_eva import from_native
-        return from_native(self.state_dict(), layout)
-
     def init_weights(self) -> None:
         """timm initialised the weights at construction; a
         ``ConvertedPretrained`` init_cfg loads the file (strict)."""
