@@ -39,7 +39,10 @@ def test_nearest_to_each_cell_centre_then_fill_cell_by_cell():
                    [5.0, 5.0]],  # 5: cell 3, d2 0.5
                   np.float32)
     vis = np.ones(6, bool)
-    sel = lambda n, v=vis: select_track_indices(xy, v, n, 2, (8, 8)).tolist()  # noqa: E731,E501
+
+    def sel(n, v=vis):
+        return select_track_indices(xy, v, n, 2, (8, 8)).tolist()
+
     assert sel(3) == [1, 3, 4]  # one per occupied cell, nearest the centre
     # then the second nearest of each cell, evenly over the cells
     assert sel(4) == [1, 2, 3, 4]

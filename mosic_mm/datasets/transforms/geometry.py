@@ -61,7 +61,8 @@ def resize_frames(imgs: np.ndarray, out_hw: Tuple[int, int],
                          f'{imgs.dtype}')
     h, w = (int(v) for v in out_hw)
     if h < 1 or w < 1:
-        raise ValueError(f'resize_frames out_hw must be positive, got {out_hw}')
+        raise ValueError('resize_frames out_hw must be positive, got '
+                         f'{out_hw}')
     if imgs.shape[1:3] == (h, w):
         return imgs
     if interpolation in _TORCH_MODES:
