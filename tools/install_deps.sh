@@ -111,6 +111,10 @@ case "$MODE" in
     if [ "$dists" = mmcv ] && check_mmcv full >/dev/null 2>&1; then
       log "full mmcv 2.1.0 already installed (a superset of mmcv-lite): keeping it"
     else
+      case "$dists" in
+        mmcv) log "full mmcv is installed but mmcv.ops does not import: replacing it with mmcv-lite" ;;
+        "mmcv mmcv-lite") log "both mmcv and mmcv-lite are installed (they overwrite each other's files): replacing them with mmcv-lite" ;;
+      esac
       [ "$dists" = mmcv-lite ] || uninstall mmcv mmcv-lite mmsegmentation
       log "mmcv-lite 2.1.0 (pure Python, no compiled ops)"
       install -r requirements/mmcv-lite.txt
@@ -123,7 +127,6 @@ case "$MODE" in
     log "mmcv-lite 2.1.0 (pure Python, no compiled ops)"
     install -r requirements/mmcv-lite.txt
     check_mmcv lite >/dev/null 2>&1 || install --force-reinstall --no-deps -r requirements/mmcv-lite.txt
-    rm -f "$VENV/.installed-full"
     ;;
   full)
     mkdir -p .cache/wheels
@@ -163,6 +166,8 @@ want=lite
 if [ "$MODE" = full ] || [ "$(mmcv_dists)" = mmcv ]; then want=full; fi
 msg=$(check_mmcv "$want")   # fails the script if mmcv is not the one wanted
 log "$msg"
+# make's stamp of the full set-up (Makefile) is void once full mmcv is gone
+[ "$want" = full ] || rm -f "$VENV/.installed-full"
 log "$VENV ready ($MODE): $("$VPY" -c '
 import mmcv, mmengine, mmpretrain, torch
 v = ["torch " + torch.__version__, "mmengine " + mmengine.__version__,
