@@ -42,7 +42,9 @@ VPY="$(cd "$VENV" && pwd)/bin/python"
 # drop its "is ignored" warnings about the others.
 pip_() { "$VPY" -m pip "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
 # Wheels only: a package without a wheel is an error here, never a compile.
-install() { pip_ install -q --only-binary :all: "$@"; }
+# --no-compile: Python byte-compiles what is imported on first use instead of
+# all of torch at install time (a large part of the install time on 2 cores).
+install() { pip_ install -q --no-compile --only-binary :all: "$@"; }
 
 # Which distributions provide the `mmcv` package now: "mmcv", "mmcv-lite",
 # "mmcv mmcv-lite" (clobbered: they share files) or "" (none).
@@ -138,8 +140,12 @@ case "$MODE" in
       log "  or .cache/wheels: building it from the PyPI sdist with the C++ compiler, once"
       log "  (20-40 min on 2 cores; the wheel is kept in .cache/wheels)."
       log "  The main job (\`make demo\`, training, extraction, evaluation) does not need it."
-      install "setuptools<70" wheel ninja
+      # the build wants an older setuptools than torch declares: use it for the
+      # build only, then put the venv's own version back
+      setuptools_was=$("$VPY" -c 'import importlib.metadata as m; print(m.version("setuptools"))')
+      install --no-warn-conflicts "setuptools<70" wheel ninja
       tmp=$(mktemp -d)
+      trap 'rm -rf "$tmp"' EXIT
       pip_ download -q --no-deps --no-binary :all: -d "$tmp" mmcv==2.1.0
       tar xzf "$tmp"/mmcv-2.1.0.tar.gz -C "$tmp"
       # torch >= 2.10 headers need C++20; mmcv's setup.py forces an older standard.
@@ -147,6 +153,7 @@ case "$MODE" in
       (cd "$tmp"/mmcv-2.1.0 && MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS=${MAX_JOBS:-2} \
          "$VPY" -m pip wheel -q --no-deps --no-build-isolation -w "$OLDPWD/.cache/wheels" .)
       rm -rf "$tmp"
+      install --no-warn-conflicts "setuptools==$setuptools_was"
       log "built $(ls .cache/wheels/mmcv-2.1.0-*.whl)"
     fi
     # mmcv-lite shares the `mmcv` package with full mmcv: remove it first
