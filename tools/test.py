@@ -91,7 +91,6 @@ def test(cfg: Config) -> dict:
         lines = [f'{k}: {v}' for k, v in metrics.items()]
         runner.logger.info(f'test metrics of {cfg.load_from}:\n'
                            + '\n'.join(lines))
-        print('\n'.join(lines), flush=True)
     return metrics
 
 
