@@ -217,3 +217,82 @@ def test_failed_save_keeps_the_previous_checkpoint(
     assert runner.iter == 3
     assert (work / 'iter_3.pth').exists()
     assert not (work / 'iter_1.pth').exists()  # rotation still works
+
+
+# ------------------------------------------------------------ configs
+def test_missing_base_names_the_file_and_the_config_naming_it(tmp_path):
+    from mosic_mm.utils.config import ConfigError, load_config
+    parent = tmp_path / 'parent.py'
+    parent.write_text(f"_base_ = [{SYNTHETIC_CONFIG!r}, "
+                      "'./_base_/my_runtime.py']\n")
+    child = tmp_path / 'child.py'
+    child.write_text("_base_ = ['./parent.py']\nmax_iters = 3\n")
+    missing = tmp_path / '_base_' / 'my_runtime.py'
+    with pytest.raises(ConfigError) as e:
+        load_config(str(child))
+    msg = str(e.value)
+    assert f'its _base_ file {missing} does not exist' in msg
+    assert f'named in the _base_ of {parent}' in msg and str(child) in msg
+    with pytest.raises(ConfigError, match='nope.py does not exist'):
+        load_config(str(tmp_path / 'nope.py'))
+
+    # tools/train.py: the message, exit status 1, the work dir untouched
+    work = tmp_path / 'work'
+    work.mkdir()
+    (work / 'iter_5.pth').write_bytes(b'an earlier checkpoint')
+    (work / 'last_checkpoint').write_text(str(work / 'iter_5.pth'))
+    before = _snapshot(work)
+    proc = subprocess.run([sys.executable, TRAIN, str(child), '--work-dir',
+                           str(work)], cwd=REPO, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 1
+    assert f'its _base_ file {missing} does not exist' in proc.stderr
+    assert _snapshot(work) == before
+    assert sorted(os.listdir(work)) == ['iter_5.pth', 'last_checkpoint']
+
+
+# ---------------------------------------------- resume across world sizes
+def _train_cli(work, data_root, max_iters, nproc, *extra):
+    opts = ['--work-dir', str(work), *extra, '--cfg-options',
+            *tiny_train_options(data_root, max_iters),
+            'default_hooks.checkpoint.interval=1']
+    if nproc == 1:
+        proc = subprocess.run([sys.executable, TRAIN, SYNTHETIC_CONFIG,
+                               *opts], cwd=REPO, capture_output=True,
+                              text=True, timeout=600)
+        log = proc.stdout + proc.stderr
+    else:
+        from test_extract_tracks import run_torchrun
+        proc, log = run_torchrun([TRAIN, SYNTHETIC_CONFIG, '--launcher',
+                                  'pytorch', *opts])
+    assert 'terminate called' not in log, log[-3000:]
+    assert proc.returncode == 0, log[-3000:]
+    return log
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('first,then', [(2, 1), (1, 2)],
+                         ids=['2->1 processes', '1->2 processes'])
+def test_resume_with_another_number_of_processes(synthetic_root, tmp_path,
+                                                 first, then):
+    work = tmp_path / 'work'
+    _train_cli(work, synthetic_root, 2, first)
+    before = _snapshot(work)
+    ckpt = torch.load(work / 'iter_2.pth', map_location='cpu')
+    assert ckpt['rng_state']['world_size'] == first
+    log = _train_cli(work, synthetic_root, 3, then, '--resume')
+    assert 'Iter(train) [3/3]' in log and 'Iter(train) [2/3]' not in log
+    # the RNG states cannot be mapped to another number of ranks: said so
+    assert (f'holds RNG states of {first} ranks but this run has {then}'
+            in log)
+    final = torch.load(work / 'iter_3.pth', map_location='cpu')
+    assert final['meta']['iter'] == 3
+    assert final['rng_state']['world_size'] == then
+    for k, v in ckpt['state_dict'].items():  # it continued from iter_2
+        assert v.shape == final['state_dict'][k].shape
+    assert any(not torch.equal(v, final['state_dict'][k])
+               for k, v in ckpt['state_dict'].items())
+    # earlier checkpoints are still there, unchanged
+    after = _snapshot(work)
+    for name in ('iter_1.pth', 'iter_2.pth'):
+        assert after[name] == before[name]
