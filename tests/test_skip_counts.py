@@ -105,3 +105,40 @@ def test_skipped_clips_counted_exactly_with_workers(
             'and ranks)') in text
     assert f'skipped_clips: {len(raised)}' in text
 
+
+
+RANKS_SCRIPT = r'''
+import os, sys
+sys.path.insert(0, {repo!r})
+from types import SimpleNamespace
+from mmengine.logging import MessageHub
+from mmpretrain.structures import DataSample
+from mosic_mm.engine.hooks import RunSummaryHook
+from mosic_mm.utils.dist import distributed_session
+
+rank = int(os.environ['RANK'])
+with distributed_session('pytorch'):
+    hook = RunSummaryHook()
+    runner = SimpleNamespace(message_hub=MessageHub.get_instance('skips'))
+    hook.before_train(runner)
+    # rank 0 skipped 2 + 0 clips, rank 1 skipped 1 + 4: total 7
+    per_iter = [[2, 0], [1, 4]][rank]
+    for i, n in enumerate(per_iter):
+        batch = dict(data_samples=[DataSample(metainfo=dict(skipped_clips=n)),
+                                   DataSample(metainfo=dict(skipped_clips=0))])
+        hook.after_train_iter(runner, i, batch)
+        print(f'rank {{rank}} iter {{i}} total {{hook.total_skipped_clips()}}',
+              flush=True)
+'''
+
+
+def test_counts_are_summed_over_ranks(tmp_path):
+    from test_extract_tracks import run_torchrun
+    from conftest import REPO
+    script = tmp_path / 'ranks.py'
+    script.write_text(RANKS_SCRIPT.format(repo=REPO))
+    proc, log = run_torchrun([str(script)])
+    assert proc.returncode == 0, log[-3000:]
+    for rank in (0, 1):
+        assert f'rank {rank} iter 0 total 3' in log  # 2 + 1
+        assert f'rank {rank} iter 1 total 7' in log  # 2 + 0 + 1 + 4
