@@ -14,6 +14,7 @@ torchrun / slurm then stop them).
     sys.exit(session.status)           # the worst status of all ranks
 """
 import contextlib
+import gc
 from typing import Optional
 
 import torch
@@ -79,9 +80,16 @@ def _agree(status: int) -> int:
 
 
 def destroy_process_group() -> None:
-    """Destroy the default group if there is one (idempotent)."""
+    """Destroy the default group if there is one (idempotent).
+
+    Unreachable objects that still hold the group (a DDP model wrapper and
+    its reducer inside a finished Runner, which has reference cycles) are
+    collected first, so the group's C++ object and its threads are released
+    here, in the main thread, rather than during interpreter teardown."""
     if dist.is_available() and dist.is_initialized():
+        gc.collect()
         dist.destroy_process_group()
+        gc.collect()
 
 
 @contextlib.contextmanager
