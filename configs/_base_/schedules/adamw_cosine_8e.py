@@ -12,7 +12,11 @@ optim_wrapper = dict(
     # mmengine's default constructor, minus a warning per frozen tensor
     constructor='TrainableParamsOptimWrapperConstructor',
     paramwise_cfg=dict(
-        custom_keys={'backbone': dict(lr_mult=0.1)},
+        # force_default_settings: without it mmengine skips the bias/norm/
+        # flat decay mults for every parameter matching a custom key, i.e.
+        # backbone biases, LayerNorm and LayerScale weights would be decayed.
+        custom_keys={'backbone': dict(lr_mult=0.1,
+                                      force_default_settings=True)},
         bias_decay_mult=0.0,
         norm_decay_mult=0.0,
         flat_decay_mult=0.0))

@@ -1,7 +1,14 @@
 """mmengine's default optimizer constructor, minus one warning per frozen
-tensor: MoSiC freezes most of the student and all of the teacher (hundreds of
-tensors for a ViT-L), so the log gets a one-line summary instead."""
+tensor (MoSiC freezes most of the student and all of the teacher: hundreds of
+tensors for a ViT-L, so the log gets a one-line summary instead), plus
+``force_default_settings`` in ``custom_keys``: mmengine 0.10.7 ignores
+``bias/norm/flat_decay_mult`` for every parameter that matches a custom key,
+so without it backbone biases, norms and LayerScale would be decayed."""
 import logging
+
+from torch.nn import GroupNorm, LayerNorm
+from torch.nn.modules.batchnorm import _BatchNorm
+from torch.nn.modules.instancenorm import _InstanceNorm
 
 from mmengine.logging import MMLogger, print_log
 from mmengine.optim import DefaultOptimWrapperConstructor
@@ -28,7 +35,36 @@ class _CountSkipped(logging.Filter):
 class TrainableParamsOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     """``DefaultOptimWrapperConstructor`` (same param groups, paramwise_cfg
     included) that optimises only parameters with ``requires_grad`` and logs
-    how many frozen ones it left out in one line."""
+    how many frozen ones it left out in one line.
+
+    A ``custom_keys`` entry with ``force_default_settings=True`` keeps its
+    ``lr_mult`` / ``decay_mult`` and still gets the default decay rules:
+    norm weights/biases -> ``norm_decay_mult``, other biases ->
+    ``bias_decay_mult``, other 1-D tensors -> ``flat_decay_mult``.
+    """
+
+    def add_params(self, params, module, prefix='', is_dcn_module=None):
+        start = len(params)
+        direct = [(name, p) for name, p in
+                  module.named_parameters(recurse=False) if p.requires_grad]
+        super().add_params(params, module, prefix, is_dcn_module)
+        if self.base_wd is None:
+            return
+        cfg = self.paramwise_cfg
+        is_norm = isinstance(module,
+                             (_BatchNorm, _InstanceNorm, GroupNorm, LayerNorm))
+        for (name, param), group in zip(direct, params[start:]):
+            assert group['params'][0] is param
+            if not group.get('force_default_settings', False):
+                continue
+            decay = group['weight_decay']
+            if is_norm and cfg.get('norm_decay_mult') is not None:
+                decay = decay * cfg['norm_decay_mult']
+            elif name == 'bias' and cfg.get('bias_decay_mult') is not None:
+                decay = decay * cfg['bias_decay_mult']
+            elif param.ndim == 1 and cfg.get('flat_decay_mult') is not None:
+                decay = decay * cfg['flat_decay_mult']
+            group['weight_decay'] = decay
 
     def __call__(self, model):
         logger = MMLogger.get_current_instance()

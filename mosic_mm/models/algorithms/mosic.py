@@ -56,6 +56,16 @@ class MoSiC(BaseSelfSupervisor):
         teacher_dtype (str, optional): autocast dtype of the teacher forward
             (e.g. 'bfloat16'); None keeps the ambient precision. Sinkhorn and
             the loss always run in fp32.
+        exact_student (bool): with a shared trunk and ``teacher_dtype``, run
+            the trunk of the frame-0 rows (the student's inputs) in fp32 with
+            autocast off, so the student sees exactly what an unshared fp32
+            student sees; only the other frames' trunk runs in
+            ``teacher_dtype``. False runs the whole shared trunk under the
+            teacher's autocast (bf16-rounded student inputs). Defaults to True.
+        mask_rule (str): which loss terms masking drops. 'reference' (the
+            paper's ablation): term (b, t, n) is dropped when the point's
+            frame-t position falls in a masked token (one kept set for all
+            frames). 'frame0': dropped when its frame-0 position is masked.
 
     The stages of :meth:`loss` are labelled for ``torch.profiler``
     (``mosic/teacher``, ``mosic/student``, ``mosic/sampling``,
@@ -70,6 +80,8 @@ class MoSiC(BaseSelfSupervisor):
                  teacher_chunk_size: Optional[int] = None,
                  share_frozen_trunk: bool = True,
                  teacher_dtype: Optional[str] = None,
+                 exact_student: bool = True,
+                 mask_rule: str = 'reference',
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         backbone = MODELS.build(backbone) if isinstance(backbone, dict) \
@@ -87,6 +99,9 @@ class MoSiC(BaseSelfSupervisor):
                     f'model.head.in_channels={width} does not match the '
                     f'backbone width embed_dims={backbone.embed_dims}; drop '
                     'head.in_channels from the config to infer it.')
+        if mask_rule not in ('reference', 'frame0'):
+            raise ValueError("mask_rule must be 'reference' or 'frame0', "
+                             f'got {mask_rule!r}')
         if not 0.0 <= mask_ratio < 1.0:
             raise ValueError(f'mask_ratio must be in [0, 1), got {mask_ratio}')
         num_layers = len(backbone.layers)
@@ -103,6 +118,8 @@ class MoSiC(BaseSelfSupervisor):
         self.mask_ratio = mask_ratio
         self.teacher_chunk_size = teacher_chunk_size
         self.share_frozen_trunk = share_frozen_trunk
+        self.exact_student = exact_student
+        self.mask_rule = mask_rule
         self.teacher_dtype = getattr(torch, teacher_dtype) \
             if teacher_dtype else None
         self.patch_size = vit_patch_size(self.backbone)
@@ -197,30 +214,62 @@ class MoSiC(BaseSelfSupervisor):
             for start in range(0, len(frames), chunk):
                 x = frames[start:start + chunk]
                 with record_function('mosic/teacher'):
-                    tokens, hw = embed_tokens(vit, x)
-                    tokens = forward_blocks(vit, tokens, 0, depth, hw=hw)
+                    rows = None
                     if trunk_rows is not None:
                         rows = trunk_rows[(trunk_rows >= start)
                                           & (trunk_rows < start + len(x))]
-                        trunk.append(tokens[rows - start])
+                        rows = rows - start
+                    exact = rows if (self.exact_student and self.teacher_dtype
+                                     is not None) else None
+                    tokens, hw = self._trunk(vit, x, depth, exact)
+                    if rows is not None:
+                        trunk.append(tokens[rows])
                     tokens = forward_blocks(vit, tokens, depth, hw=hw)
                 scores.append(
                     self._scores(vit, head, tokens, hw,
                                  tracks[start:start + chunk]))
         return torch.cat(scores), (torch.cat(trunk) if trunk else None)
 
+    def _trunk(self, vit: nn.Module, x: Tensor, depth: int,
+               exact_rows: Optional[Tensor] = None
+               ) -> Tuple[Tensor, Tuple[int, int]]:
+        """Embedding and blocks ``[0, depth)`` of frames x [M,3,H,W] ->
+        (tokens [M,L,C], hw). Rows ``exact_rows`` [R] run in fp32 with
+        autocast off (the student's inputs); the others under the ambient
+        (teacher) autocast."""
+
+        def run(frames: Tensor) -> Tuple[Tensor, Tuple[int, int]]:
+            tokens, hw = embed_tokens(vit, frames)
+            return forward_blocks(vit, tokens, 0, depth, hw=hw), hw
+
+        if exact_rows is None or exact_rows.numel() == 0:
+            return run(x)
+        exact = torch.zeros(len(x), dtype=torch.bool, device=x.device)
+        exact[exact_rows] = True
+        with torch.autocast(x.device.type, enabled=False):
+            exact_tokens, hw = run(x[exact].float())
+        if bool(exact.all()):
+            return exact_tokens, hw
+        rest, _ = run(x[~exact])
+        dtype = torch.promote_types(exact_tokens.dtype, rest.dtype)
+        tokens = exact_tokens.new_empty((len(x), *exact_tokens.shape[1:]),
+                                        dtype=dtype)
+        tokens[exact] = exact_tokens.to(dtype)
+        tokens[~exact] = rest.to(dtype)
+        return tokens, hw
+
     def student_scores(self, frames: Tensor, points: Tensor,
                        trunk_tokens: Optional[Tensor] = None
                        ) -> Tuple[Tensor, Optional[Tensor]]:
         """frames [B,3,H,W], points [B,N,2] -> scores [B,N,K] and, with
-        masking, a bool [B,N] telling which points start in a kept token.
+        masking, the kept-token grid bool [B, h*w] (None without masking).
 
         ``trunk_tokens`` [B,L,C]: the frames' tokens after the frozen trunk
         (see ``share_frozen_trunk``); only the trainable blocks then run.
         """
         vit = self.backbone
         hw = tuple(-(-s // self.patch_size) for s in frames.shape[-2:])
-        keep = point_kept = None
+        keep = kept_grid = None
         with record_function('mosic/student'):
             if trunk_tokens is not None:
                 tokens = forward_blocks(vit, trunk_tokens.to(frames.dtype),
@@ -231,10 +280,9 @@ class MoSiC(BaseSelfSupervisor):
                     keep, kept_grid = self._sample_kept_tokens(
                         len(frames), hw, frames.device)
                     tokens = keep_tokens(vit, tokens, keep)
-                    point_kept = self._points_in_kept(points, kept_grid, hw)
                 tokens = forward_blocks(vit, tokens, hw=hw, keep=keep)
         return self._scores(vit, self.head, tokens, hw, points,
-                            keep), point_kept
+                            keep), kept_grid
 
     def _uses_shared_trunk(self) -> bool:
         masked = self.training and self.mask_ratio > 0
@@ -258,6 +306,18 @@ class MoSiC(BaseSelfSupervisor):
             0, hw[0] - 1)
         return torch.gather(kept_grid, 1, row * hw[1] + col)
 
+    def _terms_kept(self, tracks: Tensor, kept_grid: Tensor,
+                    size: Tuple[int, int]) -> Tensor:
+        """tracks [B,T,N,2], kept grid [B,h*w] -> bool [B,T,N]: which loss
+        terms survive masking (see ``mask_rule``)."""
+        B, T, N = tracks.shape[:3]
+        hw = tuple(-(-s // self.patch_size) for s in size)
+        if self.mask_rule == 'frame0':
+            return self._points_in_kept(tracks[:, 0], kept_grid,
+                                        hw).unsqueeze(1).expand(B, T, N)
+        return self._points_in_kept(tracks.reshape(B, T * N, 2), kept_grid,
+                                    hw).view(B, T, N)
+
     def extract_feat(self, inputs: Tensor) -> Tuple[Tensor]:
         """Student features of frames [B,3,H,W] or clips [B,T,3,H,W]."""
         if inputs.dim() == 5:
@@ -280,12 +340,15 @@ class MoSiC(BaseSelfSupervisor):
                 f'tracks {tuple(tracks.shape)} / visibility '
                 f'{tuple(visibility.shape)} do not match clips '
                 f'{tuple(inputs.shape)}; expected [B,T,N,2] and [B,T,N]')
+        self.head.normalize_prototypes_()
+        self.teacher['head'].normalize_prototypes_()
         frame0_rows = torch.arange(0, B * T, T, device=inputs.device) \
             if self._uses_shared_trunk() else None
         teacher, trunk = self.teacher_scores(
             inputs.flatten(0, 1), tracks.flatten(0, 1), frame0_rows)
-        student, point_kept = self.student_scores(inputs[:, 0], tracks[:, 0],
-                                                  trunk)
-        if point_kept is not None:
-            visibility = visibility & point_kept.unsqueeze(1)
+        student, kept_grid = self.student_scores(inputs[:, 0], tracks[:, 0],
+                                                 trunk)
+        if kept_grid is not None:
+            visibility = visibility & self._terms_kept(tracks, kept_grid,
+                                                       inputs.shape[-2:])
         return self.head.loss(student, teacher.view(B, T, N, -1), visibility)

@@ -38,6 +38,12 @@ class SinkhornClusteringHead(BaseModule):
         epsilon (float): Sinkhorn entropic regularisation.
         num_iters (int): Sinkhorn iterations.
         temperature (float): Student softmax temperature ``tau``.
+        prototype_norm (str): 'inplace' (the reference): the prototype
+            parameter is renormalised to unit rows in place before each
+            training step (:meth:`normalize_prototypes_`) and used as stored,
+            so the gradient keeps its radial part and the stored norm drifts
+            within a step. 'forward': normalised inside the forward (the
+            gradient is projected onto the sphere's tangent).
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -49,8 +55,13 @@ class SinkhornClusteringHead(BaseModule):
                  epsilon: float = 0.05,
                  num_iters: int = 10,
                  temperature: float = 0.1,
+                 prototype_norm: str = 'inplace',
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        if prototype_norm not in ('inplace', 'forward'):
+            raise ValueError("prototype_norm must be 'inplace' or 'forward', "
+                             f'got {prototype_norm!r}')
+        self.prototype_norm = prototype_norm
         widths = [in_channels, *hidden_channels, out_channels]
         layers = []
         for i, (w_in, w_out) in enumerate(zip(widths[:-1], widths[1:])):
@@ -71,8 +82,17 @@ class SinkhornClusteringHead(BaseModule):
 
     def forward(self, feats: Tensor) -> Tensor:
         """``[..., C]`` features -> ``[..., K]`` cosine prototype scores."""
-        prototypes = F.normalize(self.prototypes, dim=1)
+        prototypes = self.prototypes if self.prototype_norm == 'inplace' \
+            else F.normalize(self.prototypes, dim=1)
         return self.project(feats) @ prototypes.t()
+
+    @torch.no_grad()
+    def normalize_prototypes_(self) -> None:
+        """Renormalise the prototype rows to unit length in place (a no-op
+        for ``prototype_norm='forward'``). MoSiC calls it at the start of
+        every loss, for the student and the teacher head."""
+        if self.prototype_norm == 'inplace':
+            self.prototypes.copy_(F.normalize(self.prototypes, dim=1))
 
     @torch.no_grad()
     def targets(self, teacher_scores: Tensor) -> Tensor:
