@@ -4,6 +4,7 @@ import os.path as osp
 
 import pytest
 import torch
+import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
@@ -92,7 +93,12 @@ def test_nan_and_inf_steps_are_skipped_counted_and_summarised(
     p = snap.params  # after iterations 1..6
     for skipped in (2, 4, 5):  # parameters untouched by a skipped step
         for n in p[0]:
-            assert torch.equal(p[skipped - 1][n], p[skipped - 2][n]), n
+            a, b = p[skipped - 1][n], p[skipped - 2][n]
+            if n.endswith('head.prototypes'):  # renormalised in the forward
+                a, b = F.normalize(a, dim=1), F.normalize(b, dim=1)
+                assert torch.allclose(a, b, atol=1e-6), n
+                continue
+            assert torch.equal(a, b), n
     for stepped in (3, 6):
         assert any(not torch.equal(p[stepped - 1][n], p[stepped - 2][n])
                    for n in p[0])

@@ -373,11 +373,7 @@ def _train(batches, share, teacher_dtype):
     return losses, grads, model
 
 
-@pytest.mark.parametrize('teacher_dtype', [None, pytest.param(
-    'bfloat16', marks=pytest.mark.xfail(
-        strict=True, reason='issue 10 item 3: under the bf16 teacher the '
-        'shared trunk hands the student bf16-rounded tokens (loss 1.4219 vs '
-        '1.4232 at step 0); drop this mark when the exact default lands'))])
+@pytest.mark.parametrize('teacher_dtype', [None, 'bfloat16'])
 def test_dinov3_mosic_shared_trunk_equals_unshared_and_exports(
         synthetic_root, tmp_path, teacher_dtype):
     """Tiny DINOv3 (RoPE + storage tokens) on the synthetic clips, 3 steps:

@@ -56,11 +56,11 @@ class MoSiC(BaseSelfSupervisor):
         teacher_dtype (str, optional): autocast dtype of the teacher forward
             (e.g. 'bfloat16'); None keeps the ambient precision. Sinkhorn and
             the loss always run in fp32.
-        exact_student (bool): with a shared trunk and ``teacher_dtype``, run
-            the trunk of the frame-0 rows (the student's inputs) in fp32 with
-            autocast off, so the student sees exactly what an unshared fp32
-            student sees; only the other frames' trunk runs in
-            ``teacher_dtype``. False runs the whole shared trunk under the
+        exact_student (bool): with ``teacher_dtype``, run the frozen trunk
+            of the frame-0 rows (the student's inputs when shared) in fp32
+            with autocast off, so the student sees exactly what an unshared
+            fp32 student sees (and the teacher is the same with and without
+            sharing); only the other frames' trunk runs in ``teacher_dtype``. False runs the whole shared trunk under the
             teacher's autocast (bf16-rounded student inputs). Defaults to True.
         mask_rule (str): which loss terms masking drops. 'reference' (the
             paper's ablation): term (b, t, n) is dropped when the point's
@@ -197,33 +197,38 @@ class MoSiC(BaseSelfSupervisor):
 
     @torch.no_grad()
     def teacher_scores(self, frames: Tensor, tracks: Tensor,
-                       trunk_rows: Optional[Tensor] = None
+                       trunk_rows: Optional[Tensor] = None,
+                       exact_rows: Optional[Tensor] = None
                        ) -> Tuple[Tensor, Optional[Tensor]]:
         """frames [M,3,H,W], tracks [M,N,2] -> (teacher scores [M,N,K],
         trunk tokens or None).
 
         With ``trunk_rows`` (frame indices [R]), the second value holds the
         tokens of those frames after the frozen trunk ([R, L, C]) for the
-        student; otherwise it is None.
+        student; otherwise it is None. The trunk of ``exact_rows`` (frame
+        indices) runs in fp32 with autocast off (see ``exact_student``), in
+        the shared and the unshared path alike, so both see one teacher.
         """
         vit, head = self.teacher['backbone'], self.teacher['head']
-        depth = self._trunk_depth if trunk_rows is not None else 0
+        split = trunk_rows is not None or exact_rows is not None
+        depth = self._trunk_depth if split else 0
         chunk = self.teacher_chunk_size or len(frames)
         scores, trunk = [], []
+
+        def local(rows, start, stop):
+            if rows is None:
+                return None
+            return rows[(rows >= start) & (rows < stop)] - start
+
         with self._teacher_context(frames.device):
             for start in range(0, len(frames), chunk):
                 x = frames[start:start + chunk]
                 with record_function('mosic/teacher'):
-                    rows = None
+                    stop = start + len(x)
+                    tokens, hw = self._trunk(
+                        vit, x, depth, local(exact_rows, start, stop))
                     if trunk_rows is not None:
-                        rows = trunk_rows[(trunk_rows >= start)
-                                          & (trunk_rows < start + len(x))]
-                        rows = rows - start
-                    exact = rows if (self.exact_student and self.teacher_dtype
-                                     is not None) else None
-                    tokens, hw = self._trunk(vit, x, depth, exact)
-                    if rows is not None:
-                        trunk.append(tokens[rows])
+                        trunk.append(tokens[local(trunk_rows, start, stop)])
                     tokens = forward_blocks(vit, tokens, depth, hw=hw)
                 scores.append(
                     self._scores(vit, head, tokens, hw,
@@ -342,10 +347,12 @@ class MoSiC(BaseSelfSupervisor):
                 f'{tuple(inputs.shape)}; expected [B,T,N,2] and [B,T,N]')
         self.head.normalize_prototypes_()
         self.teacher['head'].normalize_prototypes_()
-        frame0_rows = torch.arange(0, B * T, T, device=inputs.device) \
-            if self._uses_shared_trunk() else None
+        frame0_rows = torch.arange(0, B * T, T, device=inputs.device)
+        exact = self.exact_student and self.teacher_dtype is not None
         teacher, trunk = self.teacher_scores(
-            inputs.flatten(0, 1), tracks.flatten(0, 1), frame0_rows)
+            inputs.flatten(0, 1), tracks.flatten(0, 1),
+            frame0_rows if self._uses_shared_trunk() else None,
+            frame0_rows if exact else None)
         student, kept_grid = self.student_scores(inputs[:, 0], tracks[:, 0],
                                                  trunk)
         if kept_grid is not None:
