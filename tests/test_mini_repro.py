@@ -70,6 +70,12 @@ def test_imgssl_pretrain_config_builds_and_runs_two_iterations(start):
                       ('teacher', model.teacher['backbone'])):
         for k, v in net.state_dict().items():
             assert torch.equal(v, state['backbone.' + k]), (name, k)
+    # tools/evaluate.py reads the MoCoV3 checkpoint itself (control (b))
+    from mosic_mm.evaluation.features import build_backbone
+    vit, info = build_backbone(checkpoint=path)
+    assert info['img_size'] == 112
+    for k, v in vit.state_dict().items():
+        assert torch.equal(v, state['backbone.' + k]), k
 
 
 @pytest.mark.slow
