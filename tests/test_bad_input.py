@@ -146,7 +146,10 @@ def test_checkpoint_of_another_architecture(tmp_path, synthetic_root,
             embed_dims=48, num_layers=2, num_heads=2,
             feedforward_channels=64))))
     path = tmp_path / 'other arch.pth'
-    torch.save(dict(meta=dict(iter=3), state_dict=other.state_dict()), path)
+    # a training checkpoint (optimizer included) of another architecture
+    torch.save(dict(meta=dict(iter=3), state_dict=other.state_dict(),
+                    optimizer=torch.optim.AdamW(
+                        other.parameters()).state_dict()), path)
 
     cfg = Config.fromfile(SYNTHETIC_CONFIG)
     cfg.merge_from_dict(tiny_train_overrides(synthetic_root, 4))

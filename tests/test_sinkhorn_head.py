@@ -27,7 +27,7 @@ def test_build_and_shapes():
 
 
 def test_unit_norm_projections_and_prototypes():
-    head = _head()
+    head = _head(prototype_norm='forward')
     x = torch.randn(10, 8)
     z = head.project(x)
     torch.testing.assert_close(z.norm(dim=-1), torch.ones(10))
@@ -38,6 +38,17 @@ def test_unit_norm_projections_and_prototypes():
         head.prototypes.mul_(torch.arange(1., 6.)[:, None] * 3)
     torch.testing.assert_close(head(x), scores)
     assert scores.abs().max() <= 1 + 1e-6
+
+
+def test_inplace_prototypes_are_used_as_stored_after_renormalising():
+    head = _head()  # prototype_norm='inplace', the reference's
+    x = torch.randn(10, 8)
+    with torch.no_grad():
+        head.prototypes.mul_(torch.arange(1., 6.)[:, None] * 3)
+    torch.testing.assert_close(head(x), head.project(x) @ head.prototypes.t())
+    head.normalize_prototypes_()
+    torch.testing.assert_close(head.prototypes.norm(dim=1), torch.ones(5))
+    assert head(x).abs().max() <= 1 + 1e-6
 
 
 def _log_softmax(x):
