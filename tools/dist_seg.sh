@@ -19,15 +19,6 @@ if [ ! -f "$BACKBONE" ]; then
     echo "$0: backbone file $BACKBONE does not exist" >&2
     exit 2
 fi
-cd "$(dirname "$0")/.."
-PY=${PYTHON:-python}
-[ -x .venv/bin/python ] && PY=${PYTHON:-.venv/bin/python}
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29501}
-MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
-exec "$PY" -m torch.distributed.run --nnodes="$NNODES" \
-    --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" \
-    --nproc_per_node="$GPUS" --master_port="$PORT" \
-    tools/train.py "$CONFIG" --launcher pytorch \
-    --cfg-options model.backbone.init_cfg.checkpoint="$BACKBONE" "$@"
+PORT=${PORT:-29501} exec "$(dirname "$0")/torchrun.sh" "$GPUS" tools/train.py \
+    "$CONFIG" --launcher pytorch \
+    --cfg-options model.backbone.init_cfg.checkpoint="$(realpath "$BACKBONE")" "$@"

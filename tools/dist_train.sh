@@ -3,21 +3,9 @@
 # Multi-node: NNODES, NODE_RANK, MASTER_ADDR, PORT. Works on CPU hosts too
 # (gloo, one process per "GPU").
 set -euo pipefail
-CONFIG=$1
-GPUS=$2
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-if [ -z "${PYTHON:-}" ]; then
-  if [ -x "$ROOT/.venv/bin/python" ]; then PYTHON=$ROOT/.venv/bin/python; else PYTHON=python3; fi
+if [ $# -lt 2 ]; then
+    echo "usage: $0 CONFIG GPUS [train.py options]" >&2
+    exit 2
 fi
-PYTHONPATH="$ROOT:${PYTHONPATH:-}" \
-"$PYTHON" -m torch.distributed.run \
-    --nnodes="$NNODES" \
-    --node_rank="$NODE_RANK" \
-    --master_addr="$MASTER_ADDR" \
-    --nproc_per_node="$GPUS" \
-    --master_port="$PORT" \
-    "$ROOT/tools/train.py" "$CONFIG" --launcher pytorch "${@:3}"
+PORT=${PORT:-29500} exec "$(dirname "$0")/torchrun.sh" "$2" tools/train.py \
+    "$1" --launcher pytorch "${@:3}"
