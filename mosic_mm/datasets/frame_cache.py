@@ -26,11 +26,12 @@ import json
 import os
 import os.path as osp
 import struct
-import tempfile
 from typing import Dict, Optional, Sequence
 
 import cv2
 import numpy as np
+
+from mosic_mm.utils.atomic import atomic_open
 
 FORMAT = 'mosic_mm.frame_cache'
 VERSION = 1
@@ -62,12 +63,6 @@ def frame_cache_path(cache_dir: str, video_id: str) -> str:
     if not video_id or osp.isabs(video_id) or '..' in video_id.split('/'):
         raise ValueError(f'invalid video_id {video_id!r} for a cache file')
     return osp.join(cache_dir, *video_id.split('/')) + '.frames'
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def write_frame_file(path: str, video_id: str, frames: np.ndarray,
@@ -128,25 +123,12 @@ def write_frame_file(path: str, video_id: str, frames: np.ndarray,
         if offset == header['data_offset']:
             break
         header['data_offset'] = offset
-    directory = osp.dirname(osp.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.tmp_',
-                               suffix='.frames')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(MAGIC + struct.pack('<Q', len(raw)) + raw)
-            f.write(b'\0' * (offset - 16 - len(raw)))
-            for b in blobs:
-                f.write(b)
-            f.flush()
-            os.fsync(f.fileno())
-            size = f.tell()
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_open(path, suffix='.frames') as f:
+        f.write(MAGIC + struct.pack('<Q', len(raw)) + raw)
+        f.write(b'\0' * (offset - 16 - len(raw)))
+        for b in blobs:
+            f.write(b)
+        size = f.tell()
     return size
 
 

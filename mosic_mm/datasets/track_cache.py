@@ -18,14 +18,14 @@ atomically (temporary file in the same folder, fsync, ``os.replace``):
   ``[S, ceil(T*N/8)]``.
 """
 import json
-import os
 import os.path as osp
-import tempfile
 import zipfile
 import zlib
 from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
+
+from mosic_mm.utils.atomic import atomic_open
 
 FORMAT = 'mosic_mm.track_cache'
 VERSION = 1
@@ -147,30 +147,11 @@ def write_track_file(path: str, header: dict, tracks: np.ndarray,
         raise ValueError(f'{path}: tracks hold NaN or inf')
     tracks16 = np.clip(tracks, -_F16_MAX, _F16_MAX).astype(np.float16)
     packed = np.packbits(visibility.reshape(num_windows, -1), axis=1)
-    directory = osp.dirname(osp.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.tmp_',
-                               suffix='.npz')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            np.savez(f, header=np.array(json.dumps(header)), tracks=tracks16,
-                     visibility=packed)
-            f.flush()
-            os.fsync(f.fileno())
-            size = f.tell()
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_open(path, suffix='.npz') as f:
+        np.savez(f, header=np.array(json.dumps(header)), tracks=tracks16,
+                 visibility=packed)
+        size = f.tell()
     return size
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _open(path: str, extract_cmd: Optional[str] = None):
