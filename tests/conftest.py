@@ -1,6 +1,8 @@
+import logging
 import os
 import os.path as osp
 import socket
+import sys
 
 import pytest
 
@@ -24,6 +26,25 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if 'slow' in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _mmengine_loggers_follow_capture(request):
+    """MMLogger binds ``sys.stdout`` when an instance is created, so a logger
+    made during an earlier test keeps writing into that test's capture and a
+    later ``capsys`` sees nothing. Point every instance at this test's
+    stdout (after capsys/capfd, when the test uses them)."""
+    for name in ('capsys', 'capfd'):
+        if name in request.fixturenames:
+            request.getfixturevalue(name)
+    logging_mod = sys.modules.get('mmengine.logging')
+    if logging_mod is not None:
+        for logger in logging_mod.MMLogger._instance_dict.values():
+            for h in logger.handlers:
+                if type(h) is logging.StreamHandler:
+                    h.stream = sys.stdout  # (setStream flushes the old one,
+                    # which may be a closed capture)
+    yield
 
 
 def free_port() -> int:
