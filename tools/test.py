@@ -14,7 +14,6 @@ define no test loop: evaluate their backbones with tools/evaluate.py or an
 mmseg config. Prints one ``name: value`` line per metric at the end.
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
@@ -22,7 +21,10 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if REPO not in sys.path:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, REPO)
 
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import Config  # noqa: E402
+
+from mosic_mm.utils.cli import (add_runner_args,  # noqa: E402
+                                apply_runner_args, parse_runner_args)
 
 
 def parse_args(argv=None):
@@ -30,17 +32,8 @@ def parse_args(argv=None):
         description='Test (evaluate) a model with its config\'s test loop')
     parser.add_argument('config', help='config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--work-dir', help='where to save the logs and '
-                        'metrics (default work_dirs/<config name>)')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config settings, e.g. test_dataloader.batch_size=1')
-    parser.add_argument('--launcher', default='none',
-                        choices=['none', 'pytorch', 'slurm', 'mpi'])
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_runner_args(parser, example='test_dataloader.batch_size=1')
+    return parse_runner_args(parser, argv)
 
 
 TEST_KEYS = ('test_dataloader', 'test_cfg', 'test_evaluator')
@@ -54,10 +47,7 @@ def build_config(args) -> Config:
     if not osp.isfile(args.checkpoint):
         raise SystemExit(f'tools/test.py: checkpoint {args.checkpoint} does '
                          'not exist')
-    cfg = load_config(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = apply_runner_args(load_config(args.config), args)
     missing = [k for k in TEST_KEYS if not cfg.get(k)]
     if missing:
         raise SystemExit(
@@ -66,11 +56,6 @@ def build_config(args) -> Config:
             'evaluate the backbone with tools/evaluate.py or train and test '
             'an mmsegmentation config of configs/benchmarks/mmseg; or add '
             'test_dataloader, test_cfg and test_evaluator to the config.')
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
     cfg.load_from, cfg.resume = args.checkpoint, False
     # refuse a checkpoint that does not fit the model (mmengine loads with
     # strict=False and would test a half-random model)

@@ -4,7 +4,6 @@
         [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
@@ -13,10 +12,12 @@ if REPO not in sys.path:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, REPO)
 
 import torch  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from mosic_mm.engine import amp_optim_wrapper_type  # noqa: E402
+from mosic_mm.utils.cli import (add_runner_args,  # noqa: E402
+                                apply_runner_args, parse_runner_args)
 from mosic_mm.utils.config import load_config  # noqa: E402
 from mosic_mm.utils.dist import (cpu_ddp_config,  # noqa: E402
                                  distributed_session)
@@ -25,7 +26,6 @@ from mosic_mm.utils.dist import (cpu_ddp_config,  # noqa: E402
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Train MoSiC')
     parser.add_argument('config', help='train config file path')
-    parser.add_argument('--work-dir', help='where to save logs and models')
     parser.add_argument(
         '--resume', nargs='?', type=str, const='auto',
         help='resume from CKPT, or without a value from the latest '
@@ -35,28 +35,12 @@ def parse_args(argv=None):
                         'optim_wrapper.type)')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale lr by the actual / base batch size')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config settings, e.g. train_cfg.max_iters=10')
-    parser.add_argument('--launcher', default='none',
-                        choices=['none', 'pytorch', 'slurm', 'mpi'])
-    # torch.distributed.launch passes --local-rank (>= 2.0) or --local_rank
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_runner_args(parser)
+    return parse_runner_args(parser, argv)
 
 
 def build_config(args) -> Config:
-    cfg = load_config(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = apply_runner_args(load_config(args.config), args)
     if args.amp:
         cfg.optim_wrapper.type = amp_optim_wrapper_type(
             cfg.optim_wrapper.get('type', 'OptimWrapper'))
