@@ -2,6 +2,7 @@
 from .davis_metrics import (boundary_f_measure, evaluate_video, jf_summary,
                             region_similarity)
 from .hummingbird import hummingbird_miou
+from .hummingbird_paper import HUMMINGBIRD_PAPER, hummingbird_paper_miou
 from .label_propagation import propagate_labels
 from .linear_probe import linear_probe_miou
 from .matching import hungarian_match, many_to_one_match
@@ -11,7 +12,8 @@ from .video_clustering import video_clustering_miou
 
 __all__ = [
     'boundary_f_measure', 'evaluate_video', 'jf_summary',
-    'region_similarity', 'hummingbird_miou', 'linear_probe_miou',
+    'region_similarity', 'hummingbird_miou', 'HUMMINGBIRD_PAPER',
+    'hummingbird_paper_miou', 'linear_probe_miou',
     'propagate_labels',
     'hungarian_match', 'many_to_one_match', 'overcluster',
     'confusion_matrix', 'iou_from_confusion', 'video_clustering_miou',
