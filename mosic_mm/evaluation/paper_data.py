@@ -171,10 +171,17 @@ class SegVideoSet:
     def __len__(self) -> int:
         return len(self.videos)
 
-    def load(self, video: str) -> Tuple[np.ndarray, np.ndarray]:
+    def load(self, video: str, indices: Optional[Sequence[int]] = None
+             ) -> Tuple[np.ndarray, np.ndarray]:
         """-> frames uint8 [T, H, W, 3] RGB, masks int64 [T, H, W] of the
-        annotated frames of ``video`` in time order."""
+        annotated frames of ``video`` in time order (``indices``: only
+        those positions of ``frames[video]``)."""
+        if video not in self.frames:
+            raise KeyError(f'{video!r} is not a video of {self.name} '
+                           f'({self.root})')
         stems = self.frames[video]
+        if indices is not None:
+            stems = [stems[i] for i in indices]
         imgs = np.stack([read_image(osp.join(self.img_dir, video, s + '.jpg'))
                          for s in stems])
         masks = np.stack([read_mask(osp.join(self.ann_dir, video, s + '.png'))

@@ -1,13 +1,54 @@
 """Unsupervised video segmentation by clustering frozen patch features,
-per frame or per clip, scored with Hungarian matching (as in TimeT / MoSiC).
+scored with Hungarian matching.
 
-Per frame: K-means on one frame's patches with K = #labels in that frame's
-mask, one matching per frame. Per clip: K-means on all patches of the clip
-with K = #labels in the clip, one matching for the whole clip (clusters must
-then be consistent over time). Scores: mIoU over the labels present in the
-unit, averaged over units (frames or clips).
+Two kinds (DESIGN.md §6), never confused:
+
+**Paper protocol** -- :func:`video_clustering_paper`, the defaults of
+:data:`TIMET_VIDEO_CLUSTERING`: TimeT's evaluation as its code runs it by
+default (SMSD75/Timetuning ``evaluation.py`` ``main`` / ``Evaluator.evaluate``
+/ ``evaluate_localizations``, ``clustering.py`` ``cluster_features``,
+``my_utils.py`` ``normalize_and_transform``, ``metrics.py``
+``PredsmIoU.compute`` with ``involve_bg=True``, ``data_loader.py``
+``VideoDataset.generate_indices``); MoSiC reports its DAVIS / YT-VOS video
+clustering with it (the MoSiC repository has no video clustering code):
+
+1. per video one clip of ``num_frames = 4`` frames, drawn uniformly without
+   replacement and sorted (with replacement if the video is shorter);
+   videos in sorted order, ``batch_size = 16`` clips per batch;
+2. frames resized to 224 x 224 (bilinear, aspect not kept), ImageNet
+   mean, std ``(0.228, 0.224, 0.225)`` (sic); masks resized with nearest
+   (PIL) to 224 x 224 = the evaluation size;
+3. features: patch tokens of the last block after the final norm (no
+   head); per *batch* all patch rows are standardised (per-dimension
+   mean / population std) and projected by a faiss PCA to 50 dims;
+4. per unit (a frame in ``'frame'`` mode, the default; a clip in ``'clip'``
+   mode = TimeT's ``sample-wise``) the PCA feature maps are bilinearly
+   upsampled (align_corners=False) to 224 x 224 and every pixel clustered
+   with ``faiss.Kmeans(50, K=10, niter=50, nredo=5, seed=1)`` (faiss's
+   default 256 points per centroid subsampling, not spherical);
+5. scoring per unit (:func:`timet_miou`): the IoU matrix of the *present*
+   clusters x the *present* labels, ``linear_sum_assignment(1 - IoU)``,
+   unmatched clusters -> label 0 (background), IoU of every present label
+   (background included, nothing ignored), mean over them;
+6. a batch's score is the mean over its units, the result the mean over
+   batches (so a smaller last batch weighs more per unit).
+
+``num_clusters=None`` is TimeT's ``use_annotations=True`` variant (K = number
+of labels present in the unit). ``'dataset'`` mode (TimeT's
+``dataset-wise``: one PCA and one K-means over all clips, scored once, at
+112 px in TimeT's main) is provided too.
+
+**Fast preset** -- :func:`video_clustering_miou` (tests, demo, the
+``tools/evaluate.py videoclust`` subcommand): L2-normalised tokens, K = #labels
+of the unit, nearest upsampling of the cluster labels, mIoU over present
+labels with ``ignore_index`` skipped, mean over units.
+
+Not reproduced from TimeT on purpose: its unseeded ``random.sample`` (we
+draw frames from a seeded ``numpy`` generator), and its in-place YT-VOS
+instance -> category relabelling, which can merge objects when a category id
+equals a later instance id (:mod:`.paper_data` maps through a lookup table).
 """
-from typing import Optional, Sequence
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -16,9 +57,250 @@ from .matching import hungarian_match, remap_confusion
 from .overclustering import upsample_labels
 from .segmentation_metrics import confusion_matrix, iou_from_confusion
 
-__all__ = ['matched_miou', 'cluster_unit', 'video_clustering_miou']
+__all__ = ['TIMET_VIDEO_CLUSTERING', 'sample_frame_indices', 'resize_masks_pil',
+           'timet_miou', 'timet_cluster_maps', 'video_clustering_paper',
+           'iter_timet_clips', 'matched_miou', 'cluster_unit',
+           'video_clustering_miou']
+
+#: Every constant of TimeT's default video clustering evaluation.
+TIMET_VIDEO_CLUSTERING: Dict[str, object] = dict(
+    input_size=224,                 # --input_resolution
+    eval_size=224,                  # eval_resolution = input_resolution
+    eval_size_dataset_wise=112,
+    mean=(0.485, 0.456, 0.406),
+    std=(0.228, 0.224, 0.225),      # sic (0.229 elsewhere)
+    num_frames=4,                   # --num_frames, SamplingMode.UNIFORM
+    clips_per_video=1,
+    batch_size=16,                  # --batch_size (PCA scope, averaging)
+    mode='frame',                   # --evaluation_protocol frame-wise
+    num_clusters=10,                # --num_clusters
+    standardize=True,
+    pca_dim=50,
+    kmeans_niter=50,
+    kmeans_nredo=5,
+    kmeans_seed=1,
+    kmeans_max_points_per_centroid=256,   # faiss default
+    kmeans_spherical=False,
+    involve_bg=True,
+    ignore_index=None,
+)
+
+_MODES = ('frame', 'clip', 'dataset')
 
 
+def sample_frame_indices(num_total: int, num_frames: int,
+                         rng: np.random.Generator) -> List[int]:
+    """TimeT's uniform sampling: ``num_frames`` distinct indices of
+    ``range(num_total)`` (with replacement if ``num_total < num_frames``),
+    sorted."""
+    if num_total < 1:
+        raise ValueError('cannot sample frames of an empty video')
+    idx = rng.choice(num_total, num_frames,
+                     replace=bool(num_total < num_frames))
+    return sorted(int(i) for i in idx)
+
+
+def resize_masks_pil(masks: np.ndarray, size: int) -> np.ndarray:
+    """Nearest resizing as PIL's ``NEAREST`` (pixel centres;
+    ``cv2.INTER_NEAREST_EXACT``): int [..., H, W] -> int64 [..., size, size]."""
+    import cv2
+    masks = np.asarray(masks)
+    flat = masks.reshape(-1, *masks.shape[-2:]).astype(np.int32)
+    out = [cv2.resize(m, (size, size), interpolation=cv2.INTER_NEAREST_EXACT)
+           for m in flat]
+    return np.stack(out).reshape(*masks.shape[:-2], size, size).astype(
+        np.int64)
+
+
+def timet_miou(pred: np.ndarray, gt: np.ndarray,
+               ignore_index: Optional[int] = None) -> float:
+    """TimeT's ``PredsmIoU.compute`` (Hungarian, ``involve_bg=True``) on one
+    unit: clusters and labels are the values present in ``pred`` / ``gt``
+    (any equal shapes, any non-negative ids); unmatched clusters become
+    label 0; mean IoU over the labels present in ``gt`` (0 included).
+    ``ignore_index`` (not TimeT's default) drops those pixels first."""
+    from scipy.optimize import linear_sum_assignment
+    pred = np.asarray(pred, np.int64).reshape(-1)
+    gt = np.asarray(gt, np.int64).reshape(-1)
+    if pred.shape != gt.shape:
+        raise ValueError(f'pred has {pred.size} pixels, gt {gt.size}')
+    if ignore_index is not None:
+        keep = gt != ignore_index
+        pred, gt = pred[keep], gt[keep]
+    if gt.size == 0:
+        raise ValueError('no scored pixel in this unit')
+    p_ids, p = np.unique(pred, return_inverse=True)
+    g_ids, g = np.unique(gt, return_inverse=True)
+    counts = np.bincount(g * len(p_ids) + p, minlength=len(g_ids) *
+                         len(p_ids)).reshape(len(g_ids), len(p_ids))
+    tp = counts.astype(np.float64)
+    union = tp.sum(0, keepdims=True) + tp.sum(1, keepdims=True) - tp
+    iou = tp / np.maximum(union, 1e-8)
+    rows, cols = linear_sum_assignment(1 - iou)
+    cluster_label = np.zeros(len(p_ids), np.int64)       # unmatched -> 0
+    cluster_label[cols] = g_ids[rows]
+    out = cluster_label[p]
+    scores = []
+    for c in g_ids:
+        t, q = gt == c, out == c
+        inter = np.count_nonzero(t & q)
+        scores.append(inter / max(np.count_nonzero(t | q), 1e-8))
+    return float(np.mean(scores))
+
+
+def _faiss_kmeans(x: np.ndarray, k: int, niter: int, nredo: int,
+                  seed: int) -> np.ndarray:
+    """``faiss.Kmeans(d, k, niter, nredo, seed)`` with faiss's other
+    defaults; x [N, D] -> labels int64 [N]."""
+    import faiss
+    x = np.ascontiguousarray(x, np.float32)
+    if len(x) < k:
+        raise ValueError(f'K-means with K={k} needs at least K points, got '
+                         f'{len(x)}')
+    km = faiss.Kmeans(x.shape[1], int(k), niter=int(niter), nredo=int(nredo),
+                      seed=int(seed), verbose=False, spherical=False)
+    km.train(x)
+    return km.index.search(x, 1)[1][:, 0].astype(np.int64)
+
+
+def _standardize_pca(rows: np.ndarray, dim: int, standardize: bool
+                     ) -> np.ndarray:
+    """rows [N, C] -> float32 [N, dim]: per-dimension standardisation
+    (population std, zero-variance dims unscaled) and faiss PCA."""
+    from .clustering import RunningStandardScaler, train_faiss_pca
+    rows = np.asarray(rows, np.float32)
+    if standardize:
+        sc = RunningStandardScaler()
+        sc.update(rows)
+        rows = sc.transform(rows)
+    return train_faiss_pca(rows, dim).apply_py(np.ascontiguousarray(rows))
+
+
+def _upsample(maps: np.ndarray, size: int) -> np.ndarray:
+    """float [n, D, h, w] -> rows float32 [n * size * size, D] (bilinear,
+    align_corners=False, computed in float64 as TimeT)."""
+    import torch
+    import torch.nn.functional as F
+    t = torch.from_numpy(np.ascontiguousarray(maps, np.float64))
+    up = F.interpolate(t, size=(size, size), mode='bilinear',
+                       align_corners=False)
+    return up.permute(0, 2, 3, 1).reshape(-1, maps.shape[1]).float().numpy()
+
+
+def timet_cluster_maps(features: np.ndarray, eval_size: int = 224,
+                       num_clusters: Optional[int] = 10, mode: str = 'frame',
+                       masks: Optional[np.ndarray] = None, pca_dim: int = 50,
+                       standardize: bool = True, niter: int = 50,
+                       nredo: int = 5, seed: int = 1) -> np.ndarray:
+    """TimeT's ``cluster_features`` on one batch.
+
+    Args:
+        features: float [B, F, C, h, w] (B clips of F frames).
+        num_clusters: K, or None for K = #labels present in the unit's
+            ``masks`` (int [B, F, ...]; TimeT's ``use_annotations``).
+        mode: 'frame' (one K-means per frame), 'clip' (per clip) or
+            'dataset' (one for the batch).
+
+    Returns:
+        int64 [B, F, eval_size, eval_size] cluster ids.
+    """
+    if mode not in _MODES:
+        raise ValueError(f'mode must be one of {_MODES}, got {mode!r}')
+    if num_clusters is None and masks is None:
+        raise ValueError('num_clusters=None (K from the labels) needs masks')
+    features = np.asarray(features, np.float32)
+    if features.ndim != 5:
+        raise ValueError(f'features must be [B, F, C, h, w], got shape '
+                         f'{features.shape}')
+    B, Fr, C, h, w = features.shape
+    rows = features.transpose(0, 1, 3, 4, 2).reshape(-1, C)
+    red = _standardize_pca(rows, pca_dim, standardize)
+    maps = red.reshape(B, Fr, h, w, -1).transpose(0, 1, 4, 2, 3)
+    units = ([(b, slice(f, f + 1)) for b in range(B) for f in range(Fr)]
+             if mode == 'frame' else
+             [(b, slice(0, Fr)) for b in range(B)] if mode == 'clip' else
+             [(slice(0, B), slice(0, Fr))])
+    out = np.zeros((B, Fr, eval_size, eval_size), np.int64)
+    for b, fs in units:
+        k = num_clusters if num_clusters is not None else \
+            len(np.unique(np.asarray(masks)[b, fs]))
+        unit = maps[b, fs].reshape(-1, *maps.shape[2:])
+        labels = _faiss_kmeans(_upsample(unit, eval_size), k, niter, nredo,
+                               seed)
+        out[b, fs] = labels.reshape(out[b, fs].shape)
+    return out
+
+
+def video_clustering_paper(batches: Iterable[Tuple[np.ndarray, np.ndarray]],
+                           mode: str = 'frame',
+                           num_clusters: Optional[int] = 10,
+                           pca_dim: int = 50, standardize: bool = True,
+                           niter: int = 50, nredo: int = 5, seed: int = 1,
+                           ignore_index: Optional[int] = None) -> dict:
+    """TimeT's video clustering mIoU (see the module docstring).
+
+    Args:
+        batches: (features float [B, F, C, h, w], masks int [B, F, S, S])
+            per batch of clips (TimeT: 16 clips of 4 frames, S = 224); the
+            masks' size S is the evaluation size.
+        mode: 'frame' | 'clip' | 'dataset'. In 'dataset' mode all batches
+            are concatenated and clustered and scored once.
+
+    Returns:
+        {'mIoU': float in [0, 1], 'batch_scores': [...], 'units': int,
+        'mode': mode}.
+    """
+    if mode not in _MODES:
+        raise ValueError(f'mode must be one of {_MODES}, got {mode!r}')
+    kw = dict(num_clusters=num_clusters, mode=mode, pca_dim=pca_dim,
+              standardize=standardize, niter=niter, nredo=nredo, seed=seed)
+    batches = list(batches) if mode == 'dataset' else batches
+    if mode == 'dataset':
+        batches = [(np.concatenate([f for f, _ in batches]),
+                    np.concatenate([m for _, m in batches]))]
+    batch_scores, units = [], 0
+    for feats, masks in batches:
+        masks = np.asarray(masks)
+        if masks.shape[:2] != np.shape(feats)[:2] or \
+                masks.shape[-1] != masks.shape[-2]:
+            raise ValueError(f'masks {masks.shape} must be [B, F, S, S] for '
+                             f'features {np.shape(feats)}')
+        maps = timet_cluster_maps(feats, masks.shape[-1], masks=masks, **kw)
+        if mode == 'frame':
+            pairs = [(maps[b, f], masks[b, f]) for b in range(len(maps))
+                     for f in range(maps.shape[1])]
+        elif mode == 'clip':
+            pairs = list(zip(maps, masks))
+        else:
+            pairs = [(maps, masks)]
+        scores = [timet_miou(p, g, ignore_index) for p, g in pairs]
+        units += len(scores)
+        batch_scores.append(float(np.mean(scores)))
+    if not batch_scores:
+        raise ValueError('no batch to evaluate')
+    return {'mIoU': float(np.mean(batch_scores)),
+            'batch_scores': batch_scores, 'units': units, 'mode': mode}
+
+
+def iter_timet_clips(video_set, num_frames: int = 4, seed: int = 0,
+                     eval_size: Optional[int] = 224):
+    """Yield (video, frames uint8 [F, H, W, 3], masks int64 [F, S, S]) for
+    each video of a :class:`~.paper_data.SegVideoSet` in sorted order (as
+    TimeT's loader): ``num_frames`` annotated frames drawn with
+    :func:`sample_frame_indices` from one seeded generator; masks resized
+    to ``eval_size`` with PIL-style nearest (None keeps them)."""
+    rng = np.random.default_rng(seed)
+    for v in sorted(video_set.videos):
+        idx = sample_frame_indices(len(video_set.frames[v]), num_frames, rng)
+        frames, masks = video_set.load(v, idx)
+        if eval_size is not None:
+            masks = resize_masks_pil(masks, eval_size)
+        yield v, frames, masks
+
+
+# --------------------------------------------------------------------------
+# fast preset
+# --------------------------------------------------------------------------
 def matched_miou(clusters: np.ndarray, labels: np.ndarray,
                  num_clusters: int, ignore_index: int = 255) -> float:
     """Hungarian-matched mIoU over the labels present in ``labels``.
@@ -52,7 +334,7 @@ def video_clustering_miou(features: np.ndarray, masks: np.ndarray,
                           num_clusters: Optional[int] = None,
                           seeds: Sequence[int] = (0, ),
                           ignore_index: int = 255) -> float:
-    """Mean matched mIoU of one video.
+    """Fast preset (not the paper protocol): mean matched mIoU of one video.
 
     Args:
         features: float [T, C, h, w]; masks: int [T, H, W].
