@@ -96,7 +96,8 @@ def make_voc_layout(root: str, n_train: int = 4, n_val: int = 3,
     """Pascal VOC 2012 in the ``'vocdevkit'`` layout (JPEGImages,
     ImageSets/Segmentation) or the ``'hummingbird'`` one (images, sets).
     ``fractions``: (n, s) writes ``trainaug_<n>_<s>.txt`` holding a seeded
-    1/n of trainaug (the shape of the official Hummingbird split files)."""
+    1/n of trainaug in random order (the shape of the official Hummingbird
+    split files; readers must not rely on the file order being sorted)."""
     if layout not in ('vocdevkit', 'hummingbird'):
         raise ValueError(f"layout must be 'vocdevkit' or 'hummingbird', got "
                          f'{layout!r}')
@@ -124,8 +125,8 @@ def make_voc_layout(root: str, n_train: int = 4, n_val: int = 3,
     for n, s in fractions:
         rng = np.random.default_rng(s)
         k = max(1, len(trainaug) // n)
-        lists[f'trainaug_{n}_{s}'] = sorted(
-            rng.choice(trainaug, k, replace=False).tolist())
+        lists[f'trainaug_{n}_{s}'] = rng.choice(      # unsorted on purpose
+            trainaug, k, replace=False).tolist()
     for name, stems in lists.items():
         _write_list(osp.join(root, list_dir, name + '.txt'), stems)
     return dict(root=root, layout=layout, lists=lists)
@@ -153,8 +154,8 @@ def make_ade_layout(root: str, n_train: int = 4, n_val: int = 3,
     for n, s in fractions:
         rng = np.random.default_rng(s)
         names = stems['training']
-        lists[f'training_{n}_{s}'] = sorted(
-            rng.choice(names, max(1, len(names) // n), replace=False).tolist())
+        lists[f'training_{n}_{s}'] = rng.choice(      # unsorted on purpose
+            names, max(1, len(names) // n), replace=False).tolist()
         _write_list(osp.join(root, 'sets', f'training_{n}_{s}.txt'),
                     lists[f'training_{n}_{s}'])
     return dict(root=root, stems=stems, lists=lists)
