@@ -22,3 +22,11 @@ __all__ = [
 from .tracking_metrics import average_metrics, tapvid_metrics  # noqa: E402
 
 __all__ += ['average_metrics', 'tapvid_metrics']
+
+from .paper_data import (SegImageSet, SegVideoSet, ade20k,  # noqa: E402
+                         davis2017, voc2012, ytvos2019)
+from .video_clustering import (TIMET_VIDEO_CLUSTERING,  # noqa: E402
+                               video_clustering_paper)
+
+__all__ += ['SegImageSet', 'SegVideoSet', 'ade20k', 'davis2017', 'voc2012',
+            'ytvos2019', 'TIMET_VIDEO_CLUSTERING', 'video_clustering_paper']
