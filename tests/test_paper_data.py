@@ -52,6 +52,8 @@ def test_voc_splits(tmp_path, layout):
     assert all(osp.sep + 'SegmentationClass' + osp.sep in m
                for _, m in val.items)
     assert not any((train.load(i)[1] == 255).any() for i in range(4))
+    if layout == 'vocdevkit':                      # mmseg's aug.txt
+        assert voc2012(root, 'aug').items == aug.items
     assert all((val.load(i)[1] == 255).any() for i in range(3))
     # the release masks of train images agree with the aug ones off the band
     rel = voc2012(root, 'train', mask_dir='SegmentationClass')
@@ -231,7 +233,8 @@ def test_ytvos_errors(tmp_path):
     first = sorted(os.listdir(osp.join(base, 'Annotations')))[0]
     for d in ('Annotations', 'JPEGImages'):
         shutil.copytree(osp.join(base, d, first), osp.join(base, d, 'extra'))
-    with pytest.raises(ValueError, match=r'video extra is not in .*meta\.json'):
+    with pytest.raises(ValueError,
+                       match=r'video extra is not in .*meta\.json'):
         ytvos2019(root)
     for d in ('Annotations', 'JPEGImages'):
         shutil.rmtree(osp.join(base, d, 'extra'))

@@ -314,5 +314,6 @@ def test_end_to_end_on_synthetic_layouts(tmp_path):
         s_good = video_clustering_paper([(good, masks)], num_clusters=None)
         s_noise = video_clustering_paper([(noise, masks)], num_clusters=None)
         assert 0 <= s_noise['mIoU'] < s_good['mIoU'] <= 1
-        assert s_good["mIoU"] > 0.7 and s_noise["mIoU"] < 0.6, (s_good, s_noise)
+        assert s_good['mIoU'] > 0.7 and s_noise['mIoU'] < 0.6, (s_good,
+                                                                s_noise)
         assert s_good['units'] == 4 * len(clips)

@@ -123,6 +123,8 @@ def make_voc_layout(root: str, n_train: int = 4, n_val: int = 3,
         k = max(1, len(trainaug) // n)
         lists[f'trainaug_{n}_{s}'] = rng.choice(      # unsorted on purpose
             trainaug, k, replace=False).tolist()
+    if layout == 'vocdevkit':         # mmseg's voc_aug.py name for trainaug
+        lists['aug'] = trainaug
     for name, stems in lists.items():
         _write_list(osp.join(root, list_dir, name + '.txt'), stems)
     return dict(root=root, layout=layout, lists=lists)

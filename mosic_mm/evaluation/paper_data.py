@@ -21,8 +21,11 @@ Pascal VOC 2012 -- :func:`voc2012`
     Masks: as MoSiC's ``dataset/data_loader.py`` ``VOCDataset``, every split
     whose name contains ``train`` (``train``, ``trainaug``,
     ``trainaug_128_42`` ...) reads ``SegmentationClassAug``; ``val`` reads
-    ``SegmentationClass``. ``mask_dir=`` overrides. Labels 0 (background)
-    .. 20, 255 = boundary / void = ``ignore_index``; ``num_classes = 21``.
+    ``SegmentationClass``. mmseg's converter (``voc_aug.py``) writes the same
+    10,582-image list as ``ImageSets/Segmentation/aug.txt``: ``aug`` reads
+    ``SegmentationClassAug`` too. ``mask_dir=`` overrides. Labels 0
+    (background) .. 20, 255 = boundary / void = ``ignore_index``;
+    ``num_classes = 21``.
 
 ADE20K (SceneParsing) -- :func:`ade20k`
     ``<root>/images/{training,validation}/<stem>.jpg`` and
@@ -79,16 +82,18 @@ VOC_IGNORE_INDEX = 255
 ADE_NUM_CLASSES = 151      # 0 ('other') .. 150; 0 is ignored
 ADE_IGNORE_INDEX = 0
 
-_VOC_LAYOUT = ('expected VOCdevkit/VOC2012 (JPEGImages/, SegmentationClass/, '
-               'SegmentationClassAug/, ImageSets/Segmentation/<split>.txt) or '
-               'the Leopart/Hummingbird layout (images/, SegmentationClass/, '
+_VOC_LAYOUT = ('expected VOCdevkit/VOC2012 (JPEGImages/, SegmentationClass/,'
+               ' SegmentationClassAug/, ImageSets/Segmentation/<split>.txt) or'
+               ' the Leopart/Hummingbird layout (images/, SegmentationClass/, '
                'SegmentationClassAug/, sets/<split>.txt)')
 _ADE_LAYOUT = ('expected ADEChallengeData2016 (images/{training,validation}/'
                '*.jpg, annotations/{training,validation}/*.png, optional '
                'sets/<name>.txt)')
 _DAVIS_LAYOUT = ('expected DAVIS 2017 (JPEGImages/<res>/<video>/*.jpg, '
-                 'Annotations/<res>/<video>/*.png, ImageSets/2017/<split>.txt)')
-_YTVOS_LAYOUT = ('expected YouTube-VOS 2019 (<split>/JPEGImages/<video>/*.jpg, '
+                 'Annotations/<res>/<video>/*.png, '
+                 'ImageSets/2017/<split>.txt)')
+_YTVOS_LAYOUT = ('expected YouTube-VOS 2019 ('
+                 '<split>/JPEGImages/<video>/*.jpg, '
                  '<split>/Annotations/<video>/*.png, <split>/meta.json)')
 
 
@@ -234,8 +239,9 @@ def voc2012(root: str, split: str,
         raise FileNotFoundError(
             f'missing folder {osp.join(root, "JPEGImages")} (or images/); '
             f'{_VOC_LAYOUT}')
-    if mask_dir is None:
-        mask_dir = ('SegmentationClassAug' if 'train' in split
+    if mask_dir is None:    # mmseg's voc_aug.py list is called aug.txt
+        mask_dir = ('SegmentationClassAug'
+                    if 'train' in split or split == 'aug'
                     else 'SegmentationClass')
     ann = _need_dir(osp.join(root, mask_dir), _VOC_LAYOUT)
     list_path = _need_file(osp.join(root, list_dir, split + '.txt'),

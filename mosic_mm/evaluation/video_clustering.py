@@ -57,8 +57,9 @@ from .matching import hungarian_match, remap_confusion
 from .overclustering import upsample_labels
 from .segmentation_metrics import confusion_matrix, iou_from_confusion
 
-__all__ = ['TIMET_VIDEO_CLUSTERING', 'sample_frame_indices', 'resize_masks_pil',
-           'timet_miou', 'timet_cluster_maps', 'video_clustering_paper',
+__all__ = ['TIMET_VIDEO_CLUSTERING', 'sample_frame_indices',
+           'resize_masks_pil', 'timet_miou', 'timet_cluster_maps',
+           'video_clustering_paper',
            'iter_timet_clips', 'matched_miou', 'cluster_unit',
            'video_clustering_miou']
 
@@ -102,7 +103,8 @@ def sample_frame_indices(num_total: int, num_frames: int,
 
 def resize_masks_pil(masks: np.ndarray, size: int) -> np.ndarray:
     """Nearest resizing as PIL's ``NEAREST`` (pixel centres;
-    ``cv2.INTER_NEAREST_EXACT``): int [..., H, W] -> int64 [..., size, size]."""
+    ``cv2.INTER_NEAREST_EXACT``): int [..., H, W] -> int64
+    [..., size, size]."""
     import cv2
     masks = np.asarray(masks)
     flat = masks.reshape(-1, *masks.shape[-2:]).astype(np.int32)
