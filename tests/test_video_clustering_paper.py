@@ -317,3 +317,17 @@ def test_end_to_end_on_synthetic_layouts(tmp_path):
         assert s_good['mIoU'] > 0.7 and s_noise['mIoU'] < 0.6, (s_good,
                                                                 s_noise)
         assert s_good['units'] == 4 * len(clips)
+        # the same clips through the batching helper (batches of 2 clips)
+        lut = {}
+
+        def extract(frames):
+            key = frames.tobytes()
+            lut.setdefault(key, rng.normal(size=(len(frames), 64, 4, 4)))
+            return lut[key]
+
+        batches = list(vc.timet_batches(vs, extract, batch_size=2,
+                                        eval_size=32))
+        assert [b[0].shape[:3] for b in batches] == \
+            [(2, 4, 64), (1, 4, 64)][:len(batches)]
+        np.testing.assert_array_equal(
+            np.concatenate([b[1] for b in batches]), masks)

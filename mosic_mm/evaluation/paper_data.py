@@ -58,8 +58,10 @@ YouTube-VOS 2019 -- :func:`ytvos2019`
     reproducible) -- and maps instance ids to *category* ids through
     ``meta.json`` (``make_categories_dict``: sorted category names -> 1..C,
     0 = background). ``labels='category'`` (default) does that mapping,
-    ``labels='instance'`` keeps instance ids. Pass ``split='val1'`` (or
-    ``'train'`` with ``videos=``) to evaluate as TimeT did.
+    ``labels='instance'`` keeps instance ids. To evaluate as TimeT did use
+    ``split='train'`` with ``videos=`` the 695 ids of ``val.txt`` in
+    SMSD75/TimeT_clean (its 20 % held-out train videos; ``train.txt`` there
+    lists the other 2,776), or a ``val1/`` folder made that way.
 """
 import json
 import logging

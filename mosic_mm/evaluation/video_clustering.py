@@ -33,6 +33,9 @@ clustering with it (the MoSiC repository has no video clustering code):
 6. a batch's score is the mean over its units, the result the mean over
    batches (so a smaller last batch weighs more per unit).
 
+Usage (the bench): ``video_clustering_paper(timet_batches(davis2017(root),
+extract))`` with ``extract`` as in :func:`timet_batches`.
+
 ``num_clusters=None`` is TimeT's ``use_annotations=True`` variant (K = number
 of labels present in the unit). ``'dataset'`` mode (TimeT's
 ``dataset-wise``: one PCA and one K-means over all clips, scored once, at
@@ -59,8 +62,8 @@ from .segmentation_metrics import confusion_matrix, iou_from_confusion
 
 __all__ = ['TIMET_VIDEO_CLUSTERING', 'sample_frame_indices',
            'resize_masks_pil', 'timet_miou', 'timet_cluster_maps',
-           'video_clustering_paper',
-           'iter_timet_clips', 'matched_miou', 'cluster_unit',
+           'video_clustering_paper', 'iter_timet_clips', 'timet_batches',
+           'matched_miou', 'cluster_unit',
            'video_clustering_miou']
 
 #: Every constant of TimeT's default video clustering evaluation.
@@ -298,6 +301,28 @@ def iter_timet_clips(video_set, num_frames: int = 4, seed: int = 0,
         if eval_size is not None:
             masks = resize_masks_pil(masks, eval_size)
         yield v, frames, masks
+
+
+def timet_batches(video_set, extract, batch_size: int = 16,
+                  num_frames: int = 4, seed: int = 0, eval_size: int = 224):
+    """Yield (features float [B, F, C, h, w], masks int64 [B, F, S, S])
+    batches of TimeT's loader for :func:`video_clustering_paper`.
+
+    ``extract(frames uint8 [F, H, W, 3]) -> float [F, C, h, w]`` computes
+    the frozen features; for the paper protocol resize to 224 x 224
+    (bilinear, antialiased as PIL) and normalise with
+    ``TIMET_VIDEO_CLUSTERING['mean'] / ['std']``, e.g.
+    ``lambda f: extract_features(vit, f, 224, mean, std)``."""
+    feats, masks = [], []
+    for _, frames, m in iter_timet_clips(video_set, num_frames, seed,
+                                         eval_size):
+        feats.append(np.asarray(extract(frames), np.float32))
+        masks.append(m)
+        if len(feats) == batch_size:
+            yield np.stack(feats), np.stack(masks)
+            feats, masks = [], []
+    if feats:
+        yield np.stack(feats), np.stack(masks)
 
 
 # --------------------------------------------------------------------------
