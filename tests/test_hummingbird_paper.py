@@ -418,3 +418,44 @@ def test_patch_label_counts():
     np.testing.assert_array_equal(c[0, 0, 1], [1, 0, 3])
     with pytest.raises(ValueError, match='mask ids'):
         patch_label_counts(m, (1, 2), 3, None)
+
+
+def _dist_worker(rank, world_size, port, out_dir):
+    import json
+    import os
+    from datetime import timedelta
+
+    import torch.distributed as torch_dist
+    torch.set_num_threads(1)
+    torch_dist.init_process_group(
+        'gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank,
+        world_size=world_size, timeout=timedelta(seconds=120))
+    try:
+        out = hummingbird_paper_miou(
+            tiny_vit(), {}, striped_set(5, 255), striped_set(3, 255, seed=1),
+            input_size=28, memory_size=30, progress=False)
+        with open(os.path.join(out_dir, f'rank{rank}.json'), 'w') as f:
+            json.dump(out, f)
+    finally:
+        torch_dist.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_two_ranks_equal_one_process(tmp_path):
+    """Memory built on 2 ranks (uneven 3/2 images) and gathered, val images
+    shared 2/1 and the counts all-reduced == one process."""
+    import json
+
+    import torch.multiprocessing as mp
+
+    from conftest import free_port
+    mp.spawn(_dist_worker, args=(2, free_port(), str(tmp_path)), nprocs=2,
+             join=True)
+    single = hummingbird_paper_miou(
+        tiny_vit(), {}, striped_set(5, 255), striped_set(3, 255, seed=1),
+        input_size=28, memory_size=30, progress=False)
+    for r in range(2):
+        got = json.loads((tmp_path / f'rank{r}.json').read_text())
+        assert got['memory_rows'] == single['memory_rows'] == 30
+        assert got['mIoU'] == pytest.approx(single['mIoU'], abs=1e-12)
+        assert got['per_class_iou'] == pytest.approx(single['per_class_iou'])

@@ -160,8 +160,8 @@ def exact_knn(queries: torch.Tensor, keys: torch.Tensor, k: int, *,
         block = keys[a:a + kb].to(dev, dtype, non_blocking=True)
         kk = min(k, len(block))
         for s in range(0, Q, qb):
-            sims = q[s:s + qb] @ block.T
-            top_s, top_i = sims.float().topk(kk, dim=1)
+            top_s, top_i = (q[s:s + qb] @ block.T).topk(kk, dim=1)
+            top_s = top_s.float()
             cat_s = torch.cat([best_s[s:s + qb], top_s], 1)
             cat_i = torch.cat([best_i[s:s + qb], top_i + a], 1)
             best_s[s:s + qb], pos = cat_s.topk(k, dim=1)

@@ -610,10 +610,13 @@ def hummingbird_paper_miou(vit: torch.nn.Module, info: dict, train_set,
                              dim=1).to(q.dtype)
             out['recall_at_k'] = knn_recall(ivf.search(qs, k)[1],
                                             exact_knn(qs, keys, k)[1])
+        # similarity blocks: 2^27 fp32 on the CPU, 2^29 fp16 (1 GB) on GPU
+        block = dict(block_elems=1 << (27 if q.device.type == 'cpu' else 29))
         total = retrieval_counts(q, keys, counts, masks, (g, g), K,
                                  val_set.ignore_index, k=k,
                                  temperature=temperature, index=ivf,
-                                 progress=progress and rank == 0)
+                                 progress=progress and rank == 0,
+                                 search_kwargs=block)
     if ws > 1:
         t = torch.from_numpy(total)
         dist.all_reduce(t)
