@@ -248,3 +248,163 @@ def test_cli(tmp_path):
     meta = json.loads((out / 'meta.json').read_text())
     assert meta['size'] == [32, 32] and meta['splits'] == {'train': ['train_0000'],
                                                            'val': ['val_0000']}
+
+
+# --------------------------------------------------------------------------
+# style 'shared_colour': classes share colours/textures, differ by shape and
+# motion; objects of rigid parts (the mini reproduction's data)
+# --------------------------------------------------------------------------
+def _digest(video):
+    import hashlib
+    h = hashlib.sha256()
+    for k in sorted(video):
+        h.update(k.encode())
+        h.update(np.ascontiguousarray(video[k]).tobytes())
+    return h.hexdigest()
+
+
+def test_default_style_output_is_unchanged():
+    # digest of render_video(3, **SMALL) from the generator before the
+    # 'style' option existed (git show da95e38:mosic_mm/datasets/synthetic.py)
+    v = small(3)
+    assert _digest(v) == ('c2b614ae451645b703d743b7a12e7395'
+                          'c49eaed6ab42f6abbc2a3bd41d40b3d6')
+    assert _digest(render_video(3, style='default', **SMALL)) == _digest(v)
+
+
+def test_shared_colour_is_deterministic_and_checked():
+    a = small(3, style='shared_colour')
+    b = render_video(3, style='shared_colour', **SMALL)
+    assert _digest(a) == _digest(b)
+    assert not np.array_equal(a['frames'], small(3)['frames'])
+    assert 'point_part' in a and 'point_part' not in small(3)
+    with pytest.raises(ValueError, match='style'):
+        render_video(0, style='pastel', **SMALL)
+
+
+def _instance_colours(style, seeds=range(16)):
+    feats, labels = [], []
+    for seed in seeds:
+        v = small(seed, style=style)
+        f0, m0 = v['frames'][0].astype(np.float32), v['instance_masks'][0]
+        for k in range(1, len(v['instance_classes'])):
+            if (m0 == k).sum() >= 20:
+                feats.append(f0[m0 == k].mean(0))
+                labels.append(v['instance_classes'][k])
+        feats.append(f0[m0 == 0].mean(0))  # background
+        labels.append(0)
+    return np.asarray(feats), np.asarray(labels)
+
+
+def _loo_nearest_centroid(feats, labels):
+    correct = 0
+    for i in range(len(feats)):
+        rest = np.arange(len(feats)) != i
+        cents = {c: feats[rest & (labels == c)].mean(0)
+                 for c in set(labels[rest])}
+        pred = min(cents, key=lambda c: np.linalg.norm(feats[i] - cents[c]))
+        correct += pred == labels[i]
+    return correct / len(feats)
+
+
+def test_shared_colour_classes_are_not_recognisable_by_colour():
+    out = {}
+    for style in ('default', 'shared_colour'):
+        feats, labels = _instance_colours(style)
+        assert set(labels) == set(range(len(CLASSES))), style
+        cents = np.stack([feats[labels == c].mean(0)
+                          for c in range(len(CLASSES))])
+        gaps = np.linalg.norm(cents[:, None] - cents[None], axis=-1)
+        out[style] = (gaps.max(), _loo_nearest_centroid(feats, labels))
+    # the default's classes (and background) sit far apart in mean colour
+    # and a nearest-centroid classifier finds them; shared colours do not
+    assert out['default'][0] > 100 and out['default'][1] > 0.8, out
+    assert out['shared_colour'][0] < 50, out
+    assert out['shared_colour'][1] < 0.45, out  # chance: 1/6 .. 1/3
+
+
+def _affine_fit(src, dst):
+    """Least-squares 2-D affine src [N,2] -> dst [N,2]; (matrix [2,3], max
+    residual)."""
+    a = np.concatenate([src, np.ones((len(src), 1))], 1)
+    m, *_ = np.linalg.lstsq(a, dst, rcond=None)
+    return m.T, np.abs(a @ m - dst).max()
+
+
+def test_shared_colour_parts_move_together_and_differ_in_colour():
+    multi_part = colour_gap = 0
+    for seed in range(8):
+        v = small(seed, style='shared_colour')
+        tr, pinst, part = v['tracks'], v['point_instance'], v['point_part']
+        f0 = v['frames'][0].astype(np.float32)
+        assert (part[pinst == 0] == 0).all()
+        for k in range(1, int(pinst.max()) + 1):
+            sel = pinst == k
+            if sel.sum() < 6:
+                continue
+            # every part of an object follows the object's one affine
+            for t in range(tr.shape[0]):
+                _, res = _affine_fit(tr[0, sel], tr[t, sel])
+                assert res < 1e-3, (seed, k, t, res)
+            parts = np.unique(part[sel])
+            if len(parts) < 2:
+                continue
+            multi_part += 1
+            r, c, _ = pixel_of(tr[0], *f0.shape[:2])
+            means = [f0[r[sel & (part == p)], c[sel & (part == p)]].mean(0)
+                     for p in parts if (sel & (part == p)).sum() >= 3]
+            if len(means) >= 2 and max(np.linalg.norm(a - b) for a in means
+                                       for b in means) > 40:
+                colour_gap += 1
+        # while two different objects do not share one motion
+        objs = [k for k in range(1, int(pinst.max()) + 1)
+                if (pinst == k).sum() >= 6]
+        if len(objs) >= 2:
+            sel = (pinst == objs[0]) | (pinst == objs[1])
+            assert _affine_fit(tr[0, sel], tr[-1, sel])[1] > 1.0
+    assert multi_part >= 8 and colour_gap >= 5, (multi_part, colour_gap)
+
+
+def test_shared_colour_motion_depends_on_the_class():
+    # 'slide' (class 2) never rotates, 'spin' (class 4) rotates fast
+    rot = {2: [], 4: []}
+    for seed in range(16):
+        v = small(seed, style='shared_colour')
+        tr, pinst = v['tracks'], v['point_instance']
+        for k, c in enumerate(v['instance_classes'][1:], 1):
+            sel = pinst == k
+            if c in rot and sel.sum() >= 6:
+                m, _ = _affine_fit(tr[0, sel], tr[1, sel])
+                rot[c].append(abs(np.arctan2(m[1, 0], m[0, 0])))
+    assert rot[2] and rot[4], rot
+    assert max(rot[2]) < 1e-3 and min(rot[4]) > 0.1, rot
+
+
+@pytest.mark.parametrize('seed', [0, 5])
+def test_shared_colour_masks_and_tracks_well_defined(seed):
+    v = small(seed, style='shared_colour')
+    inst, tr, vis, pinst = (v['instance_masks'], v['tracks'], v['visibility'],
+                            v['point_instance'])
+    np.testing.assert_array_equal(v['class_masks'],
+                                  v['instance_classes'][inst])
+    t_n, h, w = inst.shape
+    row, col, inside = pixel_of(tr, h, w)
+    under = inst[np.arange(t_n)[:, None], row, col]
+    np.testing.assert_array_equal(vis, inside & (under == pinst[None]))
+    assert vis[0].all()
+    area = [(inst[0] == k).sum() for k in range(1, len(v['instance_classes']))]
+    assert max(area) >= 50  # objects are not specks at 64 px
+
+
+def test_write_dataset_records_a_non_default_style(tmp_path):
+    kw = dict(num_train=1, num_val=1, num_frames=3, size=(32, 32),
+              progress=False)
+    write_dataset(str(tmp_path / 'd'), **kw)
+    assert 'style' not in json.load(open(tmp_path / 'd' / 'meta.json'))['params']
+    write_dataset(str(tmp_path / 's'), style='shared_colour', **kw)
+    meta = json.load(open(tmp_path / 's' / 'meta.json'))
+    assert meta['params']['style'] == 'shared_colour'
+    with pytest.raises(FileExistsError, match='style'):
+        write_dataset(str(tmp_path / 'd'), style='shared_colour', **kw)
+    with pytest.raises(ValueError, match='style'):
+        write_dataset(str(tmp_path / 'x'), style='pastel', **kw)

@@ -15,6 +15,14 @@ iff it lies inside the image and its instance is the topmost one at its rounded
 pixel in the rendered instance map.
 
 Everything is deterministic given the seed (one ``numpy.random.Generator``).
+
+``style='shared_colour'`` (opt-in; the default output is unchanged) removes
+the appearance shortcut: every class, and the background, draws its colours
+and texture families from one shared distribution, so only shape and motion
+tell classes apart. Each object is made of 2-3 rigid parts of different
+colours/textures that move together (one affine), the background is a
+patchwork of the same textures and colours, and each class has its own motion
+style (roll, slide, swing, spin, pulse).
 """
 import colorsys
 import json
@@ -31,8 +39,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
-__all__ = ['CLASSES', 'PALETTE', 'GENERATOR_VERSION', 'render_video',
-           'write_dataset']
+__all__ = ['CLASSES', 'PALETTE', 'GENERATOR_VERSION', 'STYLES',
+           'render_video', 'write_dataset']
 
 GENERATOR_NAME = 'mosic_mm.synthetic'
 GENERATOR_VERSION = 1
@@ -64,6 +72,13 @@ _S0 = (0.8, 1.2)
 _S_AMP = 0.2
 # Share of ground-truth points placed on objects (the rest on the background).
 _OBJECT_POINT_SHARE = 0.6
+
+#: Rendering styles: 'default' (class = shape + texture + colour range) and
+#: 'shared_colour' (class = shape + motion; colours and textures shared).
+STYLES = ('default', 'shared_colour')
+_TEXTURES = ('dots', 'stripes', 'checker', 'rings', 'zigzag')
+# shared_colour: motion style of each class id (1..5)
+_MOTION_STYLES = ('roll', 'slide', 'swing', 'spin', 'pulse')
 
 
 # --------------------------------------------------------------------------
@@ -256,6 +271,82 @@ def _background_canvas(rng: np.random.Generator, h: int, w: int,
     return np.clip(rgb, 0, 255).astype(np.uint8)
 
 
+def _shared_colours(rng: np.random.Generator):
+    """Two RGB float32 [3] colours (light, dark) from the one distribution
+    every class and the background share in style 'shared_colour'."""
+    hue = rng.uniform(0.0, 360.0)
+    c1 = _hsv(hue, rng.uniform(0.35, 0.95), rng.uniform(0.7, 0.97))
+    c2 = _hsv(hue + rng.uniform(-40.0, 40.0), rng.uniform(0.35, 0.9),
+              rng.uniform(0.25, 0.45))
+    return c1, c2
+
+
+def _shared_texture(rng: np.random.Generator, xx: np.ndarray, yy: np.ndarray,
+                    diameter: float) -> np.ndarray:
+    """RGB float32 [h, w, 3]: a random texture family in two shared colours
+    over the (centred) coordinates ``xx, yy``, period from ``diameter``."""
+    family = _TEXTURES[int(rng.integers(len(_TEXTURES)))]
+    a = rng.uniform(0.0, np.pi)
+    u = xx * np.cos(a) + yy * np.sin(a) + rng.uniform(-0.2, 0.2) * diameter
+    v = -xx * np.sin(a) + yy * np.cos(a) + rng.uniform(-0.2, 0.2) * diameter
+    period = max(4.0, diameter * rng.uniform(0.2, 0.3))
+    field = _pattern(rng, family, u, v, period)[..., None]
+    c1, c2 = _shared_colours(rng)
+    return c1 * (1.0 - field) + c2 * field
+
+
+def _part_object_canvas(rng: np.random.Generator, class_id: int,
+                        diameter: float):
+    """Style 'shared_colour': RGBA uint8 [L, L, 4] canvas of one instance of
+    ``class_id`` (its shape family only) made of 2-3 rigid parts (bands
+    across the shape at a random angle), each with its own shared-distribution
+    texture and colours; and the part map uint8 [L, L] (0, 1, 2)."""
+    shape = _CLASS_SPECS[class_id - 1][1]
+    side = int(math.ceil(diameter)) + 4
+    c = (side - 1) / 2.0
+    yy, xx = np.mgrid[0:side, 0:side].astype(np.float32)
+    xx -= c
+    yy -= c
+    num_parts = int(rng.integers(2, 4))
+    a = rng.uniform(0.0, np.pi)
+    w = xx * np.cos(a) + yy * np.sin(a)  # in [-c, c] over the shape
+    cuts = np.sort(rng.uniform(-0.35, 0.35, num_parts - 1)) * diameter
+    parts = np.searchsorted(cuts, w.ravel()).reshape(side, side).astype(np.uint8)
+    rgb = np.zeros((side, side, 3), np.float32)
+    for k in range(num_parts):
+        tex = _shared_texture(rng, xx, yy, diameter)
+        rgb[parts == k] = tex[parts == k]
+    b = rng.uniform(0.0, 2.0 * np.pi)
+    shading = 1.0 + 0.15 * (xx * np.cos(b) + yy * np.sin(b)) / max(c, 1.0)
+    grain = cv2.GaussianBlur(rng.standard_normal((side, side)).astype(np.float32),
+                             (0, 0), 0.7) * 10.0
+    rgb = rgb * shading[..., None] + grain[..., None]
+    alpha = _shape_mask(rng, shape, side, diameter)
+    return np.dstack([np.clip(rgb, 0, 255).astype(np.uint8), alpha]), parts
+
+
+def _shared_background(rng: np.random.Generator, h: int, w: int,
+                       ref: float) -> np.ndarray:
+    """Style 'shared_colour': RGB uint8 [h, w, 3] patchwork of 3-5 regions
+    (argmax of smooth noise fields), each textured like an object part
+    (same texture families, colours and periods)."""
+    n = int(rng.integers(3, 6))
+    fields = np.stack([_smooth_noise(rng, h, w, ref * 0.3) for _ in range(n)])
+    region = fields.argmax(0)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    xx -= (w - 1) / 2.0
+    yy -= (h - 1) / 2.0
+    rgb = np.zeros((h, w, 3), np.float32)
+    for k in range(n):
+        tex = _shared_texture(rng, xx, yy, ref * rng.uniform(0.2, 0.38))
+        rgb[region == k] = tex[region == k]
+    shading = 1.0 + 0.1 * _smooth_noise(rng, h, w, ref * 0.5)
+    grain = cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32),
+                             (0, 0), 0.7) * 10.0
+    rgb = rgb * shading[..., None] + grain[..., None]
+    return np.clip(rgb, 0, 255).astype(np.uint8)
+
+
 # --------------------------------------------------------------------------
 # motion
 # --------------------------------------------------------------------------
@@ -278,6 +369,54 @@ def _object_affines(rng: np.random.Generator, num_frames: int, height: int,
     s_amp = rng.uniform(0.0, _S_AMP)
     scale = rng.uniform(*_S0) * (1.0 + s_amp * np.sin(rng.uniform(0.05, 0.2) * t
                                                       + rng.uniform(0, 2 * np.pi)))
+    cos, sin = scale * np.cos(theta), scale * np.sin(theta)
+    lin = np.stack([np.stack([cos, -sin], -1), np.stack([sin, cos], -1)], 1)
+    uc = np.full(2, (canvas_side - 1) / 2.0)
+    trans = centre - lin @ uc
+    return np.concatenate([lin, trans[..., None]], axis=2)
+
+
+def _styled_affines(rng: np.random.Generator, motion: str, num_frames: int,
+                    height: int, width: int, canvas_side: int,
+                    diameter: float) -> np.ndarray:
+    """Style 'shared_colour': float64 [T, 2, 3] local canvas coords -> image
+    coords of one rigid object moving in its class's ``motion`` style:
+    'roll' (translates and rotates as if rolling), 'slide' (fast, straight,
+    no rotation), 'swing' (oscillates back and forth about a slow drift),
+    'spin' (near-static, fast rotation), 'pulse' (slow drift, scale
+    oscillation: approaching / receding)."""
+    ref = min(height, width)
+    t = np.arange(num_frames, dtype=np.float64)
+    start = rng.uniform(0.15, 0.85, 2) * (width, height)
+    ang = rng.uniform(0, 2 * np.pi)
+    heading = np.array([np.cos(ang), np.sin(ang)])
+    theta0 = rng.uniform(0, 2 * np.pi)
+    scale = np.full(num_frames, rng.uniform(*_S0))
+    if motion == 'roll':
+        speed = rng.uniform(0.02, 0.035) * ref
+        centre = start + speed * t[:, None] * heading
+        theta = theta0 + np.sign(rng.uniform(-1, 1)) * speed * t / (diameter / 2)
+    elif motion == 'slide':
+        speed = rng.uniform(0.025, 0.04) * ref
+        centre = start + speed * t[:, None] * heading
+        theta = np.full(num_frames, theta0)
+    elif motion == 'swing':
+        amp = rng.uniform(0.06, 0.1) * ref
+        freq = rng.uniform(0.3, 0.5)
+        phase = rng.uniform(0, 2 * np.pi)
+        centre = (start + 0.005 * ref * t[:, None] * heading
+                  + amp * (np.sin(freq * t + phase) - np.sin(phase))[:, None] * heading[::-1])
+        theta = theta0 + 0.15 * np.sin(freq * t + phase)
+    elif motion == 'spin':
+        centre = start + rng.uniform(0.0, 0.008) * ref * t[:, None] * heading
+        theta = theta0 + rng.choice([-1.0, 1.0]) * rng.uniform(0.15, 0.3) * t
+    elif motion == 'pulse':
+        centre = start + 0.01 * ref * t[:, None] * heading
+        theta = np.full(num_frames, theta0)
+        scale = scale * (1.0 + 0.3 * np.sin(rng.uniform(0.3, 0.5) * t
+                                            + rng.uniform(0, 2 * np.pi)))
+    else:
+        raise ValueError(f'unknown motion style {motion!r}')
     cos, sin = scale * np.cos(theta), scale * np.sin(theta)
     lin = np.stack([np.stack([cos, -sin], -1), np.stack([sin, cos], -1)], 1)
     uc = np.full(2, (canvas_side - 1) / 2.0)
@@ -318,7 +457,8 @@ def _pixel_index(tracks: np.ndarray, height: int, width: int):
 def render_video(seed: int, num_frames: int = 24,
                  size: Tuple[int, int] = (128, 128),
                  num_objects: Union[int, Tuple[int, int]] = (2, 4),
-                 num_points: int = 256) -> Dict[str, np.ndarray]:
+                 num_points: int = 256,
+                 style: str = 'default') -> Dict[str, np.ndarray]:
     """Render one synthetic clip with exact ground truth.
 
     Args:
@@ -330,6 +470,9 @@ def render_video(seed: int, num_frames: int = 24,
         num_points: P >= 1 ground-truth points, all visible in frame 0;
             about 60% on objects (spread over the visible ones), the rest on
             the background.
+        style: one of :data:`STYLES`. 'shared_colour': colours and textures
+            shared by all classes and the background, objects of 2-3 rigid
+            parts, class-specific motion (see the module docstring).
 
     Returns:
         dict with
@@ -344,12 +487,17 @@ def render_video(seed: int, num_frames: int = 24,
           (entry 0 is the background, 0).
         - ``instance_depth``: int64 [K + 1], layer of each instance id:
           0 = background, higher = nearer the camera.
+        - style 'shared_colour' only: ``point_part`` int64 [P], the part of
+          its object each point lies on (0 for background points).
     """
     seed = _check_int('seed', seed, 0)
     num_frames = _check_int('num_frames', num_frames, 1)
     height, width = _check_size(size)
     lo, hi = _check_num_objects(num_objects)
     num_points = _check_int('num_points', num_points, 1)
+    if style not in STYLES:
+        raise ValueError(f'style must be one of {STYLES}, got {style!r}')
+    shared = style == 'shared_colour'
 
     rng = np.random.default_rng(seed)
     ref = float(min(height, width))
@@ -358,17 +506,26 @@ def render_video(seed: int, num_frames: int = 24,
     # background: a larger canvas panned by `shifts`
     shifts = _background_shifts(rng, num_frames, ref)
     margin = int(math.ceil(np.abs(shifts).max())) + 2
-    bg_canvas = _background_canvas(rng, height + 2 * margin, width + 2 * margin, ref)
+    bg_canvas = (_shared_background if shared else _background_canvas)(
+        rng, height + 2 * margin, width + 2 * margin, ref)
 
     # objects
     classes = rng.integers(1, len(CLASSES), num_obj)
     depth = rng.permutation(num_obj) + 1  # layer of instance k+1
-    canvases, affines = [], []
+    canvases, affines, part_maps = [], [], []
     for k in range(num_obj):
         diameter = ref * rng.uniform(0.2, 0.38)
-        canvas = _object_canvas(rng, int(classes[k]), diameter)
+        if shared:
+            canvas, parts = _part_object_canvas(rng, int(classes[k]), diameter)
+            part_maps.append(parts)
+            affines.append(_styled_affines(
+                rng, _MOTION_STYLES[int(classes[k]) - 1], num_frames, height,
+                width, canvas.shape[0], diameter))
+        else:
+            canvas = _object_canvas(rng, int(classes[k]), diameter)
+            affines.append(_object_affines(rng, num_frames, height, width,
+                                           canvas.shape[0]))
         canvases.append(canvas)
-        affines.append(_object_affines(rng, num_frames, height, width, canvas.shape[0]))
 
     frames = np.empty((num_frames, height, width, 3), np.uint8)
     inst = np.zeros((num_frames, height, width), np.uint8)
@@ -398,7 +555,12 @@ def render_video(seed: int, num_frames: int = 24,
         raise RuntimeError('internal error: a sampled point is hidden in frame 0')
 
     instance_classes = np.concatenate([[0], classes]).astype(np.int64)
+    extra = {}
+    if shared:
+        extra['point_part'] = _point_parts(tracks[0], point_instance, affines,
+                                           part_maps)
     return dict(
+        **extra,
         frames=frames,
         instance_masks=inst,
         class_masks=instance_classes[inst].astype(np.uint8),
@@ -408,6 +570,23 @@ def render_video(seed: int, num_frames: int = 24,
         instance_classes=instance_classes,
         instance_depth=np.concatenate([[0], depth]).astype(np.int64),
     )
+
+
+def _point_parts(xy0: np.ndarray, point_instance: np.ndarray, affines,
+                 part_maps) -> np.ndarray:
+    """Part index int64 [P] of each point (frame-0 position [P, 2] mapped
+    back to its object's local canvas; 0 for background points)."""
+    out = np.zeros(len(xy0), np.int64)
+    for k, parts in enumerate(part_maps):
+        sel = point_instance == k + 1
+        if not sel.any():
+            continue
+        a = affines[k][0]
+        local = (xy0[sel] - a[:, 2]) @ np.linalg.inv(a[:, :2]).T
+        col = np.clip(np.floor(local[:, 0] + 0.5), 0, parts.shape[1] - 1)
+        row = np.clip(np.floor(local[:, 1] + 0.5), 0, parts.shape[0] - 1)
+        out[sel] = parts[row.astype(np.int64), col.astype(np.int64)]
+    return out
 
 
 def _sample_points(rng, num_points, canvases, affines, own_alpha, inst, shifts):
@@ -532,7 +711,8 @@ def write_dataset(root: str, num_train: int = 32, num_val: int = 8,
                   num_frames: int = 24, size: Tuple[int, int] = (128, 128),
                   seed: int = 0, progress: bool = True, *,
                   num_objects: Union[int, Tuple[int, int]] = (2, 4),
-                  num_points: int = 256, overwrite: bool = False) -> dict:
+                  num_points: int = 256, overwrite: bool = False,
+                  style: str = 'default') -> dict:
     """Write synthetic videos in the YouTube-VOS / DAVIS layout::
 
         root/JPEGImages/<video>/00000.jpg        RGB frames (JPEG quality 95)
@@ -544,6 +724,8 @@ def write_dataset(root: str, num_train: int = 32, num_val: int = 8,
         root/ImageSets/{train,val}.txt           one video name per line
         root/meta.json                           written last, atomically
 
+    ``style`` is passed to :func:`render_video`; a non-default style is
+    recorded in meta.json's params (the default's meta.json is unchanged).
     Videos are ``train_0000``... and ``val_0000``...; each one's seed is
     derived from ``seed``, its split and its index (recorded in meta.json).
     If meta.json exists with the same parameters nothing is written. If it
@@ -569,6 +751,10 @@ def write_dataset(root: str, num_train: int = 32, num_val: int = 8,
                   num_train=num_train, num_val=num_val, num_frames=num_frames,
                   size=[height, width], seed=seed, num_objects=list(num_objects),
                   num_points=num_points)
+    if style not in STYLES:
+        raise ValueError(f'style must be one of {STYLES}, got {style!r}')
+    if style != 'default':
+        params['style'] = style
     root = osp.abspath(os.fspath(root))
     meta_path = osp.join(root, 'meta.json')
 
@@ -620,7 +806,7 @@ def write_dataset(root: str, num_train: int = 32, num_val: int = 8,
         for split, i, name in jobs:
             seeds[name] = _video_seed(seed, split, i)
             video = render_video(seeds[name], num_frames, (height, width),
-                                 num_objects, num_points)
+                                 num_objects, num_points, style=style)
             inst_classes[name] = video['instance_classes'].tolist()
             _write_video(root, name, video, inst_pal, cls_pal)
             if bar is not None:

@@ -19,20 +19,23 @@ class SyntheticVideoDataset(VideoTrajectoryDataset):
 
     Args:
         split (str): 'train' or 'val'.
-        num_train, num_val, num_frames, size, seed: generator settings (see
+        num_train, num_val, num_frames, size, seed, style: generator
+            settings (see
             :func:`mosic_mm.datasets.synthetic.write_dataset`); an existing
             dataset written with other settings is an error.
     """
 
     def __init__(self, data_root: str, split: str = 'train',
                  num_train: int = 32, num_val: int = 8, num_frames: int = 24,
-                 size: Tuple[int, int] = (128, 128), seed: int = 0, **kwargs):
+                 size: Tuple[int, int] = (128, 128), seed: int = 0,
+                 style: str = 'default', **kwargs):
         if split not in ('train', 'val'):
             raise ValueError(f"split must be 'train' or 'val', got {split!r}")
         if is_main_process():
             summary = write_dataset(data_root, num_train=num_train,
                                     num_val=num_val, num_frames=num_frames,
-                                    size=tuple(size), seed=seed)
+                                    size=tuple(size), seed=seed,
+                                    style=style)
             MMLogger.get_current_instance().info(
                 f'synthetic videos in {data_root}: {summary}')
         barrier()
