@@ -117,3 +117,69 @@ def test_table_reports_mean_and_spread():
     assert s['arm']['m'] == pytest.approx((0.3, 0.1, 2))
     table = rm.format_table(s, 'hdr')
     assert '30.00 +- 10.00' in table and '50.00' in table
+
+
+def _write_frame(root, split, video, rgb, cls):
+    from PIL import Image
+    for d in ('JPEGImages', 'ClassAnnotations'):
+        os.makedirs(osp.join(root, d, video), exist_ok=True)
+    Image.fromarray(rgb).save(osp.join(root, 'JPEGImages', video, '00000.jpg'),
+                              quality=100)
+    Image.fromarray(cls).save(osp.join(root, 'ClassAnnotations', video,
+                                       '00000.png'))
+    os.makedirs(osp.join(root, 'ImageSets'), exist_ok=True)
+    with open(osp.join(root, 'ImageSets', f'{split}.txt'), 'a') as f:
+        f.write(video + '\n')
+
+
+def test_mean_colour_baseline_hand_case(tmp_path):
+    import numpy as np
+    red, blue = (220, 30, 30), (30, 30, 220)
+    cls = np.zeros((16, 16), np.uint8)
+    cls[:, :8], cls[:, 8:] = 1, 2  # left column of patches 1, right 2
+    train = np.zeros((16, 16, 3), np.uint8)
+    train[:, :8], train[:, 8:] = red, blue
+    val = np.zeros((16, 16, 3), np.uint8)
+    val[:, :], val[8:, 8:] = red, blue  # top-right patch red but class 2
+    root = str(tmp_path)
+    _write_frame(root, 'train', 'a', train, cls)
+    _write_frame(root, 'val', 'b', val, cls)
+    out = rm.mean_colour_baseline(root)
+    # predictions: 1, 1 / 1, 2 against labels 1, 2 / 1, 2
+    assert out['acc'] == pytest.approx(3 / 4)
+    assert out['miou'] == pytest.approx((2 / 3 + 1 / 2) / 2)
+    assert np.allclose(out['centroids'][1], red, atol=10)  # JPEG
+    assert np.allclose(out['centroids'][2], blue, atol=10)
+
+
+def test_shared_colour_data_defeats_the_colour_baseline(tmp_path):
+    from mosic_mm.datasets.synthetic import write_dataset
+    kw = dict(num_train=4, num_val=2, num_frames=8, size=(64, 64),
+              progress=False)
+    miou = {}
+    for style in ('default', 'shared_colour'):
+        root = str(tmp_path / style)
+        write_dataset(root, style=style, **kw)
+        miou[style] = rm.mean_colour_baseline(root)['miou']
+    assert miou['default'] > 0.5 and miou['shared_colour'] < 0.2, miou
+
+
+def test_mini_configs_train_on_the_shared_colour_data(monkeypatch):
+    from mmengine.config import Config
+    roots = set()
+    for cfg in (rm.MOSIC_CFG, rm.STATIC_CFG):
+        ds = Config.fromfile(osp.join(REPO, cfg)).train_dataloader.dataset
+        assert ds.style == 'shared_colour'
+        roots.add(ds.data_root)
+    for cfg in (rm.PRETRAIN_CFG, rm.CONTROL_B_CFG):  # the image-SSL start
+        roots.add(Config.fromfile(osp.join(REPO, cfg))
+                  .train_dataloader.dataset.data_root)
+    assert roots == {'data/synthetic_motion'}
+    # ensure_data writes that style
+    import mosic_mm.datasets.synthetic as synthetic
+    seen = {}
+    monkeypatch.setattr(synthetic, 'write_dataset',
+                        lambda root, **kw: seen.update(kw, root=root))
+    monkeypatch.chdir(REPO)
+    rm.ensure_data('/nonexistent/root')
+    assert seen['style'] == 'shared_colour' and seen['num_train'] == 32

@@ -29,6 +29,7 @@ PRETRAIN_CFG = 'configs/mini/imgssl_pretrain.py'
 CONTROL_B_CFG = 'configs/mini/imgssl_continue.py'
 STATIC_CFG = 'configs/mini/mosic_static.py'
 MOSIC_CFG = 'configs/mini/mosic_from_imgssl.py'
+RANDOM_CFG = 'configs/mosic_vits_synthetic.py'  # its init: a random ViT
 ARMS = (('+image SSL (b)', CONTROL_B_CFG), ('+MoSiC static (a)', STATIC_CFG),
         ('+MoSiC', MOSIC_CFG))
 
@@ -72,7 +73,13 @@ def ensure_data(data_root: str, config: str = MOSIC_CFG) -> None:
     ds = Config.fromfile(config).train_dataloader.dataset
     write_dataset(data_root, num_train=ds.num_train, num_val=ds.num_val,
                   num_frames=ds.num_frames, size=tuple(ds.size),
-                  seed=ds.get('seed', 0))
+                  seed=ds.get('seed', 0), style=ds.get('style', 'default'))
+
+
+def data_root_of(config: str = MOSIC_CFG) -> str:
+    """The synthetic data root ``config`` trains on."""
+    from mmengine.config import Config
+    return Config.fromfile(config).train_dataloader.dataset.data_root
 
 
 def config_digest(config: str) -> str:
@@ -135,6 +142,46 @@ def ensure_start(start: str, config: str = PRETRAIN_CFG,
     print(f'image-SSL start: made {start} in {time.time() - t0:.0f} s',
           flush=True)
     return True
+
+
+def mean_colour_baseline(data_root: str, patch: int = 8) -> dict:
+    """How far appearance alone gets: a nearest-class-mean-colour classifier
+    on ``patch`` x ``patch`` pixel patches (label = the patch's majority
+    class; centroids = mean RGB of the train patches of each class; every
+    val patch goes to the nearest centroid). Returns ``acc``, ``miou``
+    (over the classes present in val) and ``centroids`` [C, 3] (RGB)."""
+    import numpy as np
+    from PIL import Image
+
+    def patches(split):
+        with open(osp.join(data_root, 'ImageSets', f'{split}.txt')) as f:
+            videos = f.read().split()
+        cols, labs = [], []
+        for v in videos:
+            d = osp.join(data_root, 'JPEGImages', v)
+            for name in sorted(os.listdir(d)):
+                img = np.asarray(Image.open(osp.join(d, name)).convert('RGB'),
+                                 np.float64)
+                cls = np.asarray(Image.open(osp.join(
+                    data_root, 'ClassAnnotations', v, name[:-4] + '.png')))
+                h, w = (cls.shape[0] // patch) * patch, (cls.shape[1] // patch) * patch
+                c = img[:h, :w].reshape(h // patch, patch, w // patch, patch, 3)
+                cols.append(c.mean((1, 3)).reshape(-1, 3))
+                m = cls[:h, :w].reshape(h // patch, patch, w // patch, patch)
+                m = m.transpose(0, 2, 1, 3).reshape(-1, patch * patch)
+                labs.append(np.array([np.bincount(r).argmax() for r in m]))
+        return np.concatenate(cols), np.concatenate(labs)
+
+    xt, yt = patches('train')
+    xv, yv = patches('val')
+    n = int(max(yt.max(), yv.max())) + 1
+    cent = np.stack([xt[yt == c].mean(0) if (yt == c).any() else
+                     np.full(3, np.inf) for c in range(n)])
+    pred = np.argmin(((xv[:, None] - cent[None]) ** 2).sum(-1), 1)
+    ious = [((pred == c) & (yv == c)).sum() / ((pred == c) | (yv == c)).sum()
+            for c in range(n) if (yv == c).any()]
+    return dict(acc=float((pred == yv).mean()), miou=float(np.mean(ious)),
+                centroids=cent)
 
 
 def parse_args(argv=None):
@@ -205,6 +252,11 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     py = args.python
     ensure_start(args.start, python=py)
+    data_root = data_root_of(MOSIC_CFG)
+    base = mean_colour_baseline(data_root)
+    print(f'appearance baseline on {data_root}: nearest class-mean colour '
+          f'of 8x8 patches: {100 * base["acc"]:.1f}% patch accuracy, '
+          f'{100 * base["miou"]:.1f} mIoU', flush=True)
     # the tracks of both MoSiC arms, cached once
     for cfg in (MOSIC_CFG, STATIC_CFG):
         _run([py, 'tools/extract_tracks.py', cfg],
@@ -219,25 +271,31 @@ def main(argv=None):
                   '--cfg-options', *opts], osp.join(wd + '.log.txt'))
             with open(osp.join(wd, 'last_checkpoint')) as f:
                 ckpts[name].append(f.read().strip())
-    # one evaluation call: the start (its config's initialisation = the
+    # one evaluation call: a random-init ViT (reference: what appearance
+    # gets without learning), the start (its config's initialisation = the
     # cached checkpoint) and every checkpoint, side by side
-    models = [MOSIC_CFG] + [c for name, _ in ARMS for c in ckpts[name]]
+    models = [RANDOM_CFG, MOSIC_CFG] + [c for name, _ in ARMS
+                                        for c in ckpts[name]]
     js = osp.join(args.out, 'eval_all.json')
-    _run([py, 'tools/evaluate.py', 'all', *models, '--json', js,
-          *args.eval_args], osp.join(args.out, 'eval_all.log.txt'))
+    _run([py, 'tools/evaluate.py', 'all', *models, '--data-root', data_root,
+          '--json', js, *args.eval_args],
+         osp.join(args.out, 'eval_all.log.txt'))
     with open(js) as f:
         cols = list(json.load(f).values())
-    results = {'start (MoCoV3)': [cols[0]]}
-    i = 1
+    results = {'random init': [cols[0]], 'start (MoCoV3)': [cols[1]]}
+    i = 2
     for name, _ in ARMS:
         results[name] = cols[i:i + len(args.seeds)]
         i += len(args.seeds)
     summary = summarise(results, args.seeds)
-    header = (f'Mini reproduction on the synthetic val split: fast CPU '
-              f'presets of tools/evaluate.py (not the paper protocols), '
+    header = (f'Mini reproduction on the synthetic val split of {data_root}: '
+              f'fast CPU presets of tools/evaluate.py (not the paper '
+              f'protocols), '
               f'scores x100, mean +- std over {len(args.seeds)} training '
               f'seeds {args.seeds} of {n_iters} steps per arm (start: one '
-              f'MoCoV3 checkpoint); {time.time() - t0:.0f} s in all')
+              f'MoCoV3 checkpoint; random init: seed 0); appearance '
+              f'baseline (nearest class-mean colour, 8x8 patches): '
+              f'{100 * base["miou"]:.1f} mIoU; {time.time() - t0:.0f} s in all')
     table = format_table(summary, header)
     print()
     print(table)
@@ -245,7 +303,10 @@ def main(argv=None):
         f.write(table + '\n')
     with open(osp.join(args.out, 'results.json'), 'w') as f:
         json.dump(dict(seeds=args.seeds, iters=n_iters, runs=results,
-                       checkpoints=ckpts), f, indent=1)
+                       checkpoints=ckpts, data_root=data_root,
+                       mean_colour_baseline=dict(acc=base['acc'],
+                                                 miou=base['miou'])),
+                  f, indent=1)
     return summary
 
 

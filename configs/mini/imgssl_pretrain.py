@@ -11,7 +11,9 @@
 # (mmcv 2.1.0's adjust_hue overflows uint8 under numpy 2 for hue < 0).
 _base_ = ['../mosic_vits_synthetic.py']
 
-data_root = 'data/synthetic'
+# The 'shared_colour' synthetic videos (mosic_from_imgssl.py writes them):
+# classes share colours and textures and differ by shape and motion only.
+data_root = 'data/synthetic_motion'
 # One frame per line, relative to JPEGImages/, written by
 # tools/reproduce_mini.py (write_frame_list) from ImageSets/train.txt.
 frame_list = 'ImageSets/train_frames.txt'
