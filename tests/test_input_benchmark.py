@@ -62,6 +62,47 @@ def test_modes_compute_the_same_clip(tiny):
     assert pipes['cache'][0].num_cache_misses == 0
 
 
+def test_video_modes_reduced_equals_today(tmp_path_factory):
+    """On video, 'reduced' (PyAV, needed packets only, antialiased resize)
+    gives today's frames (decord full decode + ClipResize) exactly; the old
+    'reduced_decord' (decord's scaler) does not."""
+    pytest.importorskip('av')
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmpretrain')
+    root = str(tmp_path_factory.mktemp('ibv') / 'video')
+    ds, dirs = prepare_data(root, 'video', num_videos=1, num_frames=30,
+                            clip_len=3, stride=6, window_step=2, size=SIZE,
+                            grid_size=8, hw=HW, encodings=('raw',))
+    pipes = {m: build_pipeline(m, SIZE, 8, 16, 'DISFlowTracker', dirs['raw'])
+             for m in ('today', 'reduced', 'reduced_decord', 'cache')}
+    assert pipes['today'][0].video_backend == 'decord'
+    assert pipes['reduced'][0].video_backend == 'auto'
+    info = dict(ds.get_data_info(0), frame_inds=np.array([14, 20, 26]),
+                data_root=ds.data_root)
+    out = {m: _run(p, info, seed=3) for m, p in pipes.items()}
+    ref = out['today']['inputs'].numpy()
+    np.testing.assert_array_equal(out['reduced']['inputs'].numpy(), ref)
+    np.testing.assert_array_equal(out['cache']['inputs'].numpy(), ref)
+    assert np.abs(out['reduced_decord']['inputs'].numpy().astype(int)
+                  - ref).mean() > 0.1
+
+
+def test_profile_video_decode_counts_packets(tmp_path_factory):
+    pytest.importorskip('av')
+    from mosic_mm.benchmark.input_pipeline import (make_dataset,
+                                                   profile_video_decode)
+    root = make_dataset(str(tmp_path_factory.mktemp('pv')), 1, 40,
+                        kind='video', hw=HW)
+    path = osp.join(root, 'videos', 'video000.mp4')
+    # mp4v: key frames 0, 12, 24, 36; frames 12, 18, 24, 30 need 12..18
+    # and 24..30 (14 packets) of the 19 from key frame 12 to frame 30
+    p = profile_video_decode(path, [12, 18, 24, 30], SIZE, repeats=1)
+    assert (p['num_needed'], p['num_range']) == (14, 19)
+    for k in ('open_demux', 'decode_range', 'decode_needed', 'to_rgb',
+              'resize', 'total'):
+        assert p[k] > 0, k
+
+
 def test_run_modes_times_every_stage(tiny):
     ds, dirs = tiny
     modes = ('today', 'cache')
@@ -91,6 +132,8 @@ def test_cli_input_only(tmp_path, capsys):
     text = md.read_text()
     assert 'Command: `python tools/benchmark_input.py' in text
     for row in ('| reference:', '| today:', '| reduced:', '| cache:',
-                '| jpeg | cache | 10 ms step |', '| video | reduced |'):
+                '| jpeg | cache | 10 ms step |', '| video | reduced |',
+                '| reduced_decord:', 'Where a video clip'):
         assert row in text, row
     assert text.count('| reference:') == 1  # JPEG folders only
+    assert text.count('| reduced_decord:') == 1  # video only

@@ -41,8 +41,12 @@ def parse_args(argv=None):
     p.add_argument('--root', default=osp.join(REPO, '.cache',
                                               'input_benchmark'),
                    help='where the generated data sets live (reused)')
-    p.add_argument('--kinds', nargs='+', default=['jpeg', 'video'],
-                   choices=['jpeg', 'video'])
+    p.add_argument('--kinds', nargs='+',
+                   default=['jpeg', 'video', 'video_h264'],
+                   choices=['jpeg', 'video', 'video_h264'],
+                   help='video: mp4v (OpenCV), a key frame every 12 frames; '
+                   'video_h264: x264 defaults (B-frames, key frame every '
+                   '250 frames / scene cut, needs PyAV)')
     p.add_argument('--modes', nargs='+', default=list(MODES),
                    choices=list(MODES))
     p.add_argument('--videos', type=int, default=4)
@@ -67,6 +71,10 @@ def parse_args(argv=None):
                    help='sustained GPU TFLOP/s for the projection (default '
                    '40%% of H100 dense bf16 peak)')
     p.add_argument('--node-cores', type=int, default=16)
+    p.add_argument('--profile-clips', type=int, default=3,
+                   help='video clips profiled (demux / decode / colour '
+                   'conversion / resize)')
+    p.add_argument('--no-profile', action='store_true')
     p.add_argument('--no-fidelity', action='store_true',
                    help='skip the pixel-difference measurement')
     p.add_argument('--out', help='write results as JSON')
@@ -116,6 +124,21 @@ def fidelity(ds, pipes: dict, num: int = 3) -> dict:
     return out
 
 
+def video_profile(ds, size, num: int) -> dict:
+    """Median over ``num`` training clips of
+    :func:`profile_video_decode` (ms per clip)."""
+    from mosic_mm.benchmark.input_pipeline import profile_video_decode
+    from mosic_mm.datasets.video_trajectory_dataset import sample_clip_indices
+    rows = []
+    for c in range(num):
+        info = ds.get_data_info(c % len(ds))
+        inds = sample_clip_indices(
+            info['total_frames'], ds.clip_len, ds.frame_stride,
+            rng=np.random.RandomState(100 + c), window_step=ds.window_step)
+        rows.append(profile_video_decode(info['video_path'], inds, size))
+    return {k: float(np.median([r[k] for r in rows])) for k in rows[0]}
+
+
 def run(args) -> dict:
     _single_thread()
     from mmengine.logging import MMLogger
@@ -133,7 +156,8 @@ def run(args) -> dict:
         t0 = time.perf_counter()
         ds, dirs = prepare(args, kind)
         modes = [m for m in args.modes
-                 if not (m == 'reference' and kind != 'jpeg')]
+                 if not (m == 'reference' and kind != 'jpeg')
+                 and not (m == 'reduced_decord' and kind == 'jpeg')]
         pipes = {}
         for m in modes:
             cache = dirs['jpeg' if m == 'cache_jpeg' else 'raw']
@@ -147,7 +171,10 @@ def run(args) -> dict:
                 if m == k and pipes[m][0].num_cache_misses:
                     raise RuntimeError(f'{m}: {pipes[m][0].num_cache_misses}'
                                        ' clips missed the frame cache')
+        prof = ({} if kind == 'jpeg' or args.no_profile else
+                video_profile(ds, size, args.profile_clips))
         results['kinds'][kind] = dict(timing=timing, fidelity=fid,
+                                      profile=prof,
                                       prepare_s=time.perf_counter() - t0)
     # GPU demand
     if args.gpu_step_ms:
@@ -196,9 +223,13 @@ def format_tables(res: dict) -> str:
         t = r['timing']
         ref = t.get('reference')
         lines.append('')
-        lines.append(f'### {src} JPEG frame folders (quality {a["quality"]})'
-                     if kind == 'jpeg' else
-                     f'### {src} .mp4 files (mp4v, cv2.VideoWriter)')
+        lines.append({
+            'jpeg': f'### {src} JPEG frame folders (quality {a["quality"]})',
+            'video': f'### {src} .mp4 files (mp4v, cv2.VideoWriter, key '
+                     'frame every 12)',
+            'video_h264': f'### {src} .mp4 files (H.264, x264 defaults: '
+                          'CRF 23, B-frames, one key frame per video)',
+        }[kind])
         lines.append('')
         head = ('| mode | clips/s per core | x today | x reference | '
                 + ' | '.join(f'{s} (ms)' for s in STAGES)
@@ -218,6 +249,26 @@ def format_tables(res: dict) -> str:
                 f'{x_ref} | '
                 + ' | '.join(f"{1e3 * v['stages_s'][s]:.2f}" for s in STAGES)
                 + f' | {fid_s} |')
+    prof = {k: r['profile'] for k, r in res['kinds'].items()
+            if r.get('profile')}
+    if prof:
+        lines.append('')
+        lines.append('Where a video clip\'s decode time goes (PyAV, one '
+                     'thread, median CPU ms per clip over '
+                     f"{a['profile_clips']} clips):")
+        lines.append('')
+        lines.append('| video | open + demux | decode key..last '
+                     '(packets) | decode needed only (packets) | to RGB | '
+                     'resize | total (read_video pyav) | decode needed / '
+                     'total |')
+        lines.append('|---|---|---|---|---|---|---|---|')
+        for kind, p in prof.items():
+            lines.append(
+                f"| {kind} | {p['open_demux']:.1f} | {p['decode_range']:.1f}"
+                f" ({p['num_range']:.0f}) | {p['decode_needed']:.1f} "
+                f"({p['num_needed']:.0f}) | {p['to_rgb']:.1f} | "
+                f"{p['resize']:.1f} | {p['total']:.1f} | "
+                f"{p['decode_needed'] / p['total']:.2f} |")
     lines.append('')
     lines.append(f"GPU step times: {res['gpu_step_source']}.")
     if 'step_tflop' in res:

@@ -24,7 +24,10 @@ import numpy as np
 MODES = {
     'reference': 'PIL full decode + PIL bilinear resize (the official code)',
     'today': 'LoadClip() full decode (OpenCV / decord) + ClipResize',
-    'reduced': 'LoadClip(decode_size): DCT-reduced JPEG / decord at size',
+    'reduced_decord': 'LoadClip(decode_size, video_backend=decord): decord '
+                      'at size (video only; the previous reduced mode)',
+    'reduced': 'LoadClip(decode_size): DCT-reduced JPEG / PyAV needed '
+               'packets only',
     'cache': 'LoadClip(frame_cache=True), raw uint8 frame cache',
     'cache_jpeg': 'LoadClip(frame_cache=True), JPEG q95 frame cache',
 }
@@ -66,7 +69,11 @@ def make_dataset(root: str, num_videos: int = 4, num_frames: int = 96,
     """Write (once; reused when complete) ``num_videos`` videos of
     ``num_frames`` 720p frames: ``<root>/JPEGImages/<vid>/<i>.jpg`` at
     JPEG ``quality`` (kind 'jpeg') or ``<root>/videos/<vid>.mp4``
-    (``cv2.VideoWriter`` mp4v, kind 'video'). Returns the dataset root."""
+    (``cv2.VideoWriter`` mp4v, a key frame every 12 frames, kind 'video')
+    or ``<root>/videos/<vid>.mp4`` (libx264 through PyAV with x264's
+    defaults: CRF 23, B-frames, a key frame every 250 frames or at scene
+    cuts -- how Kinetics-style clips are usually re-encoded, kind
+    'video_h264'). Returns the dataset root."""
     done = osp.join(root, f'.complete_{kind}_{num_videos}_{num_frames}')
     if osp.isfile(done):
         return root
@@ -89,8 +96,22 @@ def make_dataset(root: str, num_videos: int = 4, num_frames: int = 96,
             for f in frames:
                 vw.write(np.ascontiguousarray(f[..., ::-1]))
             vw.release()
+        elif kind == 'video_h264':
+            import av
+            os.makedirs(osp.join(root, 'videos'), exist_ok=True)
+            path = osp.join(root, 'videos', vid + '.mp4')
+            with av.open(path, 'w') as c:
+                st = c.add_stream('libx264', rate=30)
+                st.width, st.height, st.pix_fmt = hw[1], hw[0], 'yuv420p'
+                for f in frames:
+                    for pk in st.encode(av.VideoFrame.from_ndarray(
+                            f, format='rgb24')):
+                        c.mux(pk)
+                for pk in st.encode():
+                    c.mux(pk)
         else:
-            raise ValueError(f"kind must be 'jpeg' or 'video', got {kind!r}")
+            raise ValueError("kind must be 'jpeg', 'video' or 'video_h264', "
+                             f'got {kind!r}')
     open(done, 'w').close()
     return root
 
@@ -177,14 +198,17 @@ def prepare_data(root: str, kind: str = 'jpeg', num_videos: int = 4,
 def pipeline_cfg(mode: str, size, grid_size: int, num_points: int,
                  tracker_type: str = 'DISFlowTracker',
                  frame_cache_dir: Optional[str] = None) -> List[dict]:
-    """The config of ``mode``'s pipeline (modes 'today', 'reduced',
-    'cache'), for a dataset / DataLoader."""
+    """The config of ``mode``'s pipeline (every mode of :data:`MODES`
+    but 'reference'), for a dataset / DataLoader."""
     load = dict(type='LoadClip')
-    if mode in ('reduced', 'cache', 'cache_jpeg'):
+    if mode in ('reduced', 'reduced_decord', 'cache', 'cache_jpeg'):
         load['decode_size'] = tuple(size)
+    if mode in ('today', 'reduced_decord'):
+        load['video_backend'] = 'decord'  # what LoadClip did before PyAV
     if mode in ('cache', 'cache_jpeg'):
         load.update(frame_cache=True, frame_cache_dir=frame_cache_dir)
-    if mode not in ('today', 'reduced', 'cache', 'cache_jpeg'):
+    if mode not in ('today', 'reduced', 'reduced_decord', 'cache',
+                    'cache_jpeg'):
         raise ValueError(f'no pipeline config for mode {mode!r}')
     return [
         load,
@@ -356,6 +380,86 @@ def run_modes(dataset, modes: Sequence[str], pipelines: Dict[str, list],
         out[m] = dict(clip_s=median, stages_s=stages,
                       clips_per_s_per_core=1.0 / median,
                       num_clips=len(per_mode[m]['clip_s']))
+    return out
+
+
+# ------------------------------------------------------ video profile
+def profile_video_decode(path: str, inds: Sequence[int], size,
+                         repeats: int = 5) -> Dict[str, float]:
+    """Where the time of reading frames ``inds`` of a video goes, median
+    CPU ms over ``repeats`` on this thread (PyAV, one decoder thread).
+
+    Keys: ``open_demux`` (open the file, demux and index every packet),
+    ``decode_range`` (decode every packet from the key frame before the
+    first wanted frame to the last one, the least a sequential reader
+    does), ``decode_needed`` (decode only the packets the wanted frames
+    depend on, :func:`~mosic_mm.datasets.transforms.loading._frames_to_decode`,
+    unwanted non-reference frames skipped), ``to_rgb`` (YUV -> RGB of the
+    wanted frames at full size), ``resize`` (antialiased resize of those
+    to ``size``), ``num_range`` / ``num_needed`` (packets decoded) and
+    ``total`` (``read_video(..., size, backend='pyav')``).
+    """
+    import av
+
+    from mosic_mm.datasets.transforms.geometry import resize_frames
+    from mosic_mm.datasets.transforms.loading import (_frames_to_decode,
+                                                      read_video)
+    inds = np.asarray(inds, np.int64)
+
+    def index():
+        with av.open(path) as c:
+            pk = [p for p in c.demux(c.streams.video[0])
+                  if p.size and p.pts is not None]
+        pts = np.array([p.pts for p in pk])
+        frame_of = np.empty(len(pk), np.int64)
+        frame_of[np.argsort(pts, kind='stable')] = np.arange(len(pk))
+        return pk, frame_of, np.array([p.is_keyframe for p in pk])
+
+    pk, frame_of, key = index()
+    needed = _frames_to_decode(key, frame_of, inds)
+    pos = np.flatnonzero(np.isin(frame_of, inds))
+    keypos = np.flatnonzero(key)
+    k0 = keypos[np.searchsorted(keypos, needed[0], side='right') - 1] \
+        if keypos.size else 0
+    full_range = np.arange(min(k0, needed[0]), pos.max() + 1)
+    wanted = set(inds.tolist())
+
+    def decode(positions, skip):
+        with av.open(path) as c:
+            st = c.streams.video[0]
+            st.thread_type, st.thread_count = 'SLICE', 1
+            ctx, frames = st.codec_context, []
+            for j in positions:
+                if skip:
+                    ctx.skip_frame = ('DEFAULT' if frame_of[j] in wanted
+                                      else 'NONREF')
+                frames += ctx.decode(pk[j])
+            frames += ctx.decode(None)
+        return frames
+
+    frames = decode(needed, True)
+    rgb = np.stack([f.to_ndarray(format='rgb24') for f in frames
+                    ][:len(inds)])
+    steps = {
+        'open_demux': index,
+        'decode_range': lambda: decode(full_range, False),
+        'decode_needed': lambda: decode(needed, True),
+        'to_rgb': lambda: [f.to_ndarray(format='rgb24')
+                           for f in frames[:len(inds)]],
+        'resize': lambda: resize_frames(rgb, tuple(size), 'bilinear'),
+        'total': lambda: read_video(path, inds, tuple(size), 'bilinear',
+                                    'pyav'),
+    }
+    out = {}
+    for name, fn in steps.items():
+        fn()
+        ts = []
+        for _ in range(repeats):
+            start = _cpu_clock()
+            fn()
+            ts.append(_cpu_clock() - start)
+        out[name] = 1e3 * statistics.median(ts)
+    out.update(num_range=len(full_range), num_needed=len(needed))
     return out
 
 
