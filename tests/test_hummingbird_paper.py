@@ -12,7 +12,7 @@ import torch
 from mosic_mm.evaluation.hummingbird import (IVFIndex, exact_knn,
                                              knn_recall, patch_label_counts)
 from mosic_mm.evaluation.hummingbird_paper import (
-    HUMMINGBIRD_PAPER, augment_pair, build_paper_memory,
+    HUMMINGBIRD_PAPER, _jitter, augment_pair, build_paper_memory,
     class_frequency_sample, crop_params, hummingbird_paper_miou, make_split,
     miou_from_counts, pair_counts_maps, patches_per_image, retrieval_counts)
 from mosic_mm.evaluation.predsmiou import predsmiou
@@ -126,6 +126,28 @@ def test_augmentation_moves_image_and_mask_together():
         inner[[0, -1]] = inner[:, [0, -1]] = False
         assert inner.sum() > 200
         assert (near[inner] == m[inner]).all(), seed
+
+
+def test_colour_jitter_probability_and_range():
+    """On a uniform grey image contrast, saturation and hue are no-ops, so
+    the mean changes iff brightness was applied: p = 0.5, factor in
+    [0.9, 1.1]."""
+    img = np.full((4, 4, 3), 100, np.uint8)
+    ratios = np.array([_jitter(img, np.random.default_rng([7, s]),
+                               HUMMINGBIRD_PAPER).mean() / 100
+                       for s in range(1000)])
+    # applied with p = 0.5; |factor - 1| < 0.005 rounds back to 100
+    changed = np.abs(ratios - 1) > 0.006
+    assert 0.43 < changed.mean() < 0.52
+    assert ratios.min() >= 0.9 - 0.01 and ratios.max() <= 1.1 + 0.01
+    assert ratios.max() > 1.07 and ratios.min() < 0.93
+    mask = np.zeros((20, 30), int)
+    # the jitter acts on colour: hue turns a red image away from pure red
+    red = np.zeros((20, 30, 3), np.uint8)
+    red[..., 0] = 200
+    outs = np.stack([augment_pair(red, mask, 14, np.random.default_rng(
+        s))[0][0, 0] for s in range(40)])
+    assert (outs[:, 1:].max(1) > 5).mean() > 0.2
 
 
 def test_crop_params_match_torchvision():

@@ -335,14 +335,24 @@ def build_paper_memory(vit: torch.nn.Module, train_set, *,
     src, dst = cfg['memory_relabel']
     jobs = [(e, i) for e in range(augmentation_epochs)
             for i in range(rank, n, ws)]
-    keys, counts, batch = [], [], []
+    # preallocated (no concatenation peak): every image gives n_keep rows
+    rows = len(jobs) * n_keep
+    store = dict(keys=None, filled=0,
+                 counts=torch.empty(rows, K, dtype=torch.uint8))
+    batch = []
 
     def flush():
         feats = _patch_tokens(vit, [b[0] for b in batch], mean, std, amp)
+        if store['keys'] is None:
+            store['keys'] = torch.empty(rows, feats.shape[-1],
+                                        dtype=key_dtype)
         for (_, cnt, keep), f in zip(batch, feats):
+            a = store['filled']
             sel = torch.from_numpy(keep).to(f.device)
-            keys.append(F.normalize(f[sel], dim=1).to(key_dtype).cpu())
-            counts.append(torch.from_numpy(cnt[keep]))
+            store['keys'][a:a + len(keep)] = F.normalize(
+                f[sel], dim=1).to(key_dtype).cpu()
+            store['counts'][a:a + len(keep)] = torch.from_numpy(cnt[keep])
+            store['filled'] = a + len(keep)
         batch.clear()
 
     for e, i in _bar(jobs, len(jobs), f'memory (rank {rank})',
@@ -358,11 +368,10 @@ def build_paper_memory(vit: torch.nn.Module, train_set, *,
             flush()
     if batch:
         flush()
-    C = getattr(vit, 'embed_dims', None)
-    keys = torch.cat(keys) if keys else torch.zeros(0, C or 0,
-                                                    dtype=key_dtype)
-    counts = torch.cat(counts) if counts else torch.zeros(0, K,
-                                                          dtype=torch.uint8)
+    keys, counts = store['keys'], store['counts']
+    if keys is None:  # a rank without images
+        keys = torch.zeros(0, getattr(vit, 'embed_dims', 0), dtype=key_dtype)
+    assert store['filled'] == rows
     return keys, counts, dict(patches_per_image=n_keep,
                               capped=memory_size is not None and n_keep <
                               memory_size // max(1, n * augmentation_epochs))
@@ -375,15 +384,18 @@ def _gather_rows(x: torch.Tensor, chunk: int = 1 << 20) -> torch.Tensor:
     if dist.get_world_size() == 1:
         return x
     sizes = [int(s) for s in dist.all_gather(torch.tensor([len(x)]))]
-    longest = max(sizes)
-    pad = torch.zeros((longest - len(x),) + tuple(x.shape[1:]),
-                      dtype=x.dtype)
-    x = torch.cat([x, pad])
-    parts = [[] for _ in sizes]
-    for a in range(0, longest, chunk):
-        for r, piece in enumerate(dist.all_gather(x[a:a + chunk])):
-            parts[r].append(piece.cpu())
-    return torch.cat([torch.cat(p)[:s] for p, s in zip(parts, sizes)])
+    out = torch.empty((sum(sizes),) + tuple(x.shape[1:]), dtype=x.dtype)
+    offsets = np.cumsum([0] + sizes)
+    for a in range(0, max(sizes), chunk):
+        piece = x[a:a + chunk]
+        if len(piece) < min(chunk, max(sizes) - a):  # pad to equal shapes
+            piece = torch.cat([piece, piece.new_zeros(
+                (min(chunk, max(sizes) - a) - len(piece),) +
+                tuple(x.shape[1:]))])
+        for r, got in enumerate(dist.all_gather(piece)):
+            n = max(0, min(chunk, sizes[r] - a))
+            out[offsets[r] + a:offsets[r] + a + n] = got[:n].cpu()
+    return out
 
 
 # ---------------------------------------------------------------- scoring
@@ -579,7 +591,10 @@ def hummingbird_paper_miou(vit: torch.nn.Module, info: dict, train_set,
     rank, ws = _dist()
     # queries: this rank's share of the val images
     mine = list(range(rank, len(val_set), ws))
-    queries, masks, batch = [], [], []
+    K = val_set.num_classes
+    small = K <= 256 and 0 <= val_set.ignore_index <= 255
+    q = None                       # [len(mine) * g * g, C], preallocated
+    masks, batch, filled = [], [], 0
     for j in _bar(mine, len(mine), f'queries (rank {rank})',
                   progress and rank == 0):
         img, mask = val_set.load(j)
@@ -588,18 +603,20 @@ def hummingbird_paper_miou(vit: torch.nn.Module, info: dict, train_set,
         x = F.interpolate(x, size=(input_size, input_size), mode='bilinear',
                           align_corners=False, antialias=True)
         batch.append(x[0].permute(1, 2, 0).numpy())
-        masks.append(resize_val_mask(mask, input_size))
+        m = resize_val_mask(mask, input_size)
+        masks.append(m.astype(np.uint8) if small else m)
         if len(batch) == batch_size or j == mine[-1]:
-            queries.append(_patch_tokens(vit, batch, mean, std, amp).flatten(
-                0, 1).to(key_dtype))
+            f = _patch_tokens(vit, batch, mean, std, amp).flatten(0, 1)
+            if q is None:
+                q = torch.empty(len(mine) * g * g, f.shape[-1],
+                                dtype=key_dtype, device=dev)
+            q[filled:filled + len(f)] = f.to(key_dtype)
+            filled += len(f)
             batch.clear()
-    search_dev = dev
     out = dict(memory_rows=len(keys), patches_per_image=mem[
         'patches_per_image'], capped=mem['capped'], source=info.get('source'))
-    K = val_set.num_classes
     total = np.zeros((K, K), np.int64)
-    if queries:
-        q = torch.cat(queries).to(search_dev)
+    if q is not None:
         ivf = None
         if index == 'ivf':
             ivf = IVFIndex.build(keys, nlist=nlist, nprobe=nprobe, seed=seed,
@@ -610,6 +627,7 @@ def hummingbird_paper_miou(vit: torch.nn.Module, info: dict, train_set,
                              dim=1).to(q.dtype)
             out['recall_at_k'] = knn_recall(ivf.search(qs, k)[1],
                                             exact_knn(qs, keys, k)[1])
+            keys = None  # the index holds its own (fp16) copy
         # similarity blocks: 2^27 fp32 on the CPU, 2^29 fp16 (1 GB) on GPU
         block = dict(block_elems=1 << (27 if q.device.type == 'cpu' else 29))
         total = retrieval_counts(q, keys, counts, masks, (g, g), K,
