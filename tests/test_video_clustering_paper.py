@@ -11,9 +11,9 @@ import pytest
 from PIL import Image
 
 from mosic_mm.evaluation import video_clustering as vc
+from mosic_mm.evaluation.data import resize_masks
 from mosic_mm.evaluation.video_clustering import (TIMET_VIDEO_CLUSTERING,
                                                   iter_timet_clips,
-                                                  resize_masks_pil,
                                                   sample_frame_indices,
                                                   timet_cluster_maps,
                                                   timet_miou,
@@ -281,7 +281,7 @@ def test_sample_frame_indices():
 
 def test_resize_masks_is_pil_nearest():
     m = np.random.default_rng(0).integers(0, 7, (2, 48, 85)).astype(np.uint8)
-    ours = resize_masks_pil(m, 224)
+    ours = resize_masks(m, 224)
     ref = np.stack([np.array(Image.fromarray(x).resize((224, 224),
                                                        Image.NEAREST))
                     for x in m])
@@ -307,7 +307,7 @@ def test_end_to_end_on_synthetic_layouts(tmp_path):
                                                                        32)
         masks = np.stack([c[2] for c in clips])
         # "oracle" features: label embeddings at 16 x 16 + noise; noise only
-        small = resize_masks_pil(masks, 16)
+        small = resize_masks(masks, 16)
         good = basis[small] + 0.05 * rng.normal(size=small.shape + (64, ))
         good = good.transpose(0, 1, 4, 2, 3)
         noise = rng.normal(size=good.shape)

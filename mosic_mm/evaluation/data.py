@@ -101,8 +101,15 @@ def load_image_list(root: str, list_file: str, img_dir: str, ann_dir: str,
 
 
 def resize_masks(masks, size: int) -> np.ndarray:
-    """Nearest resizing of label maps to size x size -> int64 [N, size,
-    size]."""
-    return np.stack([cv2.resize(np.asarray(m), (size, size),
-                                interpolation=cv2.INTER_NEAREST)
-                     for m in masks]).astype(np.int64)
+    """Nearest resizing of label maps as PIL's ``NEAREST`` (pixel centres,
+    ``cv2.INTER_NEAREST_EXACT``; plain ``INTER_NEAREST`` picks other pixels):
+    int [..., H, W] (or a list of [H, W] of different sizes) -> int64
+    [..., size, size]."""
+    if isinstance(masks, (list, tuple)):
+        return np.stack([resize_masks(m, size) for m in masks])
+    masks = np.asarray(masks)
+    flat = masks.reshape(-1, *masks.shape[-2:]).astype(np.int32)
+    out = [cv2.resize(m, (size, size), interpolation=cv2.INTER_NEAREST_EXACT)
+           for m in flat]
+    return np.stack(out).reshape(*masks.shape[:-2], size, size).astype(
+        np.int64)

@@ -56,12 +56,13 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .clustering import kmeans
+from .data import resize_masks
 from .matching import hungarian_match, remap_confusion
 from .overclustering import upsample_labels
 from .segmentation_metrics import confusion_matrix, iou_from_confusion
 
 __all__ = ['TIMET_VIDEO_CLUSTERING', 'sample_frame_indices',
-           'resize_masks_pil', 'timet_miou', 'timet_cluster_maps',
+           'timet_miou', 'timet_cluster_maps',
            'video_clustering_paper', 'iter_timet_clips', 'timet_batches',
            'matched_miou', 'cluster_unit',
            'video_clustering_miou']
@@ -102,19 +103,6 @@ def sample_frame_indices(num_total: int, num_frames: int,
     idx = rng.choice(num_total, num_frames,
                      replace=bool(num_total < num_frames))
     return sorted(int(i) for i in idx)
-
-
-def resize_masks_pil(masks: np.ndarray, size: int) -> np.ndarray:
-    """Nearest resizing as PIL's ``NEAREST`` (pixel centres;
-    ``cv2.INTER_NEAREST_EXACT``): int [..., H, W] -> int64
-    [..., size, size]."""
-    import cv2
-    masks = np.asarray(masks)
-    flat = masks.reshape(-1, *masks.shape[-2:]).astype(np.int32)
-    out = [cv2.resize(m, (size, size), interpolation=cv2.INTER_NEAREST_EXACT)
-           for m in flat]
-    return np.stack(out).reshape(*masks.shape[:-2], size, size).astype(
-        np.int64)
 
 
 def timet_miou(pred: np.ndarray, gt: np.ndarray,
@@ -299,7 +287,7 @@ def iter_timet_clips(video_set, num_frames: int = 4, seed: int = 0,
         idx = sample_frame_indices(len(video_set.frames[v]), num_frames, rng)
         frames, masks = video_set.load(v, idx)
         if eval_size is not None:
-            masks = resize_masks_pil(masks, eval_size)
+            masks = resize_masks(masks, eval_size)
         yield v, frames, masks
 
 
