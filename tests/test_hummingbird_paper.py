@@ -14,7 +14,8 @@ from mosic_mm.evaluation.hummingbird import (IVFIndex, exact_knn,
 from mosic_mm.evaluation.hummingbird_paper import (
     HUMMINGBIRD_PAPER, _jitter, augment_pair, build_paper_memory,
     class_frequency_sample, crop_params, hummingbird_paper_miou, make_split,
-    miou_from_counts, pair_counts_maps, patches_per_image, retrieval_counts)
+    miou_from_counts, pair_counts_maps, patches_per_image, retrieval_counts,
+    split_subset)
 from mosic_mm.evaluation.predsmiou import predsmiou
 
 
@@ -69,6 +70,7 @@ def test_official_constants():
     assert P['split_denominators'] == (128, 64, 8)
     assert P['train_images'] == {'voc': 10_582, 'ade20k': 20_210}
     assert P['val_images'] == {'voc': 1_449, 'ade20k': 2_000}
+    assert P['seed'] == 42
     assert P['split_sizes'] == {'voc': {128: 80, 64: 160, 8: 1320},
                                 'ade20k': {128: 150, 64: 300, 8: 2550}}
     # the official file sizes are class balanced: round(N/(d*C))*C
@@ -84,7 +86,8 @@ def test_official_constants():
     for name, key in (('input_size', 'input_size'),
                       ('memory_size', 'memory_size'),
                       ('augmentation_epochs', 'augmentation_epochs'),
-                      ('k', 'k'), ('temperature', 'temperature')):
+                      ('k', 'k'), ('temperature', 'temperature'),
+                      ('seed', 'seed')):
         assert sig[name].default == P[key], name
     sig = inspect.signature(build_paper_memory).parameters
     assert sig['memory_size'].default == P['memory_size']
@@ -430,6 +433,32 @@ def test_make_split_is_class_balanced_and_seeded():
         assert sum((m == c).any() for m in chosen) >= 2
     assert make_split(train, 6, seed=42) == stems
     assert make_split(train, 6, seed=7) != stems
+
+
+def test_split_subset_prefers_the_official_file(tmp_path):
+    import cv2
+
+    from mosic_mm.evaluation.paper_data import SegImageSet
+    stems = [f'2007_{i:06d}' for i in range(6)]
+    for s in stems:
+        img = np.zeros((4, 4, 3), np.uint8)
+        cv2.imwrite(str(tmp_path / f'{s}.jpg'), img)
+        m = np.zeros((4, 4), np.uint8)
+        m[0, 0] = 1 + int(s[-1]) % 2
+        cv2.imwrite(str(tmp_path / f'{s}.png'), m)
+    full = SegImageSet('voc', str(tmp_path),
+                       [(str(tmp_path / f'{s}.jpg'),
+                         str(tmp_path / f'{s}.png')) for s in stems], 3, 255)
+    split = tmp_path / 'trainaug_2_42.txt'
+    split.write_text('2007_000004\n2007_000001\n')
+    sub, desc = split_subset(full, str(split), 2)
+    assert sub.stems == ['2007_000004', '2007_000001'] and 'official' in desc
+    sub, desc = split_subset(full, str(tmp_path / 'missing.txt'), 2)
+    # round(6 / (2 * 2 classes)) = 2 images per class
+    assert len(sub) == 4 and 'not the official file' in desc
+    assert split_subset(full)[0] is full
+    with pytest.raises(FileNotFoundError, match='missing.txt'):
+        split_subset(full, str(tmp_path / 'missing.txt'))
 
 
 def test_patch_label_counts():
