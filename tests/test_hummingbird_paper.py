@@ -510,3 +510,32 @@ def test_two_ranks_equal_one_process(tmp_path):
         assert got['memory_rows'] == single['memory_rows'] == 30
         assert got['mIoU'] == pytest.approx(single['mIoU'], abs=1e-12)
         assert got['per_class_iou'] == pytest.approx(single['per_class_iou'])
+
+
+@pytest.mark.parametrize('dataset', ['voc', 'ade20k'])
+def test_real_layouts_end_to_end(tmp_path, dataset):
+    """Synthetic data in the real VOC / ADE20K layouts, read by paper_data,
+    the official split file applied, scored with the dataset's ignore."""
+    from mosic_mm.datasets.synthetic_layouts import (make_ade_layout,
+                                                     make_voc_layout)
+    from mosic_mm.evaluation.paper_data import ade20k, voc2012
+    if dataset == 'voc':
+        make_voc_layout(str(tmp_path), n_train=4, n_val=2, size=40,
+                        layout='hummingbird')
+        full, val = voc2012(str(tmp_path), 'trainaug'), voc2012(
+            str(tmp_path), 'val')
+        split = tmp_path / 'sets' / 'trainaug_2_42.txt'
+    else:
+        make_ade_layout(str(tmp_path), n_train=4, n_val=2, size=40)
+        full, val = ade20k(str(tmp_path), 'training'), ade20k(
+            str(tmp_path), 'validation')
+        split = tmp_path / 'sets' / 'training_2_42.txt'
+    assert val.ignore_index == HUMMINGBIRD_PAPER['ignore_index'][dataset]
+    assert val.num_classes == HUMMINGBIRD_PAPER['num_classes'][dataset]
+    train, desc = split_subset(full, str(split), 2)
+    assert 'official' in desc and 0 < len(train) < len(full)
+    out = hummingbird_paper_miou(tiny_vit(), {}, train, val, input_size=28,
+                                 progress=False)
+    assert 0 <= out['mIoU'] <= 1
+    assert out['capped'] and out['patches_per_image'] == 4
+    assert out['memory_rows'] == len(train) * 2 * 4
