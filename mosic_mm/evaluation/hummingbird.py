@@ -6,6 +6,12 @@ neighbours (cosine, faiss), weights them with softmax(cos / 0.02), and
 predicts the weighted mean of their histograms. The patch predictions are
 upsampled bilinearly to the mask resolution and the argmax is scored (mIoU).
 Training fractions (1/128 ... 1/1) sub-sample the training images.
+
+:func:`hummingbird_miou` is the fast preset (arrays in, all patches, faiss
+flat). The pieces shared with the paper protocol
+(:mod:`.hummingbird_paper`): patch label counts / histograms, the soft
+label transfer, blocked exact k-NN (any device, fp16 keys), a faiss IVF
+index and its recall@k against exact search.
 """
 from typing import Optional, Tuple
 
