@@ -438,14 +438,16 @@ def profile_video_decode(path: str, inds: Sequence[int], size,
         return frames
 
     frames = decode(needed, True)
-    rgb = np.stack([f.to_ndarray(format='rgb24') for f in frames
-                    ][:len(inds)])
+    def to_rgb():
+        return [f.reformat(format='rgb24', interpolation='POINT').to_ndarray()
+                for f in frames[:len(inds)]]
+
+    rgb = np.stack(to_rgb())
     steps = {
         'open_demux': index,
         'decode_range': lambda: decode(full_range, False),
         'decode_needed': lambda: decode(needed, True),
-        'to_rgb': lambda: [f.to_ndarray(format='rgb24')
-                           for f in frames[:len(inds)]],
+        'to_rgb': to_rgb,
         'resize': lambda: resize_frames(rgb, tuple(size), 'bilinear'),
         'total': lambda: read_video(path, inds, tuple(size), 'bilinear',
                                     'pyav'),

@@ -204,13 +204,21 @@ def _read_video_pyav(path: str, inds: np.ndarray,
         key = np.array([p.is_keyframe for p in packets])
         wanted = set(inds.tolist())
         ctx = stream.codec_context
-        out = {}
+        resize = None if decode_size is None else tuple(decode_size)
+        out = {}  # frame index -> RGB, resized as it is converted
 
         def take(frames):
             for fr in frames:
                 i = pts_to_frame.get(fr.pts)
                 if i in wanted and i not in out:
-                    out[i] = fr.to_ndarray(format='rgb24')
+                    # same pixels as the default conversion (and decord's),
+                    # swscale's unscaled fast path: ~5x less CPU at 720p
+                    img = fr.reformat(format='rgb24',
+                                      interpolation='POINT').to_ndarray()
+                    if resize and img.shape[:2] != resize:
+                        img = resize_frames(img[None], resize,
+                                            interpolation)[0]
+                    out[i] = img
 
         for j in _frames_to_decode(key, frame_of, inds):
             # a non-reference frame nobody asked for is not decoded
@@ -223,10 +231,7 @@ def _read_video_pyav(path: str, inds: np.ndarray,
     if len(out) < len(wanted):
         raise ValueError(f'PyAV decoded {len(out)} of the {len(wanted)} '
                          f'requested frames of {path}')
-    imgs = np.stack([out[int(i)] for i in inds])
-    if decode_size is not None and imgs.shape[1:3] != tuple(decode_size):
-        imgs = resize_frames(imgs, decode_size, interpolation)
-    return imgs
+    return np.stack([out[int(i)] for i in inds])
 
 
 def _read_video_decord(path: str, inds: np.ndarray,
