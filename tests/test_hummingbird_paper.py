@@ -539,3 +539,39 @@ def test_real_layouts_end_to_end(tmp_path, dataset):
     assert 0 <= out['mIoU'] <= 1
     assert out['capped'] and out['patches_per_image'] == 4
     assert out['memory_rows'] == len(train) * 2 * 4
+
+
+def test_pipeline_equals_its_pieces():
+    """hummingbird_paper_miou == memory + official val preprocessing (image
+    bilinear, mask nearest to the input size) + cosine retrieval, composed
+    by hand."""
+    import torch.nn.functional as F
+
+    from mosic_mm.evaluation.hummingbird_paper import _patch_tokens
+    vit = tiny_vit()
+    train, val = striped_set(6, 255), striped_set(4, 255, seed=2)
+    out = hummingbird_paper_miou(vit, {}, train, val, input_size=28,
+                                 memory_size=None, temperature=0.5,
+                                 progress=False)
+    keys, counts, _ = build_paper_memory(vit, train, input_size=28,
+                                         memory_size=None, progress=False)
+    mean = [255 * m for m in HUMMINGBIRD_PAPER['img_mean']]
+    std = [255 * s for s in HUMMINGBIRD_PAPER['img_std']]
+    imgs, masks = [], []
+    for i in range(len(val)):
+        img, mask = val.load(i)
+        x = F.interpolate(torch.from_numpy(img).permute(2, 0, 1)[None].float(),
+                          size=(28, 28), mode='bilinear', antialias=True)
+        imgs.append(x[0].permute(1, 2, 0).numpy())
+        masks.append(F.interpolate(torch.from_numpy(mask)[None, None].float(),
+                                   size=(28, 28))[0, 0].long().numpy())
+    q = _patch_tokens(vit, imgs, mean, std).flatten(0, 1)
+    total = retrieval_counts(q, keys, counts, masks, (2, 2), 3, 255,
+                             temperature=0.5)
+    miou, iou = miou_from_counts(total)
+    assert out['mIoU'] == pytest.approx(miou, abs=1e-9)
+    assert out['per_class_iou'] == pytest.approx(iou.tolist(), abs=1e-9)
+    # the temperature matters here: sharper weights change the prediction
+    sharp = retrieval_counts(q, keys, counts, masks, (2, 2), 3, 255,
+                             temperature=0.02)
+    assert not np.array_equal(sharp, total)

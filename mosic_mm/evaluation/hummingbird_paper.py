@@ -458,12 +458,19 @@ def retrieval_counts(queries: torch.Tensor, keys: torch.Tensor,
                      ignore_index: int, *, k: int = 30,
                      temperature: float = 0.02, index=None,
                      images_per_block: int = 16, progress: bool = False,
+                     normalized: bool = False,
                      search_kwargs: Optional[dict] = None) -> np.ndarray:
     """[K, K] (gt, predicted) pixel counts of the val images whose patch
     tokens are ``queries`` [N*h*w, C] (N = len(val_masks), masks already at
-    the scoring size). ``index``: None = exact search, or an object with
+    the scoring size; ``normalized``: rows already unit, else normalised in
+    chunks into a copy). ``index``: None = exact search, or an object with
     ``search(queries, k)`` (e.g. :class:`IVFIndex`)."""
-    q = F.normalize(queries.float(), dim=1).to(queries.dtype)
+    q = queries
+    if not normalized:
+        q = torch.empty_like(queries)
+        for a in range(0, len(q), 1 << 16):
+            q[a:a + (1 << 16)] = F.normalize(
+                queries[a:a + (1 << 16)].float(), dim=1).to(q.dtype)
     if index is None:
         sims, idx = exact_knn(q, keys, k, progress=progress,
                               **(search_kwargs or {}))
@@ -634,7 +641,7 @@ def hummingbird_paper_miou(vit: torch.nn.Module, info: dict, train_set,
             if q is None:
                 q = torch.empty(len(mine) * g * g, f.shape[-1],
                                 dtype=key_dtype, device=dev)
-            q[filled:filled + len(f)] = f.to(key_dtype)
+            q[filled:filled + len(f)] = F.normalize(f, dim=1).to(key_dtype)
             filled += len(f)
             batch.clear()
     out = dict(memory_rows=len(keys), patches_per_image=mem[
@@ -647,8 +654,7 @@ def hummingbird_paper_miou(vit: torch.nn.Module, info: dict, train_set,
                                  gpu=dev.type == 'cuda')
             sub = np.random.default_rng(seed).choice(
                 len(q), min(len(q), recall_queries), replace=False)
-            qs = F.normalize(q[torch.from_numpy(sub).to(q.device)].float(),
-                             dim=1).to(q.dtype)
+            qs = q[torch.from_numpy(sub).to(q.device)]
             out['recall_at_k'] = knn_recall(ivf.search(qs, k)[1],
                                             exact_knn(qs, keys, k)[1])
             keys = None  # the index holds its own (fp16) copy
@@ -658,7 +664,7 @@ def hummingbird_paper_miou(vit: torch.nn.Module, info: dict, train_set,
                                  val_set.ignore_index, k=k,
                                  temperature=temperature, index=ivf,
                                  progress=progress and rank == 0,
-                                 search_kwargs=block)
+                                 normalized=True, search_kwargs=block)
     if ws > 1:
         t = torch.from_numpy(total)
         dist.all_reduce(t)
