@@ -183,3 +183,15 @@ def test_mini_configs_train_on_the_shared_colour_data(monkeypatch):
     monkeypatch.chdir(REPO)
     rm.ensure_data('/nonexistent/root')
     assert seen['style'] == 'shared_colour' and seen['num_train'] == 32
+
+
+@pytest.mark.parametrize('n', [1, 2, 3, 20])
+def test_parallel_evaluation_keeps_the_model_order(n):
+    models = [f'm{i}' for i in range(11)]
+    chunks = rm.split_models(models, n)
+    assert all(chunks) and len(chunks) == min(n, 11)
+    assert sorted(sum(chunks, [])) == sorted(models)
+    # each chunk's results (here: the model names upper-cased) come back
+    # in the order of the models
+    cols = rm.merge_columns([[m.upper() for m in c] for c in chunks])
+    assert cols == [m.upper() for m in models]

@@ -101,6 +101,36 @@ def _run(cmd, log):
                            f'of {log}:\n{tail}')
 
 
+def split_models(models: list, n: int) -> list:
+    """``models`` dealt round-robin into ``n`` (at most len(models))
+    non-empty chunks, one evaluation call each."""
+    n = max(1, min(n, len(models)))
+    return [models[i::n] for i in range(n)]
+
+
+def merge_columns(per_chunk: list) -> list:
+    """Inverse of :func:`split_models`: the chunks' result columns back in
+    the order of the models."""
+    n = len(per_chunk)
+    out = [None] * sum(len(c) for c in per_chunk)
+    for i, cols in enumerate(per_chunk):
+        out[i::n] = cols
+    return out
+
+
+def _run_all(jobs, n: int = 1) -> None:
+    """Run ``(cmd, log)`` jobs, ``n`` at a time; the first failure is
+    raised once all have ended."""
+    if n <= 1:
+        for cmd, log in jobs:
+            _run(cmd, log)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(n) as pool:
+        for f in [pool.submit(_run, cmd, log) for cmd, log in jobs]:
+            f.result()
+
+
 def ensure_start(start: str, config: str = PRETRAIN_CFG,
                  work_dir: str = 'work_dirs/mini/imgssl_pretrain',
                  python: str = sys.executable, cfg_options=()) -> bool:
@@ -192,6 +222,9 @@ def parse_args(argv=None):
     p.add_argument('--out', default='work_dirs/mini')
     p.add_argument('--start', default='work_dirs/mini/imgssl_start.pth')
     p.add_argument('--python', default=sys.executable)
+    p.add_argument('--jobs', type=int, default=2,
+                   help='trainings / evaluations run side by side (the '
+                   'results do not depend on it)')
     p.add_argument('--eval-args', nargs=argparse.REMAINDER, default=[],
                    help='passed to tools/evaluate.py all (last option)')
     return p.parse_args(argv)
@@ -261,27 +294,36 @@ def main(argv=None):
     for cfg in (MOSIC_CFG, STATIC_CFG):
         _run([py, 'tools/extract_tracks.py', cfg],
              osp.join(args.out, f'extract_{osp.basename(cfg)[:-3]}.log.txt'))
-    ckpts = {name: [] for name, _ in ARMS}
-    n_iters = None
+    jobs, n_iters = [], None
     for seed in args.seeds:
         for name, cfg in ARMS:
             opts, n_iters = _arm_options(cfg, seed, args.iters, args.start)
             wd = osp.join(args.out, f'{osp.basename(cfg)[:-3]}_seed{seed}')
-            _run([py, 'tools/train.py', cfg, '--work-dir', wd,
-                  '--cfg-options', *opts], osp.join(wd + '.log.txt'))
-            with open(osp.join(wd, 'last_checkpoint')) as f:
-                ckpts[name].append(f.read().strip())
+            jobs.append((name, wd, [py, 'tools/train.py', cfg, '--work-dir',
+                                    wd, '--cfg-options', *opts]))
+    _run_all([(cmd, wd + '.log.txt') for _, wd, cmd in jobs], args.jobs)
+    ckpts = {name: [] for name, _ in ARMS}
+    for name, wd, _ in jobs:
+        with open(osp.join(wd, 'last_checkpoint')) as f:
+            ckpts[name].append(f.read().strip())
     # one evaluation call: a random-init ViT (reference: what appearance
     # gets without learning), the start (its config's initialisation = the
     # cached checkpoint) and every checkpoint, side by side
     models = [RANDOM_CFG, MOSIC_CFG] + [c for name, _ in ARMS
                                         for c in ckpts[name]]
-    js = osp.join(args.out, 'eval_all.json')
-    _run([py, 'tools/evaluate.py', 'all', *models, '--data-root', data_root,
-          '--json', js, *args.eval_args],
-         osp.join(args.out, 'eval_all.log.txt'))
-    with open(js) as f:
-        cols = list(json.load(f).values())
+    chunks = split_models(models, args.jobs)
+    evals = []
+    for i, chunk in enumerate(chunks):
+        js = osp.join(args.out, f'eval_all{i if args.jobs > 1 else ""}.json')
+        evals.append(([py, 'tools/evaluate.py', 'all', *chunk, '--data-root',
+                       data_root, '--json', js, *args.eval_args],
+                      js[:-5] + '.log.txt'))
+    _run_all(evals, args.jobs)
+    per_chunk = []
+    for _, log in evals:
+        with open(log[:-8] + '.json') as f:
+            per_chunk.append(list(json.load(f).values()))
+    cols = merge_columns(per_chunk)
     results = {'random init': [cols[0]], 'start (MoCoV3)': [cols[1]]}
     i = 2
     for name, _ in ARMS:
