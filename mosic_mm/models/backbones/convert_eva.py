@@ -16,6 +16,15 @@ Layouts (C = width, R = storage / register tokens, D = head width):
 - ``'open_clip'``: an open_clip checkpoint whose image tower is a timm trunk
   (the file timm's ``eva02_base_patch16_clip_224`` loads): ``visual.trunk.``
   + timm keys; every other key (text tower, projections) is dropped.
+- ``'openai_clip'``: a CLIP ViT image tower in OpenAI / open_clip's own
+  layout (open_clip ``VisionTransformer``: ``open_clip_pytorch_model.bin``,
+  ``open_clip_model.safetensors``), with or without the ``visual.`` prefix:
+  ``conv1``, ``class_embedding`` [C], ``positional_embedding`` [1+h*w, C],
+  ``ln_pre``, ``transformer.resblocks.i.{ln_1, attn.in_proj_*,
+  attn.out_proj, ln_2, mlp.c_fc, mlp.c_proj, ls_1/ls_2.gamma}``, ``ln_post``
+  and the projection ``proj`` [C, E] (dropped: patch features are read after
+  ``ln_post``, as timm's ``forward_features``). Loads into timm's CLIP
+  ``VisionTransformer`` (``pre_norm=True``).
 - ``'native'``: our own module's keys (``model.`` + timm keys), e.g. the
   backbone of a MoSiC training checkpoint.
 """
@@ -26,10 +35,19 @@ import torch
 from torch import Tensor
 
 StateDict = Dict[str, Tensor]
-EVA_LAYOUTS = ('timm', 'dinov3', 'open_clip', 'native')
+EVA_LAYOUTS = ('timm', 'dinov3', 'open_clip', 'openai_clip', 'native')
 #: official DINOv3 key of the RoPE periods buffer
 DINOV3_PERIODS = 'rope_embed.periods'
 _OPEN_CLIP = 'visual.trunk.'
+# OpenAI / open_clip CLIP ViT (image tower) <-> timm VisionTransformer names
+_CLIP_TOP = [('conv1.', 'patch_embed.proj.'), ('ln_pre.', 'norm_pre.'),
+             ('ln_post.', 'norm.')]
+_CLIP_BLOCK = [('ln_1.', 'norm1.'), ('ln_2.', 'norm2.'),
+               ('attn.in_proj_weight', 'attn.qkv.weight'),
+               ('attn.in_proj_bias', 'attn.qkv.bias'),
+               ('attn.out_proj.', 'attn.proj.'), ('mlp.c_fc.', 'mlp.fc1.'),
+               ('mlp.c_proj.', 'mlp.fc2.'), ('ls_1.', 'ls1.'),
+               ('ls_2.', 'ls2.')]
 # keys of the source layouts not used for patch features
 _DROPPED = re.compile(r'^(mask_token$|head\.|fc_norm\.)')
 # official DINOv3 <-> timm per-block names (besides the qkv bias)
@@ -41,6 +59,10 @@ _DINOV3_BLOCK = [('ls1.gamma', 'gamma_1'), ('ls2.gamma', 'gamma_2'),
 def detect_eva_layout(state_dict: StateDict) -> str:
     """Guess the layout of an Eva-family state dict (see module doc)."""
     keys = list(state_dict)
+    if any(k.startswith(('visual.transformer.resblocks.', 'transformer.'
+                         'resblocks.')) for k in keys) and any(
+                             k.endswith('conv1.weight') for k in keys):
+        return 'openai_clip'
     if any(k.startswith(_OPEN_CLIP) for k in keys):
         return 'open_clip'
     if any(k.startswith('model.blocks.') for k in keys):
@@ -162,6 +184,74 @@ def open_clip_to_timm(state_dict: StateDict) -> Tuple[StateDict, List[str]]:
     return out, dropped
 
 
+def openai_clip_to_timm(state_dict: StateDict
+                        ) -> Tuple[StateDict, List[str]]:
+    """OpenAI / open_clip CLIP ViT -> timm CLIP ``VisionTransformer``.
+
+    With a ``visual.`` prefix every key outside it (text tower,
+    ``logit_scale``) is dropped; ``proj`` (the image-text projection) is
+    dropped too. Image-tower keys without a known name are kept as they are,
+    so the strict load names them as unexpected.
+    """
+    prefixed = any(k.startswith('visual.') for k in state_dict)
+    out, dropped = {}, []
+    for key, value in state_dict.items():
+        if prefixed:
+            if not key.startswith('visual.'):
+                dropped.append(key)
+                continue
+            key = key[len('visual.'):]
+        if key == 'proj':
+            dropped.append(('visual.' if prefixed else '') + key)
+            continue
+        if key == 'class_embedding':
+            key, value = 'cls_token', value.reshape(1, 1, -1)
+        elif key == 'positional_embedding':
+            key, value = 'pos_embed', value.unsqueeze(0)
+        match = re.match(r'^transformer\.resblocks\.(\d+)\.(.*)$', key)
+        if match:
+            rest = match.group(2)
+            for src, dst in _CLIP_BLOCK:
+                if rest.startswith(src):
+                    rest = dst + rest[len(src):]
+                    break
+            key = f'blocks.{match.group(1)}.{rest}'
+        for src, dst in _CLIP_TOP:
+            if key.startswith(src):
+                key = dst + key[len(src):]
+                break
+        out[key] = value
+    return out, dropped
+
+
+def timm_to_openai_clip(state_dict: StateDict) -> StateDict:
+    """timm CLIP ``VisionTransformer`` -> OpenAI / open_clip image tower
+    (``visual.*``; inverse of :func:`openai_clip_to_timm` without ``proj``,
+    which the backbone does not have)."""
+    out = {}
+    for key, value in state_dict.items():
+        if _DROPPED.match(key):
+            continue
+        if key == 'cls_token':
+            key, value = 'class_embedding', value.reshape(-1)
+        elif key == 'pos_embed':
+            key, value = 'positional_embedding', value.squeeze(0)
+        match = re.match(r'^blocks\.(\d+)\.(.*)$', key)
+        if match:
+            rest = match.group(2)
+            for dst, src in _CLIP_BLOCK:
+                if rest.startswith(src):
+                    rest = dst + rest[len(src):]
+                    break
+            key = f'transformer.resblocks.{match.group(1)}.{rest}'
+        for dst, src in _CLIP_TOP:
+            if key.startswith(src):
+                key = dst + key[len(src):]
+                break
+        out['visual.' + key] = value
+    return out
+
+
 def to_timm(state_dict: StateDict, layout: str = 'auto'
             ) -> Tuple[str, StateDict, List[str], Optional[Tensor]]:
     """Any Eva layout -> (layout, timm state dict, dropped keys, RoPE periods
@@ -175,6 +265,8 @@ def to_timm(state_dict: StateDict, layout: str = 'auto'
         return (layout, *dinov3_to_timm(state_dict))
     if layout == 'open_clip':
         return (layout, *open_clip_to_timm(state_dict), None)
+    if layout == 'openai_clip':
+        return (layout, *openai_clip_to_timm(state_dict), None)
     if layout == 'native':
         state_dict = {k[len('model.'):] if k.startswith('model.') else k: v
                       for k, v in state_dict.items()}
@@ -204,10 +296,16 @@ def from_native(state_dict: StateDict, layout: str) -> StateDict:
         return sd
     if layout == 'open_clip':
         return {_OPEN_CLIP + k: v for k, v in sd.items()}
+    if layout == 'openai_clip':
+        if 'norm_pre.weight' not in sd or periods is not None:
+            raise ValueError("only CLIP image towers (pre-norm timm ViTs "
+                             "without RoPE) export to the 'openai_clip' "
+                             'layout')
+        return timm_to_openai_clip(sd)
     if layout == 'dinov3':
         if periods is None or 'reg_token' not in sd:
             raise ValueError("only DINOv3-shaped models (RoPE periods and "
                              "storage tokens) export to the 'dinov3' layout")
         return timm_to_dinov3(sd, periods)
-    raise ValueError(f"layout must be 'timm', 'dinov3' or 'open_clip', got "
-                     f'{layout!r}')
+    raise ValueError(f"layout must be 'timm', 'dinov3', 'open_clip' or "
+                     f"'openai_clip', got {layout!r}")

@@ -12,9 +12,10 @@ from .convert import from_mmpretrain, split_training_checkpoint
 from .convert_eva import from_native
 from .weight_init import read_checkpoint
 
-FORMATS = ('mmpretrain', 'dinov2', 'dino', 'timm', 'dinov3', 'open_clip')
+FORMATS = ('mmpretrain', 'dinov2', 'dino', 'timm', 'dinov3', 'open_clip',
+           'openai_clip')
 #: formats of TimmViT (Eva-family) backbones
-EVA_FORMATS = ('mmpretrain', 'timm', 'dinov3', 'open_clip')
+EVA_FORMATS = ('mmpretrain', 'timm', 'dinov3', 'open_clip', 'openai_clip')
 
 
 def export_backbone(checkpoint: str, out: str, which: str = 'teacher',
@@ -32,7 +33,8 @@ def export_backbone(checkpoint: str, out: str, which: str = 'teacher',
     - :class:`TimmViT` backbones (keys ``model.*``): ``'timm'`` (loads into
       ``timm.create_model(name)`` strictly), ``'dinov3'`` (official DINOv3
       files: k-masked ``qkv.bias``, ``rope_embed.periods``), ``'open_clip'``
-      (``visual.trunk.*``) or ``'mmpretrain'`` (our keys under
+      (``visual.trunk.*``), ``'openai_clip'`` (CLIP ViT image tower in
+      OpenAI / open_clip keys, ``visual.conv1``...) or ``'mmpretrain'`` (our keys under
       ``backbone.``, for ``ConvertedPretrained(prefix='backbone.')``).
     """
     if fmt not in FORMATS:
@@ -47,7 +49,7 @@ def export_backbone(checkpoint: str, out: str, which: str = 'teacher',
     if eva and fmt not in EVA_FORMATS:
         raise ValueError(f'{checkpoint!r} holds a TimmViT backbone: export '
                          f'it as one of {EVA_FORMATS}, not {fmt!r}')
-    if not eva and fmt in ('dinov3', 'open_clip'):
+    if not eva and fmt in ('dinov3', 'open_clip', 'openai_clip'):
         raise ValueError(f'{checkpoint!r} holds a DINOVisionTransformer '
                          f'backbone: {fmt!r} is for TimmViT backbones')
     if eva:

@@ -1,4 +1,5 @@
-"""timm ``Eva``-family ViTs (DINOv3, EVA02-CLIP) as MoSiC token backbones.
+"""timm ``Eva``-family ViTs (DINOv3, EVA02-CLIP) and CLIP image towers (timm's
+pre-norm ``VisionTransformer``, e.g. CLIP ViT-S/14) as MoSiC token backbones.
 
 The blocks, RoPE and norms are timm's own modules (``timm.create_model``,
 no download), so the features are timm's by construction; this class adds
@@ -41,7 +42,7 @@ class TimmViT(BaseModule):
             (linear probes). Defaults to 0.
         init_cfg (dict, optional): None (timm's initialisation) or
             ``dict(type='ConvertedPretrained', checkpoint=..., layout=
-            'auto'|'dinov3'|'timm'|'open_clip'|'native')``.
+            'auto'|'dinov3'|'timm'|'open_clip'|'openai_clip'|'native')``.
     """
 
     def __init__(self, model_name: str, img_size: int = 224,
@@ -61,12 +62,15 @@ class TimmViT(BaseModule):
             raise ValueError('TimmViT never downloads: load weights with '
                              "init_cfg=dict(type='ConvertedPretrained', ...)")
         self.model = timm.create_model(model_name, **kwargs)
-        if not hasattr(self.model, 'rope') or not hasattr(self.model,
-                                                           'reg_token'):
-            raise TypeError(f'{model_name!r} is not a timm Eva-family model '
-                            '(DINOv3, EVA02); DINOv2 / DINO / plain ViTs use '
-                            "type='DINOVisionTransformer'")
-        rope = self.model.rope
+        clip_vit = isinstance(getattr(self.model, 'norm_pre', None),
+                              nn.LayerNorm)  # CLIP's ln_pre (pre_norm=True)
+        if not (hasattr(self.model, 'rope') or clip_vit) or not hasattr(
+                self.model, 'reg_token'):
+            raise TypeError(f'{model_name!r} is neither a timm Eva-family '
+                            'model (DINOv3, EVA02) nor a CLIP image tower '
+                            '(pre-norm timm ViT); DINOv2 / DINO / plain ViTs '
+                            "use type='DINOVisionTransformer'")
+        rope = getattr(self.model, 'rope', None)
         if rope is not None and isinstance(getattr(rope, 'periods', None),
                                            Tensor):
             # keep the RoPE periods used in checkpoints (the official DINOv3
@@ -122,7 +126,9 @@ class TimmViT(BaseModule):
         m = self.model
         x = m.patch_embed(x)  # [B, h, w, C] (dynamic_img_size)
         hw = tuple(x.shape[1:3])
-        tokens, _ = m._pos_embed(x)
+        tokens = m._pos_embed(x)  # Eva: (tokens, rope); CLIP ViT: tokens
+        if isinstance(tokens, tuple):
+            tokens = tokens[0]
         return m.norm_pre(tokens), hw
 
     def rope_embed(self, hw: Optional[Tuple[int, int]],
@@ -130,7 +136,7 @@ class TimmViT(BaseModule):
                    batch: int = 1) -> Optional[Tensor]:
         """RoPE of the patch tokens on grid ``hw`` ([h*w, D], or [B, 1, L',
         D] for the kept indices ``keep`` [B, L']); None without RoPE."""
-        rope = self.model.rope
+        rope = getattr(self.model, 'rope', None)
         if rope is None:
             return None
         if hw is None:
@@ -163,7 +169,8 @@ class TimmViT(BaseModule):
                     f'{patches} patch tokens but hw={tuple(hw)} and keep give'
                     f' {expected}: pass the keep indices used by keep_tokens')
         for block in blocks:
-            tokens = block(tokens, rope=rope)
+            tokens = block(tokens) if rope is None else block(tokens,
+                                                              rope=rope)
         return tokens
 
     def final_norm_tokens(self, tokens: Tensor) -> Tensor:
@@ -205,7 +212,7 @@ class TimmViT(BaseModule):
                     pos, new_size=self.patch_resolution, old_size=(side, side),
                     num_prefix_tokens=prefix)
                 resampled = ((side, side), self.patch_resolution)
-        rope = self.model.rope
+        rope = getattr(self.model, 'rope', None)
         if isinstance(getattr(rope, 'periods', None), Tensor):
             own = rope._compute_periods(device='cpu')
             if periods is None:
