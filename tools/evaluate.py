@@ -5,7 +5,17 @@
 SUBCOMMAND: propagate (DAVIS label propagation, J&F), overcluster (PCA-50 +
 K-means, Hungarian / many-to-one mIoU), hummingbird (in-context retrieval
 mIoU), linear (linear probe mIoU on frozen patch features), videoclust
-(per-frame / per-clip clustering mIoU), all (the five).
+(per-frame / per-clip clustering mIoU), all (the five) -- fast presets on
+the synthetic data.
+
+Named paper benchmarks (mosic_mm/evaluation/benchmarks.py, docs/evaluation.md):
+
+    python tools/evaluate.py bench NAME MODEL [MODEL ...] [--preset paper|fast]
+    python tools/evaluate.py all-paper MODEL [MODEL ...] [--out-dir DIR]
+
+print ours beside the paper's DINOv2 / MoSiC numbers (ViT-S/14, ViT-B/14) and
+write one Markdown + JSON table. Under torchrun (tools/dist_evaluate.sh) the
+feature extraction is sharded over ranks; only rank 0 prints and writes.
 MODEL: a training config (.py: its initialisation under its seed, i.e. the
 untrained start) or a checkpoint (training checkpoint, whose config is read
 from it, or an exported backbone with --config). Several MODELs are printed
@@ -208,7 +218,189 @@ def print_table(columns, results):
                          [s.rjust(w) for s, w in zip(cells, widths)]))
 
 
+BENCH_COMMANDS = ('bench', 'all-paper')
+
+
+def parse_bench_args(argv):
+    from mosic_mm.evaluation.benchmarks import BENCHMARKS, PRESETS
+    p = argparse.ArgumentParser(
+        prog='evaluate.py bench|all-paper',
+        description='named paper benchmarks (docs/evaluation.md)')
+    p.add_argument('command', choices=BENCH_COMMANDS)
+    p.add_argument('names_and_models', nargs='+', metavar='[NAME] MODEL',
+                   help='bench: NAME then MODELs; all-paper: MODELs')
+    p.add_argument('--benchmarks', nargs='+', choices=list(BENCHMARKS),
+                   help='all-paper: run only these (default: all, in '
+                   'registry order)')
+    p.add_argument('--preset', default='paper', choices=PRESETS,
+                   help="'paper' = the authors' settings; 'fast' = CPU "
+                   'sizes for tests and the demo (the table says which)')
+    p.add_argument('--data-root', action='append', default=[],
+                   metavar='[DATASET=]PATH',
+                   help='dataset root; DATASET = voc2012 | ade20k | '
+                   'davis2017 | ytvos2019 or a benchmark name; a bare PATH '
+                   'applies to every benchmark; repeatable')
+    p.add_argument('--config', help='training config for checkpoints '
+                   'without one (exported backbones)')
+    p.add_argument('--which', default='student',
+                   choices=['student', 'teacher'])
+    p.add_argument('--device', default=None,
+                   help="default: cuda (this rank's GPU) if available")
+    p.add_argument('--out-dir', default='work_dirs/bench',
+                   help='writes <table>.md and <table>.json here')
+    p.add_argument('--work-dir', help='linear benchmarks: mmseg work dir '
+                   '(default: a temporary one)')
+    p.add_argument('--no-progress', action='store_true')
+    args = p.parse_args(argv)
+    if args.command == 'bench':
+        if len(args.names_and_models) < 2:
+            p.error('bench needs NAME and at least one MODEL')
+        name, *models = args.names_and_models
+        if name not in BENCHMARKS:
+            p.error(f'unknown benchmark {name!r}; choose from '
+                    f'{", ".join(BENCHMARKS)}')
+        args.names, args.models = [name], models
+    else:
+        args.names = args.benchmarks or list(BENCHMARKS)
+        args.models = args.names_and_models
+    return args
+
+
+def data_roots(entries, names):
+    """{benchmark name: root} from ``--data-root`` entries (later entries
+    win; a benchmark name beats its dataset name beats a bare path)."""
+    from mosic_mm.evaluation.benchmarks import BENCHMARKS
+    bare, by_key = None, {}
+    for e in entries:
+        key, sep, path = e.partition('=')
+        if not sep:
+            bare = e
+            continue
+        known = {b.dataset for b in BENCHMARKS.values()} | set(BENCHMARKS)
+        if key not in known:
+            raise ValueError(f'--data-root {e}: {key!r} is neither a dataset '
+                             f'nor a benchmark ({", ".join(sorted(known))})')
+        by_key[key] = path
+    out = {}
+    for n in names:
+        b = BENCHMARKS[n]
+        out[n] = by_key.get(n) or by_key.get(b.dataset) or bare or \
+            b.data_root
+    return out
+
+
+def _init_dist():
+    """Join the torchrun process group if launched by torchrun."""
+    import os
+
+    import torch
+    from mmengine import dist
+    if int(os.environ.get('WORLD_SIZE', '1')) > 1 and \
+            not dist.is_distributed():
+        dist.init_dist('pytorch', backend='nccl' if torch.cuda.is_available()
+                       else 'gloo')
+    return dist.get_rank(), dist.get_world_size()
+
+
+def _fmt(v):
+    return '-' if v is None else f'{v:.1f}'
+
+
+def bench_table(results, columns, preset):
+    """Markdown table: one row per (benchmark, metric); ours x100 per
+    model, then the paper's DINOv2 / MoSiC numbers per backbone size."""
+    archs = list(dict.fromkeys(
+        results[n][c]['arch'] for n in results for c in columns
+        if results[n][c]['arch']))
+    head = ['benchmark', 'metric', *columns]
+    for a in archs:
+        head += [f'paper DINOv2 {a}', f'paper MoSiC {a}']
+    lines = [f'Preset: **{preset}** '
+             + ('(the paper protocols)' if preset == 'paper' else
+                '(fast CPU preset, NOT the paper protocols: numbers are not '
+                'comparable with the paper columns)'),
+             '', '| ' + ' | '.join(head) + ' |',
+             '|' + '---|' * len(head)]
+    for n, per_model in results.items():
+        first = per_model[columns[0]]
+        for m in first['metrics']:
+            row = [n, m] + [f'{100 * per_model[c]["metrics"][m]:.2f}'
+                            for c in columns]
+            for a in archs:
+                ref = next((per_model[c]['reference'].get(m) for c in columns
+                            if per_model[c]['arch'] == a), None) or {}
+                row += [_fmt(ref.get('DINOv2')), _fmt(ref.get('MoSiC'))]
+            lines.append('| ' + ' | '.join(row) + ' |')
+    lines += ['', 'Protocols:']
+    for n, per_model in results.items():
+        r = per_model[columns[0]]
+        lines.append(f'- `{n}` on `{r["data_root"]}`: {r["protocol"]}; '
+                     + '; '.join(r['notes']))
+    if archs:
+        src = next(iter(results.values()))[columns[0]]['reference_source']
+        lines.append(f'\nPaper numbers: {src}.')
+    return '\n'.join(lines) + '\n'
+
+
+def bench_main(argv):
+    import os
+
+    import torch
+    from tqdm import tqdm
+
+    from mosic_mm.evaluation.benchmarks import run_benchmark
+    args = parse_bench_args(argv)
+    rank, ws = _init_dist()
+    roots = data_roots(args.data_root, args.names)
+    dev = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
+    if dev == 'cuda' and ws > 1:
+        dev = f'cuda:{int(os.environ.get("LOCAL_RANK", 0))}'
+    progress = not args.no_progress and rank == 0
+    results = {n: {} for n in args.names}
+    columns = []
+    for model in args.models:
+        vit, info = build_backbone(**_model_spec(model, args),
+                                   which=args.which)
+        vit.to(dev)
+        col = info['source']
+        while col in columns:
+            col += "'"
+        columns.append(col)
+        bar = tqdm(args.names, desc=f'{col}', unit='benchmark',
+                   disable=not progress)
+        for n in bar:
+            bar.set_postfix_str(n)
+            start = time.time()
+            wd = osp.join(args.work_dir, n, f'model{len(columns) - 1}') \
+                if args.work_dir else None
+            r = run_benchmark(n, vit, info, roots[n], args.preset,
+                              progress=progress, work_dir=wd)
+            r['seconds'] = time.time() - start
+            r['model'] = model
+            results[n][col] = r
+        del vit
+    if rank != 0:
+        return results
+    table = bench_table(results, columns, args.preset)
+    name = args.names[0] if args.command == 'bench' else 'all-paper'
+    stem = f'{name}_{args.preset}'
+    os.makedirs(args.out_dir, exist_ok=True)
+    with open(osp.join(args.out_dir, stem + '.md'), 'w') as f:
+        f.write(table)
+    with open(osp.join(args.out_dir, stem + '.json'), 'w') as f:
+        json.dump(dict(preset=args.preset, columns=columns, world_size=ws,
+                       results=results), f, indent=1, default=str)
+    print()
+    print(table)
+    print(f'wrote {osp.join(args.out_dir, stem)}.md / .json',
+          file=sys.stderr)
+    return results
+
+
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in BENCH_COMMANDS:
+        return bench_main(argv)
     args = parse_args(argv)
     tasks = SUBCOMMANDS[:-1] if args.task == 'all' else (args.task, )
     data = {}

@@ -18,7 +18,7 @@ from mmengine.logging import MMLogger
 from torch import nn
 
 __all__ = ['load_state_dict_file', 'load_config', 'build_backbone',
-           'extract_features']
+           'extract_features', 'shard_range']
 
 
 def load_state_dict_file(path: str) -> dict:
@@ -109,31 +109,65 @@ def build_backbone(config: Optional[str] = None,
     info = dict(mean=tuple(pre.get('mean', (123.675, 116.28, 103.53))),
                 std=tuple(pre.get('std', (58.395, 57.12, 57.375))),
                 img_size=cfg.model.backbone.get('img_size', 224),
-                patch_size=vit_patch_size(vit), source=source)
+                patch_size=vit_patch_size(vit), source=source,
+                backbone_cfg=cfg.model.backbone.to_dict())
     return vit, info
 
 
+def shard_range(n: int, rank: int, world_size: int) -> range:
+    """Rank ``rank``'s contiguous shard of ``range(n)``: shard sizes differ
+    by at most one, earlier ranks take the larger ones, the shards in rank
+    order concatenate to ``range(n)``."""
+    if not 0 <= rank < world_size:
+        raise ValueError(f'rank {rank} outside world size {world_size}')
+    base, extra = divmod(n, world_size)
+    start = rank * base + min(rank, extra)
+    return range(start, start + base + (rank < extra))
+
+
 @torch.no_grad()
-def extract_features(vit: nn.Module, images: np.ndarray, size: int,
+def extract_features(vit: nn.Module, images: np.ndarray, size,
                      mean, std, batch_size: int = 16,
-                     progress: bool = False) -> np.ndarray:
+                     progress: bool = False,
+                     distributed: bool = False) -> np.ndarray:
     """Patch tokens after the final norm.
 
     Args:
         images: uint8 [N, H, W, 3] RGB (or a list of such arrays of
             different sizes).
-        size: square network input (a multiple of the patch size); images
-            are resized to it bilinearly.
+        size: network input, an int (square) or (height, width), multiples
+            of the patch size; images are resized to it bilinearly.
+        distributed: under an initialised process group, each rank extracts
+            its contiguous shard (:func:`shard_range`) and the shards are
+            all-gathered (``mmengine.dist.all_gather_object``), so every rank
+            returns the same array as one process would; the progress bar is
+            rank 0's. No effect without a process group.
 
     Returns:
-        float32 [N, C, size/p, size/p].
+        float32 [N, C, H/p, W/p].
     """
+    from mmengine import dist
     from mosic_mm.models.utils import (embed_tokens, forward_blocks,
                                        patch_featmap, vit_patch_size)
+    if len(images) == 0:
+        raise ValueError('extract_features got no image')
+    rank, ws = dist.get_rank(), dist.get_world_size()
+    if distributed and ws > 1:
+        mine = shard_range(len(images), rank, ws)
+        local = extract_features(vit, images[mine.start:mine.stop], size,
+                                 mean, std, batch_size,
+                                 progress and rank == 0) if len(mine) \
+            else None
+        shards = dist.all_gather_object(local)
+        return np.concatenate([s for s in shards if s is not None])
     p = vit_patch_size(vit)
-    if size % p:
+    p = p[0] if isinstance(p, (tuple, list)) else p
+    hw = (size, size) if isinstance(size, int) else tuple(size)
+    if hw[0] % p or hw[1] % p:
         raise ValueError(f'input size {size} is not a multiple of the patch '
                          f'size {p}')
+    param = next(vit.parameters(), None)
+    dev = param.device if param is not None else torch.device('cpu')
     mean_t = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
     std_t = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
     chunks = range(0, len(images), batch_size)
@@ -144,10 +178,11 @@ def extract_features(vit: nn.Module, images: np.ndarray, size: int,
     for i in chunks:
         batch = [torch.from_numpy(np.ascontiguousarray(im)).permute(
             2, 0, 1)[None].float() for im in images[i:i + batch_size]]
-        x = torch.cat([F.interpolate(b, size=(size, size), mode='bilinear',
+        x = torch.cat([F.interpolate(b, size=hw, mode='bilinear',
                                      align_corners=False, antialias=True)
                        for b in batch])
-        x = (x - mean_t) / std_t
-        tokens, hw = embed_tokens(vit, x)
-        out.append(patch_featmap(vit, forward_blocks(vit, tokens, hw=hw), hw))
+        x = ((x - mean_t) / std_t).to(dev)
+        tokens, grid = embed_tokens(vit, x)
+        out.append(patch_featmap(vit, forward_blocks(vit, tokens, hw=grid),
+                                 grid).float().cpu())
     return torch.cat(out).numpy()

@@ -1,0 +1,306 @@
+"""Named paper benchmarks (issue 12): registry constants, reference lookup,
+every benchmark end to end on synthetic data in its real layout (fast
+preset, tiny ViT), the tools/evaluate.py bench / all-paper table, and
+rank-sharded feature extraction (2 gloo processes == 1)."""
+import importlib.util
+import json
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import REPO, SYNTHETIC_CONFIG, TINY_ARCH, free_port
+from mosic_mm.evaluation.benchmarks import (BENCHMARKS, detect_arch,
+                                            reference_numbers, run_benchmark,
+                                            settings_of)
+from mosic_mm.evaluation.features import (build_backbone, extract_features,
+                                          shard_range)
+
+
+def _tool():
+    spec = importlib.util.spec_from_file_location(
+        'evaluate_tool_bench', osp.join(REPO, 'tools', 'evaluate.py'))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope='module')
+def tiny_config(tmp_path_factory):
+    """A training config with a tiny ViT/14 (56 px -> 4x4 tokens; 64 dims,
+    the paper protocols' PCA-50 needs >= 50)."""
+    d = tmp_path_factory.mktemp('cfg')
+    path = d / 'tiny.py'
+    arch = dict(TINY_ARCH, embed_dims=64, feedforward_channels=128)
+    path.write_text(
+        f"_base_ = [{SYNTHETIC_CONFIG!r}]\n"
+        f"model = dict(backbone=dict(arch=dict(_delete_=True, "
+        f"**{arch!r}), img_size=56))\n")
+    return str(path)
+
+
+@pytest.fixture(scope='module')
+def layouts(tmp_path_factory):
+    """Synthetic data in the VOC (devkit), ADE20K, DAVIS 2017, YT-VOS 2019
+    layouts -> {dataset: root}."""
+    from mosic_mm.datasets.synthetic_layouts import (make_ade_layout,
+                                                     make_davis_layout,
+                                                     make_voc_layout,
+                                                     make_ytvos_layout)
+    base = tmp_path_factory.mktemp('layouts')
+    roots = {k: str(base / k) for k in ('voc2012', 'ade20k', 'davis2017',
+                                        'ytvos2019')}
+    make_voc_layout(roots['voc2012'], n_train=4, n_val=3, size=48)
+    make_ade_layout(roots['ade20k'], n_train=4, n_val=3, size=48)
+    make_davis_layout(roots['davis2017'], n_videos=2, n_frames=4, size=48)
+    make_ytvos_layout(roots['ytvos2019'], n_videos=2, n_frames=4, size=48)
+    return roots
+
+
+# ------------------------------------------------------------- constants
+def test_registry_names_and_datasets():
+    assert list(BENCHMARKS) == [
+        'voc-hummingbird', 'ade-hummingbird', 'voc-linear', 'ade-linear',
+        'voc-overcluster', 'davis-videoclust', 'ytvos-videoclust',
+        'davis-propagate']
+    ds = {n: (b.task, b.dataset, b.splits) for n, b in BENCHMARKS.items()}
+    assert ds['voc-hummingbird'] == ('hummingbird', 'voc2012',
+                                     dict(train='trainaug', val='val'))
+    assert ds['ade-hummingbird'] == ('hummingbird', 'ade20k',
+                                     dict(train='training',
+                                          val='validation'))
+    assert ds['voc-overcluster'] == ('overcluster', 'voc2012',
+                                     dict(val='val'))
+    assert ds['davis-videoclust'][1:] == ('davis2017', dict(val='val'))
+    assert ds['ytvos-videoclust'][1] == 'ytvos2019'
+    assert ds['davis-propagate'][:2] == ('propagate', 'davis2017')
+
+
+def test_paper_constants_match_issue_12():
+    hb = settings_of('voc-hummingbird')
+    assert (hb['input_size'], hb['memory_size'], hb['k'],
+            hb['temperature'], hb['augmentation_epochs'],
+            hb['fractions'], hb['index']) == (518, 10_240_000, 30, 0.02, 2,
+                                              (128, 1), 'exact')
+    assert settings_of('ade-hummingbird')['fractions'] == (1, )
+    for n in ('voc-linear', 'ade-linear'):
+        s = settings_of(n)
+        assert (s['input_size'], s['score_size'], s['lr'], s['epochs']) == (
+            448, 100, 0.01, 25)
+    oc = settings_of('voc-overcluster')
+    assert (oc['num_images'], oc['input_size'], oc['ks'], oc['pca_dim'],
+            oc['niter'], oc['reported_k']) == (500, 224, (21, 100, 300, 500),
+                                                50, 20, 500)
+    for n in ('davis-videoclust', 'ytvos-videoclust'):
+        vc = settings_of(n)
+        assert (vc['input_size'], vc['num_frames'], vc['batch_size'],
+                vc['num_clusters'], vc['pca_dim'], vc['niter'], vc['nredo'],
+                vc['kmeans_seed'], vc['mode']) == (224, 4, 16, 10, 50, 50, 5,
+                                                   1, 'frame')
+    pr = settings_of('davis-propagate')
+    assert (pr['n_context'], pr['radius'], pr['topk'], pr['temperature'],
+            pr['resolution']) == (7, 12, 5, 0.1, '480p')
+    # fast presets change sizes only, never the protocol's maths
+    for n in BENCHMARKS:
+        paper, fast = settings_of(n, 'paper'), settings_of(n, 'fast')
+        changed = {k for k in paper if paper[k] != fast.get(k)}
+        assert changed <= {'input_size', 'memory_size', 'batch_size',
+                           'score_size', 'epochs', 'mask_size', 'num_images',
+                           'eval_size'}, (n, changed)
+    with pytest.raises(ValueError, match='preset'):
+        settings_of('voc-linear', 'quick')
+    with pytest.raises(KeyError, match='known'):
+        settings_of('voc-hummingbirds')
+
+
+def test_reference_numbers_and_arch_detection():
+    from mmpretrain.models import VisionTransformer
+    s14 = VisionTransformer(arch='dinov2-s', img_size=28, patch_size=14)
+    b14 = VisionTransformer(arch='base', img_size=28, patch_size=14)
+    s16 = VisionTransformer(arch='dinov2-s', img_size=32, patch_size=16)
+    tiny = VisionTransformer(arch=dict(TINY_ARCH), img_size=28,
+                             patch_size=14)
+    assert [detect_arch(v) for v in (s14, b14, s16, tiny)] == [
+        'ViT-S/14', 'ViT-B/14', None, None]
+    # DESIGN.md §2, ViT-S/14: DINOv2 vs MoSiC
+    expect = {'voc-hummingbird': {'mIoU 1/128': (56.0, 62.5),
+                                  'mIoU 1/1': (77.0, 78.2)},
+              'ade-hummingbird': {'mIoU 1/1': (38.8, 40.7)},
+              'voc-linear': {'mIoU': (78.9, 79.7)},
+              'ade-linear': {'mIoU': (37.9, 39.6)},
+              'voc-overcluster': {'mIoU K=500': (58.6, 60.2)},
+              'davis-videoclust': {'mIoU': (57.4, 58.9)},
+              'ytvos-videoclust': {'mIoU': (56.3, 60.6)},
+              'davis-propagate': {}}
+    for n, metrics in expect.items():
+        got = reference_numbers(n, 'ViT-S/14')
+        assert {m: (r['DINOv2'], r['MoSiC']) for m, r in got.items()} \
+            == metrics, n
+        for m in got:
+            assert m in BENCHMARKS[n].metrics
+    b = reference_numbers('voc-hummingbird', 'ViT-B/14')
+    assert (b['mIoU 1/128']['MoSiC'], b['mIoU 1/1']['MoSiC']) == (65.5, 80.5)
+    assert reference_numbers('voc-linear', None) == {}
+
+
+# ------------------------------------------------------------ end to end
+_FAST_RUNS = ['voc-hummingbird', 'ade-hummingbird', 'voc-overcluster',
+              'davis-videoclust', 'ytvos-videoclust', 'davis-propagate']
+
+
+@pytest.mark.parametrize('name', _FAST_RUNS)
+def test_benchmark_end_to_end_fast(name, tiny_config, layouts):
+    vit, info = build_backbone(tiny_config)
+    b = BENCHMARKS[name]
+    r = run_benchmark(name, vit, info, layouts[b.dataset], 'fast',
+                      progress=False)
+    assert r['preset'] == 'fast' and r['arch'] is None
+    assert tuple(r['metrics']) == b.metrics
+    assert all(0.0 <= v <= 1.0 for v in r['metrics'].values())
+    assert r['settings'] == settings_of(name, 'fast')
+    if b.task == 'hummingbird':      # no official split file: generated
+        assert any('generated' in n for n in r['notes']) == (
+            name == 'voc-hummingbird')
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('name', ['voc-linear', 'ade-linear'])
+def test_linear_benchmark_end_to_end_fast(name, tiny_config, layouts,
+                                          tmp_path):
+    """The mmseg linear config of the benchmark, the model's own frozen
+    backbone: the probe trains and its head changes, the backbone not."""
+    vit, info = build_backbone(tiny_config)
+    before = {k: v.clone() for k, v in vit.state_dict().items()}
+    b = BENCHMARKS[name]
+    r = run_benchmark(name, vit, info, layouts[b.dataset], 'fast',
+                      progress=False, work_dir=str(tmp_path))
+    assert tuple(r['metrics']) == ('mIoU', )
+    assert 0.0 <= r['metrics']['mIoU'] <= 1.0
+    assert any('linear_vits14' in n for n in r['notes'])
+    for k, v in vit.state_dict().items():
+        assert torch.equal(v, before[k]), k
+
+
+def test_bad_data_root_names_the_folder(tiny_config, tmp_path):
+    vit, info = build_backbone(tiny_config)
+    with pytest.raises(FileNotFoundError, match=str(tmp_path / 'nope')):
+        run_benchmark('voc-overcluster', vit, info, str(tmp_path / 'nope'),
+                      'fast', progress=False)
+
+
+# ------------------------------------------------------------ the tool
+def test_data_root_overrides():
+    tool = _tool()
+    names = ['voc-hummingbird', 'voc-linear', 'davis-propagate']
+    got = tool.data_roots(['/all', 'voc2012=/voc', 'voc-linear=/lin'], names)
+    assert got == {'voc-hummingbird': '/voc', 'voc-linear': '/lin',
+                   'davis-propagate': '/all'}
+    assert tool.data_roots([], ['davis-propagate']) == {
+        'davis-propagate': 'data/DAVIS'}
+    with pytest.raises(ValueError, match='neither a dataset'):
+        tool.data_roots(['vocc=/x'], names)
+
+
+def test_all_paper_table(tiny_config, layouts, tmp_path, capsys):
+    """all-paper on two models (config init and its exported weights: the
+    same numbers), one Markdown + JSON table naming the fast preset."""
+    vit, _ = build_backbone(tiny_config)
+    path = str(tmp_path / 'backbone.pth')
+    torch.save({'state_dict': {f'backbone.{k}': v
+                               for k, v in vit.state_dict().items()}}, path)
+    out = tmp_path / 'out'
+    res = _tool().main([
+        'all-paper', tiny_config, path, '--config', tiny_config,
+        '--benchmarks', 'voc-overcluster', 'davis-propagate',
+        '--preset', 'fast', '--data-root', f'voc2012={layouts["voc2012"]}',
+        '--data-root', f'davis2017={layouts["davis2017"]}',
+        '--out-dir', str(out), '--no-progress'])
+    md = (out / 'all-paper_fast.md').read_text()
+    js = json.loads((out / 'all-paper_fast.json').read_text())
+    assert 'Preset: **fast**' in md and 'NOT the paper protocols' in md
+    assert md in capsys.readouterr().out
+    assert js['preset'] == 'fast' and len(js['columns']) == 2
+    for n in ('voc-overcluster', 'davis-propagate'):
+        a, b = (res[n][c]['metrics'] for c in js['columns'])
+        assert a == pytest.approx(b)
+        for m, v in a.items():
+            assert f'| {n} | {m} | {100 * v:.2f} | {100 * v:.2f} |' in md
+    # bench NAME: the single-benchmark form, its own file name
+    _tool().main(['bench', 'davis-propagate', tiny_config, '--preset',
+                  'fast', '--data-root', layouts['davis2017'], '--out-dir',
+                  str(out), '--no-progress'])
+    assert (out / 'davis-propagate_fast.json').is_file()
+
+
+def test_table_prints_paper_numbers_for_matching_backbone():
+    tool = _tool()
+    r = dict(arch='ViT-S/14', metrics={'mIoU K=21': 0.5, 'mIoU K=500': 0.6},
+             reference=reference_numbers('voc-overcluster', 'ViT-S/14'),
+             data_root='d', protocol='p', notes=[], reference_source='src')
+    md = tool.bench_table({'voc-overcluster': {'m': r}}, ['m'], 'paper')
+    assert 'paper DINOv2 ViT-S/14 | paper MoSiC ViT-S/14' in md
+    assert '| voc-overcluster | mIoU K=500 | 60.00 | 58.6 | 60.2 |' in md
+    assert '| voc-overcluster | mIoU K=21 | 50.00 | - | - |' in md
+    assert 'Preset: **paper** (the paper protocols)' in md
+
+
+# ----------------------------------------------------------- distributed
+@pytest.mark.parametrize('n,ws', [(7, 2), (1, 2), (5, 3), (6, 1)])
+def test_shard_range_contiguous_cover(n, ws):
+    shards = [shard_range(n, r, ws) for r in range(ws)]
+    assert [i for s in shards for i in s] == list(range(n))
+    assert max(map(len, shards)) - min(map(len, shards)) <= 1
+
+
+def _tiny_vit():
+    from mmpretrain.models import VisionTransformer
+    torch.manual_seed(0)
+    vit = VisionTransformer(arch=dict(TINY_ARCH), img_size=28, patch_size=14,
+                            out_type='featmap')
+    vit.eval()
+    return vit
+
+
+def _images(n=5):
+    return np.random.default_rng(0).integers(0, 255, (n, 30, 34, 3),
+                                             dtype=np.uint8)
+
+
+def _dist_worker(rank, world_size, port, out_dir):
+    from datetime import timedelta
+
+    import torch.distributed as torch_dist
+    torch.set_num_threads(1)
+    torch_dist.init_process_group(
+        'gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank,
+        world_size=world_size, timeout=timedelta(seconds=120))
+    try:
+        f = extract_features(_tiny_vit(), _images(), 28, (0, 0, 0),
+                             (255, 255, 255), batch_size=2,
+                             distributed=True)
+        np.save(osp.join(out_dir, f'rank{rank}.npy'), f)
+    finally:
+        torch_dist.destroy_process_group()
+
+
+def test_two_rank_extraction_equals_one_process(tmp_path):
+    """5 images on 2 gloo ranks (shards 3 / 2), gathered: every rank holds
+    exactly the single-process features, in order."""
+    import torch.multiprocessing as mp
+    mp.spawn(_dist_worker, args=(2, free_port(), str(tmp_path)), nprocs=2,
+             join=True)
+    single = extract_features(_tiny_vit(), _images(), 28, (0, 0, 0),
+                              (255, 255, 255), batch_size=2)
+    assert single.shape == (5, 32, 2, 2)
+    for r in range(2):
+        np.testing.assert_allclose(np.load(tmp_path / f'rank{r}.npy'),
+                                   single, rtol=0, atol=1e-5)
+
+
+def test_non_square_input():
+    vit = _tiny_vit()
+    f = extract_features(vit, _images(2), (28, 42), (0, 0, 0), (1, 1, 1))
+    assert f.shape == (2, 32, 2, 3)
+    with pytest.raises(ValueError, match='multiple of the patch'):
+        extract_features(vit, _images(2), (28, 40), (0, 0, 0), (1, 1, 1))
