@@ -178,9 +178,12 @@ def _read_video_pyav(path: str, inds: np.ndarray,
     way) and frame ``i`` is the packet with the i-th smallest pts. Only the
     packets those frames depend on are decoded (:func:`_frames_to_decode`),
     unwanted ones with ``skip_frame='NONREF'`` (a non-reference frame, e.g.
-    most B-frames, is then dropped undecoded). Only the wanted frames are converted to RGB (full size, as
-    decord), then resized with ``interpolation`` (:func:`resize_frames`), so
-    the result equals decord's full decode + antialiased resize."""
+    most B-frames, is then dropped undecoded). Only the wanted frames are
+    converted to RGB (full size, the same pixels as decord and a sequential
+    decode), each resized with ``interpolation`` (:func:`resize_frames`) as
+    it is converted, so the result equals a full decode + antialiased
+    resize. Unlike decord's seeking it is also exact on open GOPs
+    (tests/test_video_decode.py)."""
     import av
     with av.open(path) as container:
         if not container.streams.video:
