@@ -171,8 +171,10 @@ def run(args) -> dict:
                 if m == k and pipes[m][0].num_cache_misses:
                     raise RuntimeError(f'{m}: {pipes[m][0].num_cache_misses}'
                                        ' clips missed the frame cache')
-        prof = ({} if kind == 'jpeg' or args.no_profile else
-                video_profile(ds, size, args.profile_clips))
+        from mosic_mm.datasets.transforms.loading import _pyav_available
+        prof = ({} if kind == 'jpeg' or args.no_profile
+                or not _pyav_available()  # the profile decodes with PyAV
+                else video_profile(ds, size, args.profile_clips))
         results['kinds'][kind] = dict(timing=timing, fidelity=fid,
                                       profile=prof,
                                       prepare_s=time.perf_counter() - t0)
