@@ -308,6 +308,32 @@ def test_two_rank_extraction_equals_one_process(tmp_path):
                                    single, rtol=0, atol=1e-5)
 
 
+@pytest.mark.slow
+def test_dist_evaluate_two_processes_equal_one(tiny_config, layouts,
+                                               tmp_path):
+    """tools/dist_evaluate.sh 2 (torchrun, gloo on CPU): the same table as
+    one process, written and printed by rank 0 only."""
+    import os
+    import subprocess
+    common = ['bench', 'voc-overcluster', tiny_config, '--preset', 'fast',
+              '--data-root', layouts['voc2012'], '--no-progress']
+    env = dict(os.environ, PORT=str(free_port()), OMP_NUM_THREADS='1')
+    proc = subprocess.run(
+        [osp.join(REPO, 'tools', 'dist_evaluate.sh'), '2', *common,
+         '--out-dir', str(tmp_path / 'dist')], cwd=REPO, env=env,
+        capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count('| voc-overcluster | mIoU K=500 |') == 1
+    assert proc.stderr.count('wrote ') == 1
+    dist_js = json.loads(
+        (tmp_path / 'dist' / 'voc-overcluster_fast.json').read_text())
+    assert dist_js['world_size'] == 2
+    single = _tool().main([*common, '--out-dir', str(tmp_path / 'one')])
+    got = next(iter(dist_js['results']['voc-overcluster'].values()))
+    want = next(iter(single['voc-overcluster'].values()))
+    assert got['metrics'] == pytest.approx(want['metrics'], abs=1e-6)
+
+
 def test_non_square_input():
     vit = _tiny_vit()
     f = extract_features(vit, _images(2), (28, 42), (0, 0, 0), (1, 1, 1))

@@ -289,17 +289,11 @@ def data_roots(entries, names):
     return out
 
 
-def _init_dist():
-    """Join the torchrun process group if launched by torchrun."""
+def _launcher():
+    """'pytorch' when started by torchrun with several processes."""
     import os
-
-    import torch
-    from mmengine import dist
-    if int(os.environ.get('WORLD_SIZE', '1')) > 1 and \
-            not dist.is_distributed():
-        dist.init_dist('pytorch', backend='nccl' if torch.cuda.is_available()
-                       else 'gloo')
-    return dist.get_rank(), dist.get_world_size()
+    return 'pytorch' if int(os.environ.get('WORLD_SIZE', '1')) > 1 \
+        else 'none'
 
 
 def _fmt(v):
@@ -343,14 +337,21 @@ def bench_table(results, columns, preset):
 
 
 def bench_main(argv):
+    from mosic_mm.utils.dist import distributed_session
+    args = parse_bench_args(argv)
+    with distributed_session(_launcher()):   # gloo without CUDA
+        return _bench(args)
+
+
+def _bench(args):
     import os
 
     import torch
+    from mmengine import dist
     from tqdm import tqdm
 
     from mosic_mm.evaluation.benchmarks import run_benchmark
-    args = parse_bench_args(argv)
-    rank, ws = _init_dist()
+    rank, ws = dist.get_rank(), dist.get_world_size()
     roots = data_roots(args.data_root, args.names)
     dev = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     if dev == 'cuda' and ws > 1:

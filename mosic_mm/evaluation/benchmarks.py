@@ -446,6 +446,9 @@ def _linear_cfg(bench, vit, info, root, s, work_dir, backbone_cfg,
     cfg.default_hooks.visualization = dict(type='SegVisualizationHook',
                                            draw=False)
     cfg.launcher = 'pytorch' if _dist_on() else 'none'
+    if _dist_on() and not torch.cuda.is_available():
+        from mosic_mm.utils.dist import cpu_ddp_config
+        cpu_ddp_config(cfg)
     return cfg
 
 
