@@ -192,6 +192,44 @@ def test_linear_benchmark_end_to_end_fast(name, tiny_config, layouts,
         assert torch.equal(v, before[k]), k
 
 
+@pytest.mark.parametrize('arch,width', [('dinov2-s', 's'), ('base', 'b')])
+@pytest.mark.parametrize('name', ['voc-linear', 'ade-linear'])
+def test_linear_paper_config(name, arch, width):
+    """The paper preset runs the repository's NeCo-protocol mmseg config of
+    the backbone's width unchanged: 448 px, scored at 100x100, SGD 0.01,
+    25 epochs, SyncBN, the MODEL's backbone frozen and loaded."""
+    from mmpretrain.models import VisionTransformer
+    from mosic_mm.evaluation.benchmarks import _linear_cfg
+    vit = VisionTransformer(arch=arch, img_size=28, patch_size=14)
+    b = BENCHMARKS[name]
+    bb = dict(type='VisionTransformer', arch=arch, img_size=224,
+              patch_size=14, layer_scale_init_value=1e-5)
+    info = dict(mean=(1., 2., 3.), std=(4., 5., 6.))
+    cfg = _linear_cfg(b, vit, info, '/data/x', settings_of(name), '/wd', bb,
+                      '/wd/backbone.pth')
+    ds = {'voc-linear': 'voc12aug', 'ade-linear': 'ade20k'}[name]
+    assert osp.basename(cfg.filename) == f'linear_vit{width}14_{ds}.py'
+    m = cfg.model
+    assert m.backbone.type == 'mmpretrain.VisionTransformer'
+    assert (m.backbone.img_size, m.backbone.frozen_stages,
+            m.backbone.init_cfg.checkpoint, m.backbone.init_cfg.prefix) == (
+        448, 12, '/wd/backbone.pth', 'backbone.')
+    assert m.decode_head.in_channels == {'s': 384, 'b': 768}[width]
+    assert m.decode_head.norm_cfg.type == 'SyncBN'
+    assert tuple(m.data_preprocessor.size) == (448, 448)
+    assert tuple(m.data_preprocessor.mean) == (1., 2., 3.)
+    test = {t['type']: t for t in cfg.test_dataloader.dataset.pipeline}
+    assert test['Resize']['scale'] == (448, 448)
+    assert test['ResizeSegMap']['size'] == 100
+    assert cfg.optim_wrapper.optimizer.lr == 0.01
+    assert cfg.train_cfg.max_epochs == 25
+    assert cfg.train_dataloader.batch_size == 8
+    roots = ([d.data_root for d in cfg.train_dataloader.dataset.datasets]
+             if name == 'voc-linear'
+             else [cfg.train_dataloader.dataset.data_root])
+    assert set(roots) == {'/data/x'} == {cfg.val_dataloader.dataset.data_root}
+
+
 def test_bad_data_root_names_the_folder(tiny_config, tmp_path):
     vit, info = build_backbone(tiny_config)
     with pytest.raises(FileNotFoundError, match=str(tmp_path / 'nope')):

@@ -30,3 +30,8 @@ from .video_clustering import (TIMET_VIDEO_CLUSTERING,  # noqa: E402
 
 __all__ += ['SegImageSet', 'SegVideoSet', 'ade20k', 'davis2017', 'voc2012',
             'ytvos2019', 'TIMET_VIDEO_CLUSTERING', 'video_clustering_paper']
+
+from .benchmarks import (BENCHMARKS, reference_numbers,  # noqa: E402
+                         run_benchmark)
+
+__all__ += ['BENCHMARKS', 'reference_numbers', 'run_benchmark']
