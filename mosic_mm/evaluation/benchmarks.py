@@ -8,7 +8,7 @@ MoSiC authors ran (every constant below), ``'fast'`` = the same pipeline at
 CPU/test sizes (tiny inputs, few probe iterations, no memory cap). A result
 always carries the preset it used.
 
-Reference numbers (fraction x100, mIoU) come from DESIGN.md §2 ("paper-reported
+Reference numbers (mIoU x100) come from DESIGN.md §2 ("paper-reported
 results, secondary source"): MoSiC (ICCV 2025, arXiv 2506.08694) tables for
 ViT-S/14 (DINOv2 start vs MoSiC) and ViT-B/14 (MoSiC in-context VOC only);
 a ``None`` is a number that DESIGN.md §2 does not give.
@@ -22,7 +22,6 @@ mmseg linear configs ``configs/benchmarks/mmseg/linear_vit{s,b}14_*.py``
 (NeCo's protocol) run in-process by an mmengine Runner.
 """
 import copy
-import logging
 import os
 import os.path as osp
 import tempfile
@@ -37,7 +36,6 @@ __all__ = ['Benchmark', 'BENCHMARKS', 'PRESETS', 'detect_arch',
 
 PRESETS = ('paper', 'fast')
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-logger = logging.getLogger(__name__)
 
 _S, _B = 'ViT-S/14', 'ViT-B/14'
 _SRC = 'DESIGN.md §2 (MoSiC paper tables, secondary source)'
@@ -113,7 +111,8 @@ def _hb_settings(fractions):
 
 _LINEAR = dict(input_size=448, score_size=100, optimizer='SGD', lr=0.01,
                momentum=0.9, epochs=25, batch_size=8, head='BN + 1x1 conv',
-               config='configs/benchmarks/mmseg/linear_vit{s,b}14_{dataset}.py')
+               config='configs/benchmarks/mmseg/'
+               'linear_vit{s,b}14_{dataset}.py')
 _LINEAR_FAST = dict(_LINEAR, input_size=56, score_size=28, epochs=None,
                     iters=20, batch_size=4, norm='BN')
 _OC = dict(input_size=224, mask_size=224, num_images=500, ks=(21, 100, 300,
@@ -134,7 +133,8 @@ def _registry() -> Dict[str, Benchmark]:
     vc = dict(_VC, mean=tuple(T['mean']), std=tuple(T['std']))
     b = [
         Benchmark(
-            'voc-hummingbird', 'hummingbird', 'voc2012', 'data/VOCdevkit/VOC2012',
+            'voc-hummingbird', 'hummingbird', 'voc2012',
+            'data/VOCdevkit/VOC2012',
             dict(train='trainaug', val='val'),
             'Hummingbird in-context segmentation as MoSiC hummingbird_eval.sh '
             '/ open-hummingbird-eval (Balazevic et al. 2023)',
