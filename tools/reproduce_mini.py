@@ -32,6 +32,7 @@ MOSIC_CFG = 'configs/mini/mosic_from_imgssl.py'
 RANDOM_CFG = 'configs/mosic_vits_synthetic.py'  # its init: a random ViT
 ARMS = (('+image SSL (b)', CONTROL_B_CFG), ('+MoSiC static (a)', STATIC_CFG),
         ('+MoSiC', MOSIC_CFG))
+ARM_KEYS = (('imgssl', ARMS[0]), ('static', ARMS[1]), ('mosic', ARMS[2]))
 
 
 def write_frame_list(data_root: str, split: str = 'train',
@@ -225,6 +226,9 @@ def parse_args(argv=None):
     p.add_argument('--jobs', type=int, default=2,
                    help='trainings / evaluations run side by side (the '
                    'results do not depend on it)')
+    p.add_argument('--arms', nargs='+', choices=[k for k, _ in ARM_KEYS],
+                   default=[k for k, _ in ARM_KEYS],
+                   help='which arms to train (default: all three)')
     p.add_argument('--eval-args', nargs=argparse.REMAINDER, default=[],
                    help='passed to tools/evaluate.py all (last option)')
     return p.parse_args(argv)
@@ -294,22 +298,23 @@ def main(argv=None):
     for cfg in (MOSIC_CFG, STATIC_CFG):
         _run([py, 'tools/extract_tracks.py', cfg],
              osp.join(args.out, f'extract_{osp.basename(cfg)[:-3]}.log.txt'))
+    arms = [arm for k, arm in ARM_KEYS if k in args.arms]
     jobs, n_iters = [], None
     for seed in args.seeds:
-        for name, cfg in ARMS:
+        for name, cfg in arms:
             opts, n_iters = _arm_options(cfg, seed, args.iters, args.start)
             wd = osp.join(args.out, f'{osp.basename(cfg)[:-3]}_seed{seed}')
             jobs.append((name, wd, [py, 'tools/train.py', cfg, '--work-dir',
                                     wd, '--cfg-options', *opts]))
     _run_all([(cmd, wd + '.log.txt') for _, wd, cmd in jobs], args.jobs)
-    ckpts = {name: [] for name, _ in ARMS}
+    ckpts = {name: [] for name, _ in arms}
     for name, wd, _ in jobs:
         with open(osp.join(wd, 'last_checkpoint')) as f:
             ckpts[name].append(f.read().strip())
     # one evaluation call: a random-init ViT (reference: what appearance
     # gets without learning), the start (its config's initialisation = the
     # cached checkpoint) and every checkpoint, side by side
-    models = [RANDOM_CFG, MOSIC_CFG] + [c for name, _ in ARMS
+    models = [RANDOM_CFG, MOSIC_CFG] + [c for name, _ in arms
                                         for c in ckpts[name]]
     chunks = split_models(models, args.jobs)
     evals = []
@@ -326,7 +331,7 @@ def main(argv=None):
     cols = merge_columns(per_chunk)
     results = {'random init': [cols[0]], 'start (MoCoV3)': [cols[1]]}
     i = 2
-    for name, _ in ARMS:
+    for name, _ in arms:
         results[name] = cols[i:i + len(args.seeds)]
         i += len(args.seeds)
     summary = summarise(results, args.seeds)

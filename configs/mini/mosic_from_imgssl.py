@@ -8,7 +8,7 @@
 _base_ = ['../mosic_vits_synthetic.py']
 
 start_checkpoint = 'work_dirs/mini/imgssl_start.pth'
-mini_iters = 100
+mini_iters = 80
 # Synthetic videos whose classes share colours and textures (the background
 # too) and differ by shape and motion only (style 'shared_colour', objects of
 # rigid parts that move together): appearance alone does not solve them.
