@@ -224,8 +224,8 @@ def parse_args(argv=None):
     p.add_argument('--start', default='work_dirs/mini/imgssl_start.pth')
     p.add_argument('--python', default=sys.executable)
     p.add_argument('--jobs', type=int, default=2,
-                   help='trainings / evaluations run side by side (the '
-                   'results do not depend on it)')
+                   help='trainings / evaluations run side by side (separate '
+                   'processes; the table keeps the model order)')
     p.add_argument('--arms', nargs='+', choices=[k for k, _ in ARM_KEYS],
                    default=[k for k, _ in ARM_KEYS],
                    help='which arms to train (default: all three)')
