@@ -48,12 +48,24 @@ _CLIP_BLOCK = [('ln_1.', 'norm1.'), ('ln_2.', 'norm2.'),
                ('attn.out_proj.', 'attn.proj.'), ('mlp.c_fc.', 'mlp.fc1.'),
                ('mlp.c_proj.', 'mlp.fc2.'), ('ls_1.', 'ls1.'),
                ('ls_2.', 'ls2.')]
+_CLIP_TOP_INV = [(dst, src) for src, dst in _CLIP_TOP]
+_CLIP_BLOCK_INV = [(dst, src) for src, dst in _CLIP_BLOCK]
 # keys of the source layouts not used for patch features
 _DROPPED = re.compile(r'^(mask_token$|head\.|fc_norm\.)')
 # official DINOv3 <-> timm per-block names (besides the qkv bias)
 _DINOV3_BLOCK = [('ls1.gamma', 'gamma_1'), ('ls2.gamma', 'gamma_2'),
                  ('mlp.w1.', 'mlp.fc1_g.'), ('mlp.w2.', 'mlp.fc1_x.'),
                  ('mlp.w3.', 'mlp.fc2.')]
+
+
+
+def _swap_prefix(name: str, rules) -> str:
+    """``dst + rest`` for the first ``(src, dst)`` of ``rules`` whose ``src``
+    starts ``name``; ``name`` unchanged if none does."""
+    for src, dst in rules:
+        if name.startswith(src):
+            return dst + name[len(src):]
+    return name
 
 
 def detect_eva_layout(state_dict: StateDict) -> str:
@@ -125,11 +137,7 @@ def dinov3_to_timm(state_dict: StateDict
             key = 'reg_token'
         match = re.match(r'^(blocks\.\d+\.)(.*)$', key)
         if match:
-            rest = match.group(2)
-            for src, dst in _DINOV3_BLOCK:
-                if rest.startswith(src):
-                    key = match.group(1) + dst + rest[len(src):]
-                    break
+            key = match.group(1) + _swap_prefix(match.group(2), _DINOV3_BLOCK)
         out[key] = value
     return out, dropped, periods
 
@@ -157,13 +165,10 @@ def timm_to_dinov3(state_dict: StateDict, periods: Tensor) -> StateDict:
             key = 'storage_tokens'
         match = re.match(r'^(blocks\.\d+\.)(.*)$', key)
         if match:
-            rest = match.group(2)
             swiglu = f'{match.group(1)}mlp.fc1_g.weight' in state_dict
-            for dst, src in _DINOV3_BLOCK:
-                if rest.startswith(src) and (swiglu or not dst.startswith(
-                        'mlp.')):
-                    key = match.group(1) + dst + rest[len(src):]
-                    break
+            key = match.group(1) + _swap_prefix(match.group(2), [
+                (src, dst) for dst, src in _DINOV3_BLOCK
+                if swiglu or not dst.startswith('mlp.')])
         out[key] = value
     width = state_dict['cls_token'].shape[-1]
     out['mask_token'] = state_dict['cls_token'].new_zeros(1, width)
@@ -210,17 +215,9 @@ def openai_clip_to_timm(state_dict: StateDict
             key, value = 'pos_embed', value.unsqueeze(0)
         match = re.match(r'^transformer\.resblocks\.(\d+)\.(.*)$', key)
         if match:
-            rest = match.group(2)
-            for src, dst in _CLIP_BLOCK:
-                if rest.startswith(src):
-                    rest = dst + rest[len(src):]
-                    break
-            key = f'blocks.{match.group(1)}.{rest}'
-        for src, dst in _CLIP_TOP:
-            if key.startswith(src):
-                key = dst + key[len(src):]
-                break
-        out[key] = value
+            key = (f'blocks.{match.group(1)}.'
+                   + _swap_prefix(match.group(2), _CLIP_BLOCK))
+        out[_swap_prefix(key, _CLIP_TOP)] = value
     return out, dropped
 
 
@@ -238,17 +235,9 @@ def timm_to_openai_clip(state_dict: StateDict) -> StateDict:
             key, value = 'positional_embedding', value.squeeze(0)
         match = re.match(r'^blocks\.(\d+)\.(.*)$', key)
         if match:
-            rest = match.group(2)
-            for dst, src in _CLIP_BLOCK:
-                if rest.startswith(src):
-                    rest = dst + rest[len(src):]
-                    break
-            key = f'transformer.resblocks.{match.group(1)}.{rest}'
-        for dst, src in _CLIP_TOP:
-            if key.startswith(src):
-                key = dst + key[len(src):]
-                break
-        out['visual.' + key] = value
+            key = (f'transformer.resblocks.{match.group(1)}.'
+                   + _swap_prefix(match.group(2), _CLIP_BLOCK_INV))
+        out['visual.' + _swap_prefix(key, _CLIP_TOP_INV)] = value
     return out
 
 
