@@ -158,54 +158,31 @@ def test_clip_config_builds_on_meta_and_takes_both_key_sets():
 
 
 # ------------------------------------------------------ MoSiC and export
+def _from_openai_clip(sd, net):
+    assert 'visual.class_embedding' in sd
+    return _convert_openai_clip(sd, net)  # timm's own OpenAI loader
+
+
 @pytest.mark.parametrize('teacher_dtype', [None, 'bfloat16'])
 def test_clip_mosic_shared_trunk_equals_unshared_and_exports(
-        synthetic_root, tmp_path, monkeypatch, teacher_dtype):
+        synthetic_root, tmp_path, teacher_dtype):
     """Tiny CLIP tower on the synthetic clips, 3 steps (the DINOv3 test's
     helpers): the shared frozen trunk gives the unshared path's loss and
     gradients, and the teacher exports to timm and OpenAI layouts."""
-    dinov3_cfg = ttb._mosic_cfg
-
     # the helpers' clips are 64 px with a 4x4 track grid: patch 16 here (the
     # patch size is not what the shared-trunk path depends on)
     tiny = dict(TINY, depth=3, patch_size=16)
-
-    def clip_cfg(share, dtype):
-        return dict(dinov3_cfg(share, dtype), backbone=dict(
-            type='TimmViT', model_name=CLIP, img_size=64, model_kwargs=tiny))
-
-    monkeypatch.setattr(ttb, '_mosic_cfg', clip_cfg)
-    batches = ttb._synthetic_batches(synthetic_root)
-    shared = ttb._train(batches, True, teacher_dtype)
-    ref = ttb._train(batches, False, teacher_dtype)
-    assert isinstance(shared[2].backbone.model.norm_pre, torch.nn.LayerNorm)
-    assert shared[2]._uses_shared_trunk() and not ref[2]._uses_shared_trunk()
-    for step, (a, b) in enumerate(zip(shared[0], ref[0])):
-        assert torch.allclose(a, b, atol=1e-6), (step, a, b)
-    for step, (ga, gb) in enumerate(zip(shared[1], ref[1])):
-        assert ga.keys() == gb.keys() and any('blocks.2' in n for n in ga)
-        for n in ga:
-            assert torch.allclose(ga[n], gb[n], atol=1e-6, rtol=1e-4), (step,
-                                                                       n)
-    from mosic_mm.models.backbones.export import export_backbone
-    model = shared[2]
-    ckpt = str(tmp_path / 'iter_3.pth')
-    torch.save(dict(meta=dict(iter=3), state_dict=model.state_dict()), ckpt)
-    x = torch.randn(2, 3, 48, 80)
-    with torch.no_grad():
-        want = model.teacher['backbone'](x)[0].flatten(2).transpose(1, 2)
-    for fmt in ('timm', 'openai_clip'):
-        sd = export_backbone(ckpt, str(tmp_path / f'{fmt}.pth'), 'teacher',
-                             fmt)
-        net = timm.create_model(CLIP, pretrained=False, num_classes=0,
-                                img_size=64, dynamic_img_size=True,
-                                **tiny).eval()
-        if fmt == 'openai_clip':
-            assert 'visual.class_embedding' in sd
-            sd = _convert_openai_clip(sd, net)  # timm's own OpenAI loader
-        net.load_state_dict(sd, strict=True)
-        with torch.no_grad():
-            assert torch.equal(ttb._timm_features(net, x), want), fmt
+    model = ttb._shared_trunk_equals_unshared(
+        ttb._synthetic_batches(synthetic_root), teacher_dtype,
+        backbone=dict(type='TimmViT', model_name=CLIP, img_size=64,
+                      model_kwargs=tiny))
+    assert isinstance(model.backbone.model.norm_pre, torch.nn.LayerNorm)
+    ttb._teacher_exports_load_into_timm(
+        model, tmp_path,
+        lambda: timm.create_model(CLIP, pretrained=False, num_classes=0,
+                                  img_size=64, dynamic_img_size=True,
+                                  **tiny).eval(),
+        dict(timm=None, openai_clip=_from_openai_clip))
 
 
 def test_evaluation_takes_the_clip_config_and_an_openai_file(tmp_path):

@@ -319,11 +319,13 @@ def test_neco_config_is_dinov2_reg_s14():
 
 
 # ------------------------------------------------------ MoSiC and export
-def _mosic_cfg(share, teacher_dtype):
+def _mosic_cfg(share, teacher_dtype, backbone=None):
+    """Tiny MoSiC; ``backbone`` defaults to a 3-block DINOv3 at 64 px."""
     return dict(
         type='MoSiC',
-        backbone=dict(type='TimmViT', model_name=DINOV3, img_size=64,
-                      model_kwargs=dict(TINY, depth=3)),
+        backbone=backbone or dict(type='TimmViT', model_name=DINOV3,
+                                  img_size=64,
+                                  model_kwargs=dict(TINY, depth=3)),
         head=dict(type='SinkhornClusteringHead', hidden_channels=(48, ),
                   out_channels=16, num_prototypes=8),
         num_trainable_blocks=1, share_frozen_trunk=share,
@@ -348,10 +350,10 @@ def _synthetic_batches(root, n=3):
             for i in range(n)]  # random crops differ on the second pass
 
 
-def _train(batches, share, teacher_dtype):
+def _train(batches, share, teacher_dtype, backbone=None):
     """3 AdamW steps with the EMA teacher update -> losses, grads, model."""
     torch.manual_seed(0)
-    model = MODELS.build(_mosic_cfg(share, teacher_dtype))
+    model = MODELS.build(_mosic_cfg(share, teacher_dtype, backbone))
     with torch.no_grad():  # move LayerScale etc. away from near-identity
         for p in model.backbone.parameters():
             p.add_(0.1 * torch.randn_like(p))
@@ -373,14 +375,11 @@ def _train(batches, share, teacher_dtype):
     return losses, grads, model
 
 
-@pytest.mark.parametrize('teacher_dtype', [None, 'bfloat16'])
-def test_dinov3_mosic_shared_trunk_equals_unshared_and_exports(
-        synthetic_root, tmp_path, teacher_dtype):
-    """Tiny DINOv3 (RoPE + storage tokens) on the synthetic clips, 3 steps:
-    the shared frozen trunk gives the unshared path's loss and gradients."""
-    batches = _synthetic_batches(synthetic_root)
-    shared = _train(batches, True, teacher_dtype)
-    ref = _train(batches, False, teacher_dtype)
+def _shared_trunk_equals_unshared(batches, teacher_dtype, backbone=None):
+    """Train with and without the shared frozen trunk: the same loss and
+    gradients at every step. Returns the shared run's model."""
+    shared = _train(batches, True, teacher_dtype, backbone)
+    ref = _train(batches, False, teacher_dtype, backbone)
     assert shared[2]._uses_shared_trunk() and not ref[2]._uses_shared_trunk()
     for step, (a, b) in enumerate(zip(shared[0], ref[0])):
         assert torch.allclose(a, b, atol=1e-6), (step, a, b)
@@ -389,26 +388,49 @@ def test_dinov3_mosic_shared_trunk_equals_unshared_and_exports(
         for n in ga:
             assert torch.allclose(ga[n], gb[n], atol=1e-6, rtol=1e-4), (step,
                                                                        n)
-    # the trained teacher exports to timm's and the official layouts
+    return shared[2]
+
+
+def _teacher_exports_load_into_timm(model, tmp_path, make_net, converters):
+    """Export the trained teacher in each format of ``converters`` (format ->
+    None, or fn(file state dict, net) -> timm state dict); each file loads
+    strictly into ``make_net()`` with the teacher's patch features."""
     from mosic_mm.models.backbones.export import export_backbone
-    model = shared[2]
     ckpt = str(tmp_path / 'iter_3.pth')
     torch.save(dict(meta=dict(iter=3), state_dict=model.state_dict()), ckpt)
     x = torch.randn(2, 3, 48, 80)
     with torch.no_grad():
         want = model.teacher['backbone'](x)[0].flatten(2).transpose(1, 2)
-    for fmt in ('timm', 'dinov3'):
+    for fmt, convert in converters.items():
         sd = export_backbone(ckpt, str(tmp_path / f'{fmt}.pth'), 'teacher',
                              fmt)
-        net = timm.create_model(DINOV3, pretrained=False, num_classes=0,
-                                img_size=64, dynamic_img_size=True,
-                                **dict(TINY, depth=3)).eval()
-        if fmt == 'dinov3':
-            assert 'storage_tokens' in sd and 'rope_embed.periods' in sd
-            sd = checkpoint_filter_fn(sd, net)  # timm's own official loader
+        net = make_net()
+        if convert is not None:
+            sd = convert(sd, net)
         net.load_state_dict(sd, strict=True)
         with torch.no_grad():
             assert torch.equal(_timm_features(net, x), want), fmt
+
+
+def _from_dinov3(sd, net):
+    assert 'storage_tokens' in sd and 'rope_embed.periods' in sd
+    return checkpoint_filter_fn(sd, net)  # timm's own official loader
+
+
+@pytest.mark.parametrize('teacher_dtype', [None, 'bfloat16'])
+def test_dinov3_mosic_shared_trunk_equals_unshared_and_exports(
+        synthetic_root, tmp_path, teacher_dtype):
+    """Tiny DINOv3 (RoPE + storage tokens) on the synthetic clips, 3 steps:
+    the shared frozen trunk gives the unshared path's loss and gradients."""
+    model = _shared_trunk_equals_unshared(_synthetic_batches(synthetic_root),
+                                          teacher_dtype)
+    # the trained teacher exports to timm's and the official layouts
+    _teacher_exports_load_into_timm(
+        model, tmp_path,
+        lambda: timm.create_model(DINOV3, pretrained=False, num_classes=0,
+                                  img_size=64, dynamic_img_size=True,
+                                  **dict(TINY, depth=3)).eval(),
+        dict(timm=None, dinov3=_from_dinov3))
 
 
 def test_dinov3_mosic_masking_passes_kept_positions(synthetic_root):
