@@ -204,15 +204,36 @@ def _shape_mask(rng: np.random.Generator, family: str, side: int,
     return mask
 
 
+def _canvas_grid(diameter: float) -> Tuple[np.ndarray, np.ndarray]:
+    """Pixel coordinates x, y float32 [L, L] of an object canvas of side
+    L = ceil(diameter) + 4, centred on the canvas centre."""
+    side = int(math.ceil(diameter)) + 4
+    c = (side - 1) / 2.0
+    yy, xx = np.mgrid[0:side, 0:side].astype(np.float32)
+    return xx - c, yy - c
+
+
+def _finish_canvas(rng: np.random.Generator, rgb: np.ndarray,
+                   xx: np.ndarray, yy: np.ndarray, shape: str,
+                   diameter: float) -> np.ndarray:
+    """Directional shading and blurred grain on rgb float [L, L, 3], then
+    the alpha of ``shape`` -> RGBA uint8 [L, L, 4]."""
+    side = xx.shape[0]
+    c = (side - 1) / 2.0
+    b = rng.uniform(0.0, 2.0 * np.pi)
+    shading = 1.0 + 0.15 * (xx * np.cos(b) + yy * np.sin(b)) / max(c, 1.0)
+    grain = cv2.GaussianBlur(rng.standard_normal((side, side)).astype(np.float32),
+                             (0, 0), 0.7) * 10.0
+    rgb = rgb * shading[..., None] + grain[..., None]
+    alpha = _shape_mask(rng, shape, side, diameter)
+    return np.dstack([np.clip(rgb, 0, 255).astype(np.uint8), alpha])
+
+
 def _object_canvas(rng: np.random.Generator, class_id: int,
                    diameter: float) -> np.ndarray:
     """RGBA uint8 [L, L, 4] local canvas of one instance of ``class_id``."""
     _, shape, texture, hue = _CLASS_SPECS[class_id - 1]
-    side = int(math.ceil(diameter)) + 4
-    c = (side - 1) / 2.0
-    yy, xx = np.mgrid[0:side, 0:side].astype(np.float32)
-    xx -= c
-    yy -= c
+    xx, yy = _canvas_grid(diameter)
     a = rng.uniform(0.0, np.pi)
     u = xx * np.cos(a) + yy * np.sin(a)
     v = -xx * np.sin(a) + yy * np.cos(a)
@@ -227,13 +248,7 @@ def _object_canvas(rng: np.random.Generator, class_id: int,
     c2 = _hsv(hue + rng.uniform(-18.0, 18.0), rng.uniform(0.55, 0.9),
               rng.uniform(0.25, 0.45))
     rgb = c1 * (1.0 - field) + c2 * field
-    b = rng.uniform(0.0, 2.0 * np.pi)
-    shading = 1.0 + 0.15 * (xx * np.cos(b) + yy * np.sin(b)) / max(c, 1.0)
-    grain = cv2.GaussianBlur(rng.standard_normal((side, side)).astype(np.float32),
-                             (0, 0), 0.7) * 10.0
-    rgb = rgb * shading[..., None] + grain[..., None]
-    alpha = _shape_mask(rng, shape, side, diameter)
-    return np.dstack([np.clip(rgb, 0, 255).astype(np.uint8), alpha])
+    return _finish_canvas(rng, rgb, xx, yy, shape, diameter)
 
 
 def _background_canvas(rng: np.random.Generator, h: int, w: int,
@@ -302,27 +317,17 @@ def _part_object_canvas(rng: np.random.Generator, class_id: int,
     across the shape at a random angle), each with its own shared-distribution
     texture and colours; and the part map uint8 [L, L] (0, 1, 2)."""
     shape = _CLASS_SPECS[class_id - 1][1]
-    side = int(math.ceil(diameter)) + 4
-    c = (side - 1) / 2.0
-    yy, xx = np.mgrid[0:side, 0:side].astype(np.float32)
-    xx -= c
-    yy -= c
+    xx, yy = _canvas_grid(diameter)
     num_parts = int(rng.integers(2, 4))
     a = rng.uniform(0.0, np.pi)
-    w = xx * np.cos(a) + yy * np.sin(a)  # in [-c, c] over the shape
+    w = xx * np.cos(a) + yy * np.sin(a)  # in [-L/2, L/2] over the shape
     cuts = np.sort(rng.uniform(-0.35, 0.35, num_parts - 1)) * diameter
-    parts = np.searchsorted(cuts, w.ravel()).reshape(side, side).astype(np.uint8)
-    rgb = np.zeros((side, side, 3), np.float32)
+    parts = np.searchsorted(cuts, w.ravel()).reshape(xx.shape).astype(np.uint8)
+    rgb = np.zeros((*xx.shape, 3), np.float32)
     for k in range(num_parts):
         tex = _shared_texture(rng, xx, yy, diameter)
         rgb[parts == k] = tex[parts == k]
-    b = rng.uniform(0.0, 2.0 * np.pi)
-    shading = 1.0 + 0.15 * (xx * np.cos(b) + yy * np.sin(b)) / max(c, 1.0)
-    grain = cv2.GaussianBlur(rng.standard_normal((side, side)).astype(np.float32),
-                             (0, 0), 0.7) * 10.0
-    rgb = rgb * shading[..., None] + grain[..., None]
-    alpha = _shape_mask(rng, shape, side, diameter)
-    return np.dstack([np.clip(rgb, 0, 255).astype(np.uint8), alpha]), parts
+    return _finish_canvas(rng, rgb, xx, yy, shape, diameter), parts
 
 
 def _shared_background(rng: np.random.Generator, h: int, w: int,
