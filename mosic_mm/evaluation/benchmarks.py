@@ -199,9 +199,10 @@ def _registry() -> Dict[str, Benchmark]:
             dict(paper=dict(vc), fast=dict(vc, input_size=56, eval_size=56)),
             ('mIoU', ), _by_metric(mIoU=_ref(56.3, 60.6)),
             deviations=("TimeT evaluates its unseeded 20 % held-out train "
-                        "videos (val1/); the default split here is 'valid' "
-                        '(pass --split train and a video list to follow '
-                        'TimeT_clean val.txt)', )),
+                        "videos (val1/); this benchmark reads <root>/valid: "
+                        "to follow TimeT, pass --data-root ytvos2019=ROOT "
+                        "whose valid/ holds those videos (e.g. a link to "
+                        "TimeT's val1/)", )),
         Benchmark(
             'davis-propagate', 'propagate', 'davis2017', 'data/DAVIS',
             dict(val='val'),
