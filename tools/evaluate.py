@@ -47,15 +47,21 @@ SUBCOMMANDS = ('propagate', 'overcluster', 'hummingbird', 'linear',
                'videoclust', 'all')
 
 
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    """How a MODEL is read: ``--config`` for exported backbones and
+    ``--which`` weights of a training checkpoint."""
+    p.add_argument('--config', help='training config for checkpoints '
+                   'without one (exported backbones)')
+    p.add_argument('--which', default='student',
+                   choices=['student', 'teacher'])
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('task', choices=SUBCOMMANDS)
     p.add_argument('models', nargs='+', metavar='MODEL',
                    help='training config (.py) or checkpoint (.pth)')
-    p.add_argument('--config', help='training config for checkpoints '
-                   'without one (exported backbones)')
-    p.add_argument('--which', default='student',
-                   choices=['student', 'teacher'])
+    _add_model_args(p)
     p.add_argument('--data-root', default='data/synthetic')
     p.add_argument('--split', default='val')
     p.add_argument('--train-split', default='train',
@@ -240,10 +246,7 @@ def parse_bench_args(argv):
                    help='dataset root; DATASET = voc2012 | ade20k | '
                    'davis2017 | ytvos2019 or a benchmark name; a bare PATH '
                    'applies to every benchmark; repeatable')
-    p.add_argument('--config', help='training config for checkpoints '
-                   'without one (exported backbones)')
-    p.add_argument('--which', default='student',
-                   choices=['student', 'teacher'])
+    _add_model_args(p)
     p.add_argument('--device', default=None,
                    help="default: cuda (this rank's GPU) if available")
     p.add_argument('--out-dir', default='work_dirs/bench',
