@@ -188,23 +188,6 @@ def test_clip_mosic_shared_trunk_equals_unshared_and_exports(
 def test_evaluation_takes_the_clip_config_and_an_openai_file(tmp_path):
     """tools/evaluate.py's MODEL path: the CLIP config + an OpenAI-layout
     file -> the patch features of timm's model."""
-    from mosic_mm.evaluation.features import build_backbone, extract_features
     ref = ttb._timm(CLIP, **TINY)
-    weights = str(tmp_path / 'clip_vits14.pth')
-    torch.save(_openai(ref), weights)
-    config = tmp_path / 'mosic_clip_tiny.py'
-    config.write_text(
-        f"_base_ = '{CONFIG}'\nmodel = dict(backbone=dict(img_size=56, "
-        f"model_kwargs={TINY!r}, init_cfg=dict(checkpoint={weights!r})))\n")
-    vit, info = build_backbone(str(config), None, 'teacher')
-    assert info['patch_size'] == 14
-    images = (torch.rand(2, 56, 56, 3) * 255).to(torch.uint8).numpy()
-    feats = torch.from_numpy(extract_features(vit, images, 56, info['mean'],
-                                              info['std']))
-    x = torch.from_numpy(images).permute(0, 3, 1, 2).float()
-    x = (x - torch.tensor(info['mean']).view(1, 3, 1, 1)) / torch.tensor(
-        info['std']).view(1, 3, 1, 1)
-    with torch.no_grad():
-        want = ttb._timm_features(ref, x)
-    assert feats.shape[-2:] == (4, 4)
-    assert (feats.flatten(2).transpose(1, 2) - want).abs().max() < 1e-4
+    ttb._evaluation_matches_timm(tmp_path, ref, _openai(ref), CONFIG, 56, 14,
+                                 TINY)

@@ -534,29 +534,44 @@ def test_mmseg_linear_probe_with_a_dinov3_backbone(synthetic_root, tmp_path):
         torch.testing.assert_close(got[k], v, msg=k)
 
 
-def test_evaluation_builds_a_dinov3_config_from_the_official_file(tmp_path):
-    """tools/evaluate.py's MODEL path: a config + the official file (or a
-    training checkpoint) -> the patch features of timm's model."""
+def _evaluation_matches_timm(tmp_path, ref, weights, base_config, size,
+                             patch, model_kwargs):
+    """Write ``weights`` (a state dict of timm model ``ref``) and a tiny
+    config over ``base_config``; tools/evaluate.py's MODEL path (build +
+    extract at ``size`` px) gives ``ref``'s patch features. Returns
+    (config path, backbone, info, images, features)."""
     from mosic_mm.evaluation.features import build_backbone, extract_features
-    ref = _timm(DINOV3)
-    official = str(tmp_path / 'dinov3_official.pth')
-    torch.save(_official(ref), official)
-    config = tmp_path / 'mosic_dinov3_tiny.py'
+    path = str(tmp_path / 'weights.pth')
+    torch.save(weights, path)
+    config = tmp_path / 'tiny_config.py'
     config.write_text(
-        f"_base_ = '{osp.join(REPO, 'configs', 'mosic_dinov3_vits16_ytvos.py')}'"
-        f"\nmodel = dict(backbone=dict(img_size=64, model_kwargs={TINY!r}, "
-        f"init_cfg=dict(checkpoint={official!r})))\n")
+        f"_base_ = '{base_config}'\nmodel = dict(backbone=dict("
+        f"img_size={size}, model_kwargs={model_kwargs!r}, "
+        f"init_cfg=dict(checkpoint={path!r})))\n")
     vit, info = build_backbone(str(config), None, 'teacher')
-    assert info['patch_size'] == 16
-    images = (torch.rand(2, 64, 64, 3) * 255).to(torch.uint8).numpy()
-    feats = torch.from_numpy(extract_features(vit, images, 64, info['mean'],
+    assert info['patch_size'] == patch
+    images = (torch.rand(2, size, size, 3) * 255).to(torch.uint8).numpy()
+    feats = torch.from_numpy(extract_features(vit, images, size, info['mean'],
                                               info['std']))
     x = torch.from_numpy(images).permute(0, 3, 1, 2).float()
     x = (x - torch.tensor(info['mean']).view(1, 3, 1, 1)) / torch.tensor(
         info['std']).view(1, 3, 1, 1)
     with torch.no_grad():
         want = _timm_features(ref, x)
+    assert feats.shape[-2:] == (size // patch, size // patch)
     assert (feats.flatten(2).transpose(1, 2) - want).abs().max() < 1e-4
+    return config, vit, info, images, feats
+
+
+def test_evaluation_builds_a_dinov3_config_from_the_official_file(tmp_path):
+    """tools/evaluate.py's MODEL path: a config + the official file (or a
+    training checkpoint) -> the patch features of timm's model."""
+    from mosic_mm.evaluation.features import build_backbone, extract_features
+    ref = _timm(DINOV3)
+    config, vit, info, images, feats = _evaluation_matches_timm(
+        tmp_path, ref, _official(ref),
+        osp.join(REPO, 'configs', 'mosic_dinov3_vits16_ytvos.py'), 64, 16,
+        TINY)
     # the same backbone exported (mmpretrain format) as MODEL
     exported = str(tmp_path / 'exported.pth')
     torch.save({'state_dict': {f'backbone.{k}': v
