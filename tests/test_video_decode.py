@@ -194,3 +194,25 @@ def test_pyav_decodes_only_the_packets_needed(videos, monkeypatch):
     got = read_video(videos['mp4v'], inds, backend='pyav')
     assert [_read_index(f) for f in got] == inds
     assert fed == [6 * 7]  # 12..18, 24..30, ..., 72..78 of 67 frames
+
+
+@pytest.mark.parametrize('kind', ['mp4v', 'x264_bframes', 'x264_open_gop'])
+def test_probe_options_change_neither_stream_nor_frames(videos, kind):
+    """The reader opens files with ``skip_frame='all'`` for the stream probe
+    only: the stream's size and packets are those of a default open (its
+    pixel format may stay unknown: nothing was decoded), the decoder that
+    decodes the clip keeps its defaults, and it (no fallback here) outputs
+    every requested frame exactly."""
+    path = videos[kind]
+
+    def params(**kw):
+        with av.open(path, **kw) as c:
+            ctx = c.streams.video[0].codec_context
+            return (ctx.width, ctx.height, ctx.skip_frame, ctx.options,
+                    len([p for p in c.demux(video=0) if p.size]))
+    assert params(options=loading._PROBE_OPTIONS) == params()
+    assert params()[2:4] == ('DEFAULT', {})
+    truth = _sequential(path)
+    for inds in CLIPS[:3] + [[89]]:
+        got = loading._read_video_pyav(path, np.array(inds), None, 'bilinear')
+        np.testing.assert_array_equal(got, truth[inds])
