@@ -103,6 +103,40 @@ def test_profile_video_decode_counts_packets(tmp_path_factory):
         assert p[k] > 0, k
 
 
+def test_decoder_settings_take_effect(tmp_path_factory):
+    """The FFmpeg options the settings table measures really reach the
+    decoder: skipping H.264's in-loop deblocking changes the pixels (and
+    on B-frames only less than on every frame); MPEG-4 part 2 has no loop
+    filter (unchanged) but decodes at half size with lowres=1."""
+    av = pytest.importorskip('av')
+    if 'libx264' not in av.codecs_available:
+        pytest.skip('PyAV without libx264')
+    from mosic_mm.benchmark.input_pipeline import (make_dataset,
+                                                   profile_decoder_settings)
+    d = tmp_path_factory.mktemp('ds')
+    h264 = osp.join(make_dataset(str(d / 'h'), 1, 24, kind='video_h264',
+                                 hw=HW), 'videos', 'video000.mp4')
+    mp4v = osp.join(make_dataset(str(d / 'm'), 1, 24, kind='video',
+                                 hw=HW), 'videos', 'video000.mp4')
+    clips = [[2, 9, 16, 23]]
+    lf = profile_decoder_settings(
+        h264, clips, SIZE, ['skip_loop_filter=bidir', 'skip_loop_filter=all',
+                            'swscale_fused'], repeats=1)
+    assert lf['exact']['mae'] == 0 and lf['exact']['x_exact'] == 1
+    assert 0 < lf['skip_loop_filter=bidir']['mae'] < \
+        lf['skip_loop_filter=all']['mae']
+    assert lf['swscale_fused']['mae'] > 0
+    for v in lf.values():
+        assert v['ms'] > 0 and v['frame_mae'] >= v['mae']
+    m = profile_decoder_settings(mp4v, clips, SIZE,
+                                 ['skip_loop_filter=all', 'lowres=1'],
+                                 repeats=1)
+    assert m['skip_loop_filter=all']['mae'] == 0
+    assert m['lowres=1']['mae'] > 0
+    with pytest.raises(ValueError, match='unknown decoder settings'):
+        profile_decoder_settings(mp4v, clips, SIZE, ['skip_idct=all'])
+
+
 def test_run_modes_times_every_stage(tiny):
     ds, dirs = tiny
     modes = ('today', 'cache')
@@ -136,7 +170,38 @@ def test_cli_input_only(tmp_path, capsys):
                 '| jpeg | cache | 10 ms step |', '| video | reduced |',
                 '| reduced_decord:'):
         assert row in text, row
-    # the decode profile decodes with PyAV
+    # the decode profile and the decoder settings decode with PyAV
     assert ('Where a video clip' in text) == _pyav_available()
+    assert ('| video | skip_loop_filter=all |' in text) == _pyav_available()
+    assert 'Drift of the loop-filter settings' not in text  # no H.264 kind
     assert text.count('| reference:') == 1  # JPEG folders only
     assert text.count('| reduced_decord:') == 1  # video only
+
+
+def test_cli_long_gop_drift(tmp_path):
+    """--kinds video_h264 adds the decoder-settings table and the drift of
+    the loop-filter settings at the start, middle and end of a longer
+    one-key-frame video; a video shorter than a clip is refused."""
+    av = pytest.importorskip('av')
+    if 'libx264' not in av.codecs_available:
+        pytest.skip('PyAV without libx264')
+    sys.path.insert(0, osp.join(REPO, 'tools'))
+    import benchmark_input
+    args = ['--root', str(tmp_path / 'd'), '--kinds', 'video_h264',
+            '--source-hw', '72', '128', '--videos', '1', '--video-frames',
+            '12', '--frames', '3', '--stride', '2', '--window-step', '2',
+            '--size', '32', '--points', '16', '--grid', '8', '--clips', '2',
+            '--batch', '2', '--gpu-step-ms', '10', '--settings-clips', '1',
+            '--modes', 'today', 'reduced']
+    res = benchmark_input.run(benchmark_input.parse_args(
+        args + ['--long-gop-frames', '15']))
+    assert list(res['long_gop']) == ['0-4', '5-9', '10-14']
+    for pos in res['long_gop'].values():
+        assert pos['exact']['mae'] == 0
+        assert pos['skip_loop_filter=all']['mae'] > 0
+    text = benchmark_input.format_tables(res)
+    assert '| 10-14 | skip_loop_filter=all |' in text
+    assert '| video_h264 | swscale_fused |' in text
+    with pytest.raises(ValueError, match='shorter than one clip'):
+        benchmark_input.run(benchmark_input.parse_args(
+            args + ['--long-gop-frames', '4']))

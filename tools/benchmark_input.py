@@ -74,7 +74,15 @@ def parse_args(argv=None):
     p.add_argument('--profile-clips', type=int, default=3,
                    help='video clips profiled (demux / decode / colour '
                    'conversion / resize)')
-    p.add_argument('--no-profile', action='store_true')
+    p.add_argument('--no-profile', action='store_true',
+                   help='skip the decode profile and the decoder settings')
+    p.add_argument('--settings-clips', type=int, default=2,
+                   help='clips per video kind for the decoder-settings '
+                   'table (FFmpeg options that trade pixels for time)')
+    p.add_argument('--long-gop-frames', type=int, default=250,
+                   help='frames of the one-key-frame H.264 video on which '
+                   'the error of the loop-filter settings is measured at '
+                   'the start, middle and end of its GOP (0: skip)')
     p.add_argument('--no-fidelity', action='store_true',
                    help='skip the pixel-difference measurement')
     p.add_argument('--out', help='write results as JSON')
@@ -139,6 +147,43 @@ def video_profile(ds, size, num: int) -> dict:
     return {k: float(np.median([r[k] for r in rows])) for k in rows[0]}
 
 
+def decoder_settings(ds, size, num: int) -> dict:
+    """:func:`profile_decoder_settings` on ``num`` training clips of the
+    first video."""
+    from mosic_mm.benchmark.input_pipeline import profile_decoder_settings
+    from mosic_mm.datasets.video_trajectory_dataset import sample_clip_indices
+    info = ds.get_data_info(0)
+    clips = [sample_clip_indices(info['total_frames'], ds.clip_len,
+                                 ds.frame_stride,
+                                 rng=np.random.RandomState(200 + c),
+                                 window_step=ds.window_step)
+             for c in range(num)]
+    return profile_decoder_settings(info['video_path'], clips, size)
+
+
+LOOP_FILTER_SETTINGS = ('exact', 'skip_loop_filter=bidir',
+                        'skip_loop_filter=all')
+
+
+def long_gop_drift(args, size) -> dict:
+    """Error of the loop-filter settings on a clip at the start, middle
+    and end of a ``--long-gop-frames`` H.264 video with one key frame
+    (x264 defaults): ``{'first-last frame': settings table}``."""
+    from mosic_mm.benchmark.input_pipeline import (make_dataset,
+                                                   profile_decoder_settings)
+    n = args.long_gop_frames
+    span = (args.frames - 1) * args.stride + 1
+    root = make_dataset(osp.join(args.root, 'video_h264_long'), 1, n,
+                        kind='video_h264', hw=tuple(args.source_hw))
+    path = osp.join(root, 'videos', 'video000.mp4')
+    out = {}
+    for start in (0, (n - span) // 2, n - span):
+        inds = start + args.stride * np.arange(args.frames)
+        out[f'{start}-{inds[-1]}'] = profile_decoder_settings(
+            path, [inds], size, LOOP_FILTER_SETTINGS, repeats=1)
+    return out
+
+
 def run(args) -> dict:
     _single_thread()
     from mmengine.logging import MMLogger
@@ -148,9 +193,14 @@ def run(args) -> dict:
     from mosic_mm.benchmark.input_pipeline import (H100_BF16_DENSE_TFLOPS,
                                                    build_pipeline,
                                                    count_step_flops, run_modes)
+    from mosic_mm.datasets.transforms.loading import _pyav_available
     init_default_scope('mmpretrain')
     MMLogger.get_instance('mosic_benchmark', log_level='ERROR')
     size = (args.size, args.size)
+    span = (args.frames - 1) * args.stride + 1
+    if args.long_gop_frames and args.long_gop_frames < span:
+        raise ValueError(f'--long-gop-frames {args.long_gop_frames} is '
+                         f'shorter than one clip ({span} frames)')
     results = dict(args=vars(args), kinds={})
     for kind in args.kinds:
         t0 = time.perf_counter()
@@ -171,13 +221,17 @@ def run(args) -> dict:
                 if m == k and pipes[m][0].num_cache_misses:
                     raise RuntimeError(f'{m}: {pipes[m][0].num_cache_misses}'
                                        ' clips missed the frame cache')
-        from mosic_mm.datasets.transforms.loading import _pyav_available
         prof = ({} if kind == 'jpeg' or args.no_profile
                 or not _pyav_available()  # the profile decodes with PyAV
                 else video_profile(ds, size, args.profile_clips))
+        knobs = ({} if not prof or args.settings_clips < 1 else
+                 decoder_settings(ds, size, args.settings_clips))
         results['kinds'][kind] = dict(timing=timing, fidelity=fid,
-                                      profile=prof,
+                                      profile=prof, settings=knobs,
                                       prepare_s=time.perf_counter() - t0)
+    if ('video_h264' in args.kinds and args.long_gop_frames
+            and not args.no_profile and _pyav_available()):
+        results['long_gop'] = long_gop_drift(args, size)
     # GPU demand
     if args.gpu_step_ms:
         steps = {f'{ms:g} ms step': ms / 1e3 for ms in args.gpu_step_ms}
@@ -271,6 +325,39 @@ def format_tables(res: dict) -> str:
                 f"({p['num_needed']:.0f}) | {p['to_rgb']:.1f} | "
                 f"{p['resize']:.1f} | {p['total']:.1f} | "
                 f"{p['decode_needed'] / p['total']:.2f} |")
+    knobs = {k: r['settings'] for k, r in res['kinds'].items()
+             if r.get('settings')}
+    if knobs:
+        lines.append('')
+        lines.append('Decoder settings that trade pixels for time, against '
+                     'the exact reader (same packets; median CPU ms per '
+                     f"clip over {a['settings_clips']} clips x 3 repeats, "
+                     'settings interleaved; difference from the exact '
+                     f"{a['size']}x{a['size']} frames in grey levels):")
+        lines.append('')
+        lines.append('| video | setting | ms per clip | x exact | MAE | '
+                     'worst frame MAE | max |')
+        lines.append('|---|---|---|---|---|---|---|')
+        for kind, t in knobs.items():
+            for name, v in t.items():
+                lines.append(f"| {kind} | {name} | {v['ms']:.1f} | "
+                             f"{v['x_exact']:.2f} | {v['mae']:.2f} | "
+                             f"{v['frame_mae']:.2f} | {v['max']} |")
+    if res.get('long_gop'):
+        lines.append('')
+        lines.append('Drift of the loop-filter settings along one GOP: a '
+                     f"{a['long_gop_frames']}-frame H.264 video (x264 "
+                     'defaults, one key frame), one clip at its start, '
+                     'middle and end (CPU ms of one read):')
+        lines.append('')
+        lines.append('| frames | setting | ms per clip | x exact | MAE | '
+                     'worst frame MAE | max |')
+        lines.append('|---|---|---|---|---|---|---|')
+        for pos, t in res['long_gop'].items():
+            for name, v in t.items():
+                lines.append(f"| {pos} | {name} | {v['ms']:.1f} | "
+                             f"{v['x_exact']:.2f} | {v['mae']:.2f} | "
+                             f"{v['frame_mae']:.2f} | {v['max']} |")
     lines.append('')
     lines.append(f"GPU step times: {res['gpu_step_source']}.")
     if 'step_tflop' in res:

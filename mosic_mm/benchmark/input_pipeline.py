@@ -402,12 +402,13 @@ def profile_video_decode(path: str, inds: Sequence[int], size,
     import av
 
     from mosic_mm.datasets.transforms.geometry import resize_frames
-    from mosic_mm.datasets.transforms.loading import (_frames_to_decode,
+    from mosic_mm.datasets.transforms.loading import (_PROBE_OPTIONS,
+                                                      _frames_to_decode,
                                                       read_video)
     inds = np.asarray(inds, np.int64)
 
     def index():
-        with av.open(path) as c:
+        with av.open(path, options=_PROBE_OPTIONS) as c:
             pk = [p for p in c.demux(c.streams.video[0])
                   if p.size and p.pts is not None]
         pts = np.array([p.pts for p in pk])
@@ -425,7 +426,7 @@ def profile_video_decode(path: str, inds: Sequence[int], size,
     wanted = set(inds.tolist())
 
     def decode(positions, skip):
-        with av.open(path) as c:
+        with av.open(path, options=_PROBE_OPTIONS) as c:
             st = c.streams.video[0]
             st.thread_type, st.thread_count = 'SLICE', 1
             ctx, frames = st.codec_context, []
@@ -462,6 +463,122 @@ def profile_video_decode(path: str, inds: Sequence[int], size,
             ts.append(_cpu_clock() - start)
         out[name] = 1e3 * statistics.median(ts)
     out.update(num_range=len(full_range), num_needed=len(needed))
+    return out
+
+
+# Decoder settings that remove work at the cost of pixels, measured against
+# the exact reader by :func:`profile_decoder_settings`: name -> (FFmpeg
+# codec options, RGB conversion). 'exact' is what ``read_video`` does.
+DECODER_SETTINGS = {
+    'exact': ({}, 'exact'),
+    # in-loop deblocking skipped on B-frames (H.264; no-op for MPEG-4 part
+    # 2, which has no in-loop filter)
+    'skip_loop_filter=bidir': ({'skip_loop_filter': 'bidir'}, 'exact'),
+    # ... on every frame: the error propagates through the references
+    'skip_loop_filter=all': ({'skip_loop_filter': 'all'}, 'exact'),
+    # FFmpeg's "allow non spec compliant speedup tricks"
+    'flags2=fast': ({'flags2': '+fast'}, 'exact'),
+    # decode at half size (MPEG-4 part 2; H.264 has no reduced decoding)
+    'lowres=1': ({'lowres': '1'}, 'exact'),
+    # YUV -> RGB and the downscale in one swscale call (its bilinear
+    # filter widened to the scale factor), no separate resize
+    'swscale_fused': ({}, 'swscale'),
+}
+
+
+def _read_with_settings(path: str, inds: np.ndarray, size, options: dict,
+                        rgb: str) -> np.ndarray:
+    """``read_video(path, inds, size, backend='pyav')`` with FFmpeg codec
+    ``options`` set before the decoder opens and, for ``rgb='swscale'``,
+    conversion and downscale in one ``VideoFrame.reformat``. Same packets,
+    same skipping of unwanted non-reference frames."""
+    import av
+
+    from mosic_mm.datasets.transforms.geometry import resize_frames
+    from mosic_mm.datasets.transforms.loading import (_PROBE_OPTIONS,
+                                                      _frames_to_decode)
+    wanted, out = set(inds.tolist()), {}
+    with av.open(path, options=_PROBE_OPTIONS) as c:
+        st = c.streams.video[0]
+        st.thread_type, st.thread_count = 'SLICE', 1
+        pk = [p for p in c.demux(st) if p.size and p.pts is not None]
+        pts = np.array([p.pts for p in pk], np.int64)
+        frame_of = np.empty(len(pk), np.int64)
+        frame_of[np.argsort(pts, kind='stable')] = np.arange(len(pk))
+        pts_to_frame = dict(zip(pts.tolist(), frame_of.tolist()))
+        key = np.array([p.is_keyframe for p in pk])
+        ctx = st.codec_context
+        if options:
+            ctx.options = dict(options)  # applied when the decoder opens
+
+        def take(frames):
+            for fr in frames:
+                i = pts_to_frame.get(fr.pts)
+                if i not in wanted or i in out:
+                    continue
+                if rgb == 'swscale':
+                    out[i] = fr.reformat(size[1], size[0], format='rgb24',
+                                         interpolation='BILINEAR'
+                                         ).to_ndarray()
+                else:
+                    img = fr.reformat(format='rgb24',
+                                      interpolation='POINT').to_ndarray()
+                    out[i] = resize_frames(img[None], tuple(size),
+                                           'bilinear')[0]
+
+        for j in _frames_to_decode(key, frame_of, inds):
+            ctx.skip_frame = 'DEFAULT' if frame_of[j] in wanted else 'NONREF'
+            take(ctx.decode(pk[j]))
+            if len(out) == len(wanted):
+                break
+        if len(out) < len(wanted):
+            take(ctx.decode(None))
+    return np.stack([out[int(i)] for i in inds])
+
+
+def profile_decoder_settings(path: str, clips: Sequence[Sequence[int]],
+                             size, settings: Optional[Sequence[str]] = None,
+                             repeats: int = 3) -> Dict[str, dict]:
+    """CPU time and pixel error of reading ``clips`` of a video with each of
+    ``settings`` (names of :data:`DECODER_SETTINGS`, default all) against
+    the exact reader, settings interleaved per repeat on this thread.
+
+    Returns:
+        ``{setting: dict(ms=median CPU ms per clip, x_exact=exact ms / ms,
+        mae=mean |difference| at ``size`` over all frames (grey levels),
+        frame_mae=worst frame's MAE, max=largest difference)}``. A setting
+        that does nothing for the codec shows MAE 0 and ``x_exact`` ~1.
+    """
+    names = list(DECODER_SETTINGS) if settings is None else list(settings)
+    if 'exact' not in names:
+        names.insert(0, 'exact')
+    unknown = set(names) - set(DECODER_SETTINGS)
+    if unknown:
+        raise ValueError(f'unknown decoder settings {sorted(unknown)}; '
+                         f'choose from {tuple(DECODER_SETTINGS)}')
+    times = {n: [] for n in names}
+    err = {n: [] for n in names}
+    for inds in clips:
+        inds = np.asarray(inds, np.int64)
+        imgs = {}
+        for r in range(repeats + 1):  # the first pass warms up
+            for n in names:
+                opts, rgb = DECODER_SETTINGS[n]
+                start = _cpu_clock()
+                imgs[n] = _read_with_settings(path, inds, size, opts, rgb)
+                if r:
+                    times[n].append(_cpu_clock() - start)
+        for n in names:
+            err[n].append(np.abs(imgs[n].astype(np.int16)
+                                 - imgs['exact'].astype(np.int16)))
+    ms = {n: 1e3 * statistics.median(times[n]) for n in names}
+    out = {}
+    for n in names:
+        d = np.concatenate(err[n])
+        out[n] = dict(ms=ms[n], x_exact=ms['exact'] / ms[n],
+                      mae=float(d.mean()),
+                      frame_mae=float(d.reshape(len(d), -1).mean(1).max()),
+                      max=int(d.max()))
     return out
 
 
