@@ -216,3 +216,26 @@ def test_probe_options_change_neither_stream_nor_frames(videos, kind):
     for inds in CLIPS[:3] + [[89]]:
         got = loading._read_video_pyav(path, np.array(inds), None, 'bilinear')
         np.testing.assert_array_equal(got, truth[inds])
+
+
+def test_pyav_resizes_in_bounded_batches(videos, monkeypatch):
+    """The wanted frames are resized in one call per clip (per-frame calls
+    cost ~2x the CPU), in several calls when they exceed
+    ``_RESIZE_BATCH_BYTES``; the pixels are the same either way."""
+    path, inds = videos['x264_bframes'], np.array([3, 40, 41, 77, 5])
+    truth = resize_frames(_sequential(path)[inds], (48, 64), 'bilinear')
+    batches = []
+    real = loading.resize_frames
+
+    def spy(imgs, *args):
+        batches.append(len(imgs))
+        return real(imgs, *args)
+    monkeypatch.setattr(loading, 'resize_frames', spy)
+    got = loading._read_video_pyav(path, inds, (48, 64), 'bilinear')
+    np.testing.assert_array_equal(got, truth)
+    assert batches == [5]
+    batches.clear()
+    monkeypatch.setattr(loading, '_RESIZE_BATCH_BYTES', 2 * H * W * 3)
+    got = loading._read_video_pyav(path, inds, (48, 64), 'bilinear')
+    np.testing.assert_array_equal(got, truth)
+    assert batches == [2, 2, 1]
