@@ -119,13 +119,22 @@ def test_decoder_settings_take_effect(tmp_path_factory):
     mp4v = osp.join(make_dataset(str(d / 'm'), 1, 24, kind='video',
                                  hw=HW), 'videos', 'video000.mp4')
     clips = [[2, 9, 16, 23]]
+    # the settings' 'exact' is the training reader
+    from mosic_mm.benchmark.input_pipeline import _read_with_settings
+    from mosic_mm.datasets.transforms.loading import read_video
+    for path in (h264, mp4v):
+        np.testing.assert_array_equal(
+            _read_with_settings(path, np.array(clips[0]), SIZE, {}, 'exact'),
+            read_video(path, clips[0], SIZE, backend='pyav'))
     lf = profile_decoder_settings(
         h264, clips, SIZE, ['skip_loop_filter=bidir', 'skip_loop_filter=all',
-                            'swscale_fused'], repeats=1)
+                            'swscale_fused', 'swscale_fused_area'],
+        repeats=1)
     assert lf['exact']['mae'] == 0 and lf['exact']['x_exact'] == 1
     assert 0 < lf['skip_loop_filter=bidir']['mae'] < \
         lf['skip_loop_filter=all']['mae']
     assert lf['swscale_fused']['mae'] > 0
+    assert lf['swscale_fused_area']['mae'] > 0
     for v in lf.values():
         assert v['ms'] > 0 and v['frame_mae'] >= v['mae']
     m = profile_decoder_settings(mp4v, clips, SIZE,

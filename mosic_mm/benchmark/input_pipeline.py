@@ -471,8 +471,11 @@ def profile_video_decode(path: str, inds: Sequence[int], size,
 # codec options, RGB conversion). 'exact' is what ``read_video`` does.
 DECODER_SETTINGS = {
     'exact': ({}, 'exact'),
-    # in-loop deblocking skipped on B-frames (H.264; no-op for MPEG-4 part
-    # 2, which has no in-loop filter)
+    # in-loop deblocking skipped on non-reference frames: exact for every
+    # frame another one references (H.264; no-op for MPEG-4 part 2, which
+    # has no in-loop filter)
+    'skip_loop_filter=noref': ({'skip_loop_filter': 'noref'}, 'exact'),
+    # ... on B-frames (the errors of reference B-frames reach a few others)
     'skip_loop_filter=bidir': ({'skip_loop_filter': 'bidir'}, 'exact'),
     # ... on every frame: the error propagates through the references
     'skip_loop_filter=all': ({'skip_loop_filter': 'all'}, 'exact'),
@@ -482,16 +485,18 @@ DECODER_SETTINGS = {
     'lowres=1': ({'lowres': '1'}, 'exact'),
     # YUV -> RGB and the downscale in one swscale call (its bilinear
     # filter widened to the scale factor), no separate resize
-    'swscale_fused': ({}, 'swscale'),
+    'swscale_fused': ({}, 'BILINEAR'),
+    'swscale_fused_area': ({}, 'AREA'),
 }
 
 
 def _read_with_settings(path: str, inds: np.ndarray, size, options: dict,
                         rgb: str) -> np.ndarray:
     """``read_video(path, inds, size, backend='pyav')`` with FFmpeg codec
-    ``options`` set before the decoder opens and, for ``rgb='swscale'``,
-    conversion and downscale in one ``VideoFrame.reformat``. Same packets,
-    same skipping of unwanted non-reference frames."""
+    ``options`` set before the decoder opens and, for ``rgb`` a swscale
+    interpolation ('BILINEAR', 'AREA'), conversion and downscale in one
+    ``VideoFrame.reformat``. Same packets, same skipping of unwanted
+    non-reference frames."""
     import av
 
     from mosic_mm.datasets.transforms.geometry import resize_frames
@@ -516,15 +521,12 @@ def _read_with_settings(path: str, inds: np.ndarray, size, options: dict,
                 i = pts_to_frame.get(fr.pts)
                 if i not in wanted or i in out:
                     continue
-                if rgb == 'swscale':
+                if rgb != 'exact':
                     out[i] = fr.reformat(size[1], size[0], format='rgb24',
-                                         interpolation='BILINEAR'
-                                         ).to_ndarray()
+                                         interpolation=rgb).to_ndarray()
                 else:
-                    img = fr.reformat(format='rgb24',
-                                      interpolation='POINT').to_ndarray()
-                    out[i] = resize_frames(img[None], tuple(size),
-                                           'bilinear')[0]
+                    out[i] = fr.reformat(format='rgb24',
+                                         interpolation='POINT').to_ndarray()
 
         for j in _frames_to_decode(key, frame_of, inds):
             ctx.skip_frame = 'DEFAULT' if frame_of[j] in wanted else 'NONREF'
@@ -533,6 +535,11 @@ def _read_with_settings(path: str, inds: np.ndarray, size, options: dict,
                 break
         if len(out) < len(wanted):
             take(ctx.decode(None))
+        if rgb == 'exact':  # one batched resize, as read_video
+            keys = list(out)
+            imgs = resize_frames(np.stack([out[i] for i in keys]),
+                                 tuple(size), 'bilinear')
+            out.update(zip(keys, imgs))
     return np.stack([out[int(i)] for i in inds])
 
 
