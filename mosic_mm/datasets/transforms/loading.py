@@ -345,7 +345,8 @@ def read_video(path: str, inds: Sequence[int],
       :func:`_read_video_pyav` decodes only the packets the frames depend
       on and converts only those frames; with ``decode_size`` they are
       resized with ``interpolation``. Pixel-identical to decord's full
-      decode (+ the same resize), ~1.3x faster per clip on 720p video
+      decode (+ the same resize), 1.1-1.7x less CPU per training clip on
+      720p video; decoding the needed packets is most of the rest
       (docs/benchmarks.md).
     - ``'decord'`` (``'auto'`` without PyAV): seeks to the key frame
       before each frame. With ``decode_size`` decord's scaler converts
