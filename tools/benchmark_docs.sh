@@ -108,8 +108,8 @@ and sends to the decoder only the packets the clip's frames depend on: from the 
 before each wanted frame up to it (an open-GOP leading picture starts at the key frame before),
 so the tail of a GOP after its last wanted frame is never decoded; packets of unwanted frames are
 decoded with `skip_frame='NONREF'`, so non-reference B-frames are dropped undecoded. Only the
-wanted frames are converted to RGB, at full size, then resized with the same antialiased kernel
-as `ClipResize`: the result equals today's full decode + resize exactly (MAE 0.00, max 0;
+wanted frames are converted to RGB, at full size, then resized (one batched call per clip) with
+the same antialiased kernel as `ClipResize`: the result equals today's full decode + resize exactly (MAE 0.00, max 0;
 decord's own scaler differs by 1.12 MAE, max 83). `tests/test_video_decode.py` checks frame
 accuracy with videos whose frames draw their own index in binary (mp4v; x264 defaults; closed
 GOP 15 with B-frames; GOP 10 P-only; open GOP), pixel equality with a sequential full decode and
@@ -121,24 +121,59 @@ for closed-GOP files (x264's default, the benchmark's files) the frames are unch
 Where the time of one 12-frame clip goes (PyAV, one thread, the profile table below): on the
 mp4v files (key frame every 12, clip starts on key frames, stride 6) the 12 frames need 42 of
 the 67 frames of their span to be decoded (every P-frame references the one before it, back to
-the key frame), and decoding those 42 is 58 ms of the 80 ms the reader takes; on the H.264 files
-(one key frame) all 67 frames from the key frame must be decoded, and decoding is 160 ms of 187
-ms even with unwanted non-reference B-frames skipped (239 ms without). Colour conversion of the
-12 kept frames (4 ms), the antialiased resize (5 ms) and demuxing (1-5 ms) are most of the rest;
-the crop, tracks and collation add ~4.5 ms per clip. So a clip cannot cost less than ~73 ms
-(mp4v) or ~178 ms (H.264) per core without changing what is decoded, and **2x today needs
-today's clip to cost at least ~147 ms (mp4v) or ~356 ms (H.264)**. Today's decord path measured
-110, 149 and 120 ms (mp4v) and 323, 333 and 357 ms (H.264) in the three runs (it varies with the
-machine's memory load), so the ceiling for video without the cache is 1.5-2.0x on mp4v and
-1.8-2.0x on H.264: the 2x target is at or beyond what decoding the needed frames allows, and it is
-not met. Reduced-resolution decoding is no way
-around it: H.264 has no reduced-size decoding, and ffmpeg's MPEG-4 `lowres=1` (640x360) was not
-faster on these files (76 vs 68 ms per clip) and drifts by 0.57 grey levels. Skipping the loop
-filter or decoding fewer frames would change the kept frames (errors propagate through the
-references). Measured, per core, `reduced` (PyAV) against `today` in three runs: **mp4v 1.17x (first run,
-before the faster RGB conversion), 1.73x and 1.33x**, **H.264 1.48x, 1.57x and 1.66x** (tables
-below); the old `reduced_decord` gave 1.15x / 1.80x / 1.37x and 1.06x / 1.16x / 1.22x in the
-same runs, with 1.12 grey levels of error where PyAV has none. The frame cache gives 26x (mp4v) and 63x (H.264).
+the key frame); on the H.264 files (one key frame) all 67 frames from the key frame must be
+decoded, unwanted non-reference B-frames skipped (that skip saves ~20-30 % of the decode). In
+the three video runs of 11:28-11:34 UTC (`--kinds video video_h264 --clips 32`, load ~3 on the
+2 cores; the second run's tables are below) decoding those packets took 53-57 ms (mp4v) and
+139-166 ms (H.264) per clip; opening + demuxing took 0.8-1.6 ms, the RGB conversion of the 12
+kept frames ~4 ms, their antialiased resize 5-7 ms, and crop, tracks and collation ~4.5 ms.
+Today's decord path took 92-104 ms (mp4v) and 281-286 ms (H.264) per clip in the same runs
+(105-150 and 323-357 ms in the earlier runs: it varies with the machine's load), so even if
+everything but decoding the needed packets cost nothing, `reduced` could be at most today /
+decode = **1.62-1.89x (mp4v) and 1.72-2.03x (H.264)** faster. Measured, per core, `reduced`
+against `today`: **mp4v 1.20x, 1.18x and 1.20x, H.264 1.52x, 1.57x and 1.55x** (earlier runs:
+1.17-1.73x and 1.48-1.66x); the old `reduced_decord` gave 1.15-1.26x and 1.08-1.14x, with 1.12
+grey levels of error where PyAV has none. **The 2x target is not met without the frame cache,
+and it cannot be met while the clip's frames stay exact**: the needed packets alone cost more
+than half of today's clip on mp4v (53-57 ms against a 2x budget of 46-52 ms) and about half on
+H.264 (139-166 ms against 140-143 ms), where everything else in the clip measures ~20 ms. The
+frame cache gives 16-21x (mp4v) and 50-59x (H.264).
+
+Two exact savings were added (same frames, `tests/test_video_decode.py`): the file is opened
+with `skip_frame='all'` for the stream probe only (`avformat_find_stream_info` otherwise decodes
+the first H.264 frame; 4.2 -> 1.3 ms per 720p clip in isolation), and the 12 frames are resized
+in one batched call instead of one per frame (torch's antialiased kernel sets up its weights per
+call: 9.5 -> 5.2 ms in isolation, 1.5-3 ms per clip paired in the reader). Caching the packet
+index per file (an LRU in the worker) is not built: open + demux + index is 0.8-1.6 ms of a clip
+(under 1.5 %), and the open would still be needed to read the packets.
+
+Decoder settings that remove work by changing pixels (the decoder-settings and drift tables
+below, `profile_decoder_settings`: the same packets as the exact reader, FFmpeg codec options
+set before the decoder opens, error of the 224x224 frames against the exact ones; ranges over
+the three runs; settings that change nothing, MAE 0, show the timing noise: 0.90-1.05x). None is
+worth a `LoadClip` switch, so none was added:
+- `skip_loop_filter=all` (no H.264 deblocking): the read is 1.24-1.36x faster, which applied to
+  the measured `reduced` clip would bring H.264 to roughly 1.9-2.1x today (an estimate, not a
+  pipeline measurement); but the error propagates through the references and grows along the
+  GOP: MAE 1.44 (worst frame 3.16, max 17) on the benchmark's 96-frame videos, and 0.76 / 4.34 /
+  7.65 (worst frame 1.52 / 5.61 / 8.63) for clips at frames 0-66 / 91-157 / 183-249 of a
+  250-frame GOP -- beyond the 2-grey-level tolerance, and largest on the clips far from a key
+  frame, the expensive ones, so enabling it only on short spans would save little.
+- `skip_loop_filter=bidir` (B-frames only, whose errors reach few other frames): error bounded
+  (MAE 0.32, worst frame 0.48 on the benchmark; 0.19 / 0.49 / 0.62 along the 250-frame GOP) but
+  only 1.01-1.13x (0.98-1.09x on the long GOP). `noref` (non-reference frames only) is exact for
+  every frame another one references and changes only wanted non-reference B-frames (none of
+  the benchmark clips' frames: MAE 0), 1.00-1.03x: unwanted non-reference frames are already
+  skipped whole.
+- `flags2=fast`: no effect on either decoder (MAE 0, 0.90-1.01x). MPEG-4 part 2 has no in-loop
+  filter (`skip_loop_filter` changes nothing there: MAE 0).
+- `lowres=1` (MPEG-4 part 2 decoded at 640x360, re-checked): slower, 0.87-0.91x, and 0.50 MAE
+  (max 40); FFmpeg's H.264 decoder has no reduced-size decoding (the option is ignored: MAE 0).
+- YUV -> RGB and the downscale in one swscale call (`VideoFrame.reformat(224, 224, 'rgb24',
+  interpolation='BILINEAR')` or `'AREA'`): 0.97-1.07x, MAE 1.06-1.13 (max 92-93). It is not the
+  same filter as the antialiased PIL-style bilinear resize of `ClipResize` (swscale's own
+  kernel, chroma handling and sample positions), so it would break the equality of `reduced`
+  and `today` for no measurable gain.
 
 Projected on a 16-core single-GPU node (GPU step = FLOP count at 40 % of the H100's dense bf16
 peak, **not measured**: 3.1 ms for ViT-S/14, 11.5 ms for ViT-B/14 at 8 clips x 12 frames x 256
@@ -150,8 +185,9 @@ sources only by run-to-run noise; the work per clip is the same).
 Without the cache no mode comes close: even ViT-B/14 would wait 42-93 % of each step.
 
 (The numbers in the text above were measured on 2026-11-28 with `python tools/benchmark_input.py
---clips 24` and a video-only `--kinds video video_h264 --clips 48` run; the tables below are
-regenerated by `make benchmarks`.)
+--clips 24`, a video-only `--kinds video video_h264 --clips 48` run (before the probe and batched
+resize savings) and three video-only `--kinds video video_h264 --clips 32` runs after them; the
+tables below are regenerated by `make benchmarks`.)
 MD
 "$PY" tools/benchmark_input.py --clips 24 --markdown "$OUT"
 echo "wrote $OUT"
