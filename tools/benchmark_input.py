@@ -14,9 +14,12 @@ mode on one thread (one DataLoader worker core), modes interleaved clip by
 clip. Prints clips/s per core, the decode / resize / crop / tracks / collate
 breakdown, ratios to today's pipeline and the reference's way, the
 difference of reduced decode and of the frame cache from today's frames,
-and the cores needed to feed one GPU: at --gpu-step-ms, or at the step time
-of ViT-S/14 and ViT-B/14 (8 clips x 12 frames x 256 points, bf16 teacher)
-projected from their FLOP count at 40 % of an H100's dense bf16 peak.
+the decoder settings that trade pixels for time (FFmpeg options such as
+skip_loop_filter, against the exact reader; with video_h264 also their drift
+along a --long-gop-frames H.264 GOP), and the cores needed to feed one GPU:
+at --gpu-step-ms, or at the step time of ViT-S/14 and ViT-B/14 (8 clips x
+12 frames x 256 points, bf16 teacher) projected from their FLOP count at
+40 % of an H100's dense bf16 peak.
 """
 import argparse
 import json
@@ -264,6 +267,19 @@ def machine_description() -> str:
     return mod.machine_description()
 
 
+def _settings_table(label: str, tables: dict) -> list:
+    """Markdown rows of :func:`profile_decoder_settings` results, one
+    table per ``label`` value (video kind or clip position)."""
+    rows = [f'| {label} | setting | ms per clip | x exact | MAE | '
+            'worst frame MAE | max |', '|---|---|---|---|---|---|---|']
+    for key, t in tables.items():
+        for name, v in t.items():
+            rows.append(f"| {key} | {name} | {v['ms']:.1f} | "
+                        f"{v['x_exact']:.2f} | {v['mae']:.2f} | "
+                        f"{v['frame_mae']:.2f} | {v['max']} |")
+    return rows
+
+
 def format_tables(res: dict) -> str:
     from mosic_mm.benchmark.input_pipeline import (MODES, STAGES,
                                                    cores_needed,
@@ -335,14 +351,7 @@ def format_tables(res: dict) -> str:
                      'settings interleaved; difference from the exact '
                      f"{a['size']}x{a['size']} frames in grey levels):")
         lines.append('')
-        lines.append('| video | setting | ms per clip | x exact | MAE | '
-                     'worst frame MAE | max |')
-        lines.append('|---|---|---|---|---|---|---|')
-        for kind, t in knobs.items():
-            for name, v in t.items():
-                lines.append(f"| {kind} | {name} | {v['ms']:.1f} | "
-                             f"{v['x_exact']:.2f} | {v['mae']:.2f} | "
-                             f"{v['frame_mae']:.2f} | {v['max']} |")
+        lines += _settings_table('video', knobs)
     if res.get('long_gop'):
         lines.append('')
         lines.append('Drift of the loop-filter settings along one GOP: a '
@@ -350,14 +359,7 @@ def format_tables(res: dict) -> str:
                      'defaults, one key frame), one clip at its start, '
                      'middle and end (CPU ms of one read):')
         lines.append('')
-        lines.append('| frames | setting | ms per clip | x exact | MAE | '
-                     'worst frame MAE | max |')
-        lines.append('|---|---|---|---|---|---|---|')
-        for pos, t in res['long_gop'].items():
-            for name, v in t.items():
-                lines.append(f"| {pos} | {name} | {v['ms']:.1f} | "
-                             f"{v['x_exact']:.2f} | {v['mae']:.2f} | "
-                             f"{v['frame_mae']:.2f} | {v['max']} |")
+        lines += _settings_table('frames', res['long_gop'])
     lines.append('')
     lines.append(f"GPU step times: {res['gpu_step_source']}.")
     if 'step_tflop' in res:
