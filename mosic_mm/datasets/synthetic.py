@@ -73,9 +73,13 @@ _S_AMP = 0.2
 # Share of ground-truth points placed on objects (the rest on the background).
 _OBJECT_POINT_SHARE = 0.6
 
-#: Rendering styles: 'default' (class = shape + texture + colour range) and
-#: 'shared_colour' (class = shape + motion; colours and textures shared).
-STYLES = ('default', 'shared_colour')
+#: Rendering styles: 'default' (class = shape + texture + colour range),
+#: 'shared_colour' (class = shape + motion; colours and textures shared) and
+#: 'camera' (the default's look under a fast camera pan and a moving light).
+STYLES = ('default', 'shared_colour', 'camera')
+# camera pan speed, fraction of min(H, W) per frame: (low, high) per style
+_PAN_SPEED = dict(default=(0.0, 0.008), shared_colour=(0.0, 0.008),
+                  camera=(0.02, 0.035))
 _TEXTURES = ('dots', 'stripes', 'checker', 'rings', 'zigzag')
 # shared_colour: motion style of each class id (1..5)
 _MOTION_STYLES = ('roll', 'slide', 'swing', 'spin', 'pulse')
@@ -430,15 +434,32 @@ def _styled_affines(rng: np.random.Generator, motion: str, num_frames: int,
 
 
 def _background_shifts(rng: np.random.Generator, num_frames: int,
-                       ref: float) -> np.ndarray:
-    """Float64 [T, 2] background (camera pan) translation in px, zero at t=0."""
+                       ref: float, speed=(0.0, 0.008)) -> np.ndarray:
+    """Float64 [T, 2] background (camera pan) translation in px, zero at
+    t=0; pan speed drawn from ``speed`` x ``ref`` px per frame."""
     t = np.arange(num_frames, dtype=np.float64)[:, None]
     ang = rng.uniform(0, 2 * np.pi)
-    vel = rng.uniform(0.0, 0.008) * ref * np.array([np.cos(ang), np.sin(ang)])
+    vel = rng.uniform(*speed) * ref * np.array([np.cos(ang), np.sin(ang)])
     amp = rng.uniform(0.0, 0.015, 2) * ref
     freq = rng.uniform(0.1, 0.3, 2)
     phase = rng.uniform(0, 2 * np.pi, 2)
     return vel * t + amp * (np.sin(freq * t + phase) - np.sin(phase))
+
+
+def _moving_light(rng: np.random.Generator, num_frames: int, height: int,
+                  width: int, ref: float) -> np.ndarray:
+    """Style 'camera': float32 [T, H, W] gain of a light fixed in image
+    space that sweeps across the frame (bands 0.6-1.0 x ``ref`` apart,
+    one period every 12-24 frames, gain 1 +- 0.35), so the brightness of a
+    tracked point changes along its track."""
+    beta = rng.uniform(0, 2 * np.pi)
+    wavelength = ref * rng.uniform(0.6, 1.0)
+    omega = 2 * np.pi / rng.uniform(12.0, 24.0)
+    phase = rng.uniform(0, 2 * np.pi)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    u = (xx * np.cos(beta) + yy * np.sin(beta)) * (2 * np.pi / wavelength)
+    t = np.arange(num_frames, dtype=np.float32)[:, None, None]
+    return (1.0 + 0.35 * np.sin(u[None] - omega * t + phase)).astype(np.float32)
 
 
 def _apply_affine(mats: np.ndarray, pts: np.ndarray) -> np.ndarray:
@@ -478,6 +499,11 @@ def render_video(seed: int, num_frames: int = 24,
         style: one of :data:`STYLES`. 'shared_colour': colours and textures
             shared by all classes and the background, objects of 2-3 rigid
             parts, class-specific motion (see the module docstring).
+            'camera': the default look, but the background (camera) pans
+            at 2-3.5 % of the frame per frame instead of 0-0.8 %, so that a
+            pixel position does not follow the content, and a light band
+            sweeps across the frame (gain 1 +- 0.35), so that a tracked
+            point's brightness changes along its track.
 
     Returns:
         dict with
@@ -509,7 +535,7 @@ def render_video(seed: int, num_frames: int = 24,
     num_obj = int(rng.integers(lo, hi + 1))
 
     # background: a larger canvas panned by `shifts`
-    shifts = _background_shifts(rng, num_frames, ref)
+    shifts = _background_shifts(rng, num_frames, ref, _PAN_SPEED[style])
     margin = int(math.ceil(np.abs(shifts).max())) + 2
     bg_canvas = (_shared_background if shared else _background_canvas)(
         rng, height + 2 * margin, width + 2 * margin, ref)
@@ -536,6 +562,8 @@ def render_video(seed: int, num_frames: int = 24,
     inst = np.zeros((num_frames, height, width), np.uint8)
     own_alpha = np.empty((num_obj, num_frames, height, width), np.uint8)
     back_to_front = np.argsort(depth)
+    light = (_moving_light(rng, num_frames, height, width, ref)
+             if style == 'camera' else None)
     for t in range(num_frames):
         pan = np.array([[1.0, 0.0, shifts[t, 0] - margin],
                         [0.0, 1.0, shifts[t, 1] - margin]])
@@ -549,6 +577,8 @@ def render_video(seed: int, num_frames: int = 24,
             a = rgba[..., 3:].astype(np.float32) / 255.0
             img = img * (1.0 - a) + rgba[..., :3].astype(np.float32) * a
             inst[t][rgba[..., 3] > 127] = k + 1
+        if light is not None:
+            img = img * light[t][..., None]
         frames[t] = np.clip(img + 0.5, 0, 255).astype(np.uint8)
 
     tracks, point_instance = _sample_points(rng, num_points, canvases, affines,
