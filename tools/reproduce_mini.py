@@ -91,10 +91,22 @@ def config_digest(config: str) -> str:
         Config.fromfile(config).pretty_text.encode()).hexdigest()[:16]
 
 
-def _run(cmd, log):
+def thread_env(jobs: int, cores: int = None) -> dict:
+    """Environment for one of ``jobs`` processes run side by side: the
+    cores split between them (OMP/MKL threads >= 1). Without it every
+    process starts one torch thread per core and the oversubscribed
+    OpenMP threads spin against each other (measured on 2 cores, 2 jobs:
+    a MoSiC step 1.5 s instead of 0.09 s alone)."""
+    cores = cores or os.cpu_count() or 1
+    n = str(max(1, cores // max(1, jobs)))
+    return dict(os.environ, OMP_NUM_THREADS=n, MKL_NUM_THREADS=n)
+
+
+def _run(cmd, log, env=None):
     print('+', ' '.join(cmd), f'(log: {log})', flush=True)
     with open(log, 'w') as f:
-        r = subprocess.run(cmd, cwd=REPO, stdout=f, stderr=subprocess.STDOUT)
+        r = subprocess.run(cmd, cwd=REPO, stdout=f, stderr=subprocess.STDOUT,
+                           env=env)
     if r.returncode:
         with open(log) as f:
             tail = f.read()[-3000:]
@@ -127,8 +139,9 @@ def _run_all(jobs, n: int = 1) -> None:
             _run(cmd, log)
         return
     from concurrent.futures import ThreadPoolExecutor
+    env = thread_env(n)
     with ThreadPoolExecutor(n) as pool:
-        for f in [pool.submit(_run, cmd, log) for cmd, log in jobs]:
+        for f in [pool.submit(_run, cmd, log, env) for cmd, log in jobs]:
             f.result()
 
 
