@@ -7,7 +7,7 @@
 _base_ = ['./imgssl_pretrain.py']
 
 start_checkpoint = 'work_dirs/mini/imgssl_start.pth'
-mini_iters = 80
+mini_iters = 400
 load_from = start_checkpoint
 model = dict(backbone=dict(frozen_stages=2))
 optim_wrapper = dict(

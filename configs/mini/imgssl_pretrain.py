@@ -7,17 +7,17 @@
 # the inherited backbone (ViT/14, 96 wide, 4 blocks, 112 px, learned pos
 # embedding) pooled over its patch tokens (with_avg_pool) instead of the
 # class token (MoSiC uses patch tokens), 512/128-wide projector and predictor,
-# batch 32, 100 iterations, lr 1e-3 with a short linear warm-up, fp32; no hue jitter
+# batch 32, 1000 iterations, lr 1e-3 with a short linear warm-up, fp32; no hue jitter
 # (mmcv 2.1.0's adjust_hue overflows uint8 under numpy 2 for hue < 0).
 _base_ = ['../mosic_vits_synthetic.py']
 
-# The 'shared_colour' synthetic videos (mosic_from_imgssl.py writes them):
-# classes share colours and textures and differ by shape and motion only.
-data_root = 'data/synthetic_motion'
+# The 'camera' synthetic videos (mosic_from_imgssl.py writes them): the
+# demo's look under a fast camera pan.
+data_root = 'data/synthetic_camera'
 # One frame per line, relative to JPEGImages/, written by
 # tools/reproduce_mini.py (write_frame_list) from ImageSets/train.txt.
 frame_list = 'ImageSets/train_frames.txt'
-imgssl_iters = 100
+imgssl_iters = 1000
 temperature = 0.2
 
 model = dict(
