@@ -501,17 +501,11 @@ def _read_with_settings(path: str, inds: np.ndarray, size, options: dict,
 
     from mosic_mm.datasets.transforms.geometry import resize_frames
     from mosic_mm.datasets.transforms.loading import (_PROBE_OPTIONS,
-                                                      _frames_to_decode)
+                                                      _decode_needed,
+                                                      _pyav_index)
     wanted, out = set(inds.tolist()), {}
     with av.open(path, options=_PROBE_OPTIONS) as c:
-        st = c.streams.video[0]
-        st.thread_type, st.thread_count = 'SLICE', 1
-        pk = [p for p in c.demux(st) if p.size and p.pts is not None]
-        pts = np.array([p.pts for p in pk], np.int64)
-        frame_of = np.empty(len(pk), np.int64)
-        frame_of[np.argsort(pts, kind='stable')] = np.arange(len(pk))
-        pts_to_frame = dict(zip(pts.tolist(), frame_of.tolist()))
-        key = np.array([p.is_keyframe for p in pk])
+        st, pk, frame_of, pts_to_frame, key = _pyav_index(c, path)
         ctx = st.codec_context
         if options:
             ctx.options = dict(options)  # applied when the decoder opens
@@ -528,13 +522,8 @@ def _read_with_settings(path: str, inds: np.ndarray, size, options: dict,
                     out[i] = fr.reformat(format='rgb24',
                                          interpolation='POINT').to_ndarray()
 
-        for j in _frames_to_decode(key, frame_of, inds):
-            ctx.skip_frame = 'DEFAULT' if frame_of[j] in wanted else 'NONREF'
-            take(ctx.decode(pk[j]))
-            if len(out) == len(wanted):
-                break
-        if len(out) < len(wanted):
-            take(ctx.decode(None))
+        _decode_needed(ctx, pk, key, frame_of, inds, take,
+                       lambda: len(out) == len(wanted))
         if rgb == 'exact':  # one batched resize, as read_video
             keys = list(out)
             imgs = resize_frames(np.stack([out[i] for i in keys]),

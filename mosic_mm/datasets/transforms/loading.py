@@ -178,6 +178,43 @@ _PROBE_OPTIONS = {'skip_frame': 'all'}
 _RESIZE_BATCH_BYTES = 64 << 20
 
 
+def _pyav_index(container, path: str):
+    """Demux (no decoding) the first video stream of an open PyAV
+    ``container`` for a one-thread decode. Returns ``(stream, packets,
+    frame_of, pts_to_frame, key)``: the packets in decode order, int64
+    ``[N]`` presentation index of each (frame ``i`` is the packet with the
+    i-th smallest pts), ``{pts: index}`` and bool ``[N]`` key frames."""
+    stream = container.streams.video[0]
+    stream.thread_type = 'SLICE'  # frame threading would reorder work
+    stream.thread_count = 1  # one DataLoader worker = one core
+    packets = [p for p in container.demux(stream)
+               if p.size and p.pts is not None]
+    pts = np.array([p.pts for p in packets], np.int64)
+    order = np.argsort(pts, kind='stable')
+    if np.any(np.diff(pts[order]) == 0):
+        raise ValueError(f'{path}: packets with equal pts')
+    frame_of = np.empty(len(packets), np.int64)
+    frame_of[order] = np.arange(len(packets))
+    pts_to_frame = dict(zip(pts.tolist(), frame_of.tolist()))
+    key = np.array([p.is_keyframe for p in packets])
+    return stream, packets, frame_of, pts_to_frame, key
+
+
+def _decode_needed(ctx, packets, key, frame_of, inds, take, done) -> None:
+    """Feed the packets frames ``inds`` depend on
+    (:func:`_frames_to_decode`) to the decoder ``ctx``, unwanted
+    non-reference frames skipped undecoded, and ``take`` every decoded
+    frame list; stop once ``done()``, else flush the delayed frames."""
+    wanted = set(np.asarray(inds).tolist())
+    for j in _frames_to_decode(key, frame_of, inds):
+        # a non-reference frame nobody asked for is not decoded
+        ctx.skip_frame = 'DEFAULT' if frame_of[j] in wanted else 'NONREF'
+        take(ctx.decode(packets[j]))
+        if done():
+            return
+    take(ctx.decode(None))  # flush delayed frames
+
+
 def _read_video_pyav(path: str, inds: np.ndarray,
                      decode_size: Optional[Tuple[int, int]],
                      interpolation: str) -> np.ndarray:
@@ -204,23 +241,12 @@ def _read_video_pyav(path: str, inds: np.ndarray,
     with av.open(path, options=_PROBE_OPTIONS) as container:
         if not container.streams.video:
             raise CorruptVideoError(f'video {path} has no video stream')
-        stream = container.streams.video[0]
-        stream.thread_type = 'SLICE'  # frame threading would reorder work
-        stream.thread_count = 1  # one DataLoader worker = one core
-        packets = [p for p in container.demux(stream)
-                   if p.size and p.pts is not None]
+        stream, packets, frame_of, pts_to_frame, key = _pyav_index(
+            container, path)
         n = len(packets)
         if inds.size and (inds.min() < 0 or inds.max() >= n):
             raise IndexError(f'PyAV finds {n} frames in {path} but frames '
                              f'{inds.tolist()} were requested')
-        pts = np.array([p.pts for p in packets], np.int64)
-        order = np.argsort(pts, kind='stable')
-        if np.any(np.diff(pts[order]) == 0):
-            raise ValueError(f'{path}: packets with equal pts')
-        frame_of = np.empty(n, np.int64)
-        frame_of[order] = np.arange(n)
-        pts_to_frame = dict(zip(pts.tolist(), frame_of.tolist()))
-        key = np.array([p.is_keyframe for p in packets])
         wanted = set(inds.tolist())
         ctx = stream.codec_context
         resize = None if decode_size is None else tuple(decode_size)
@@ -257,14 +283,8 @@ def _read_video_pyav(path: str, inds: np.ndarray,
                     flush()  # bounded memory; a size change mid-stream
                 pending.append((i, img))
 
-        for j in _frames_to_decode(key, frame_of, inds):
-            # a non-reference frame nobody asked for is not decoded
-            ctx.skip_frame = 'DEFAULT' if frame_of[j] in wanted else 'NONREF'
-            take(ctx.decode(packets[j]))
-            if len(seen) == len(wanted):
-                break
-        if len(seen) < len(wanted):
-            take(ctx.decode(None))  # flush delayed frames
+        _decode_needed(ctx, packets, key, frame_of, inds, take,
+                       lambda: len(seen) == len(wanted))
         flush()
     if len(out) < len(wanted):
         raise ValueError(f'PyAV decoded {len(out)} of the {len(wanted)} '
