@@ -53,6 +53,42 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def load_tool(script: str):
+    """``tools/<script>`` (e.g. 'evaluate.py') imported as a module."""
+    import importlib.util
+    name = osp.splitext(script)[0] + '_tool'
+    spec = importlib.util.spec_from_file_location(
+        name, osp.join(REPO, 'tools', script))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _gloo_main(rank, world_size, port, body, out_dir, timeout_s):
+    from datetime import timedelta
+
+    import torch
+    import torch.distributed as torch_dist
+    torch.set_num_threads(1)
+    torch_dist.init_process_group(
+        'gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank,
+        world_size=world_size, timeout=timedelta(seconds=timeout_s))
+    try:
+        body(rank, out_dir)
+    finally:
+        torch_dist.destroy_process_group()
+
+
+def spawn_gloo(body, out_dir, world_size: int = 2,
+               timeout_s: float = 120) -> None:
+    """Run ``body(rank, out_dir)`` (a module-level function: it is pickled)
+    on ``world_size`` spawned CPU processes of one gloo process group, one
+    thread each; returns when all have ended (an error in one is raised)."""
+    import torch.multiprocessing as mp
+    mp.spawn(_gloo_main, args=(world_size, free_port(), body, str(out_dir),
+                               timeout_s), nprocs=world_size, join=True)
+
+
 def tiny_model_cfg(**overrides) -> dict:
     cfg = dict(
         type='MoSiC',

@@ -2,7 +2,6 @@
 every benchmark end to end on synthetic data in its real layout (fast
 preset, tiny ViT), the tools/evaluate.py bench / all-paper table, and
 rank-sharded feature extraction (2 gloo processes == 1)."""
-import importlib.util
 import json
 import os.path as osp
 
@@ -10,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import REPO, SYNTHETIC_CONFIG, TINY_ARCH, free_port
+from conftest import (REPO, SYNTHETIC_CONFIG, TINY_ARCH, free_port, load_tool,
+                      spawn_gloo)
 from mosic_mm.evaluation.benchmarks import (BENCHMARKS, detect_arch,
                                             reference_numbers, run_benchmark,
                                             settings_of)
@@ -19,11 +19,7 @@ from mosic_mm.evaluation.features import (build_backbone, extract_features,
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location(
-        'evaluate_tool_bench', osp.join(REPO, 'tools', 'evaluate.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool('evaluate.py')
 
 
 @pytest.fixture(autouse=True, scope='module')
@@ -315,29 +311,16 @@ def _images(n=5):
                                              dtype=np.uint8)
 
 
-def _dist_worker(rank, world_size, port, out_dir):
-    from datetime import timedelta
-
-    import torch.distributed as torch_dist
-    torch.set_num_threads(1)
-    torch_dist.init_process_group(
-        'gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank,
-        world_size=world_size, timeout=timedelta(seconds=120))
-    try:
-        f = extract_features(_tiny_vit(), _images(), 28, (0, 0, 0),
-                             (255, 255, 255), batch_size=2,
-                             distributed=True)
-        np.save(osp.join(out_dir, f'rank{rank}.npy'), f)
-    finally:
-        torch_dist.destroy_process_group()
+def _rank_features(rank, out_dir):
+    f = extract_features(_tiny_vit(), _images(), 28, (0, 0, 0),
+                         (255, 255, 255), batch_size=2, distributed=True)
+    np.save(osp.join(out_dir, f'rank{rank}.npy'), f)
 
 
 def test_two_rank_extraction_equals_one_process(tmp_path):
     """5 images on 2 gloo ranks (shards 3 / 2), gathered: every rank holds
     exactly the single-process features, in order."""
-    import torch.multiprocessing as mp
-    mp.spawn(_dist_worker, args=(2, free_port(), str(tmp_path)), nprocs=2,
-             join=True)
+    spawn_gloo(_rank_features, tmp_path)
     single = extract_features(_tiny_vit(), _images(), 28, (0, 0, 0),
                               (255, 255, 255), batch_size=2)
     assert single.shape == (5, 32, 2, 2)

@@ -74,18 +74,8 @@ def test_clip_patch_features_equal_timm(layout, act):
     ref = ttb._timm(CLIP, **TINY, act_layer=act)
     sd = dict(timm=lambda m: m.state_dict(), openai_clip=_openai,
               open_clip=ttb._open_clip)[layout](ref)
-    vit = _ours(act_layer=act)
-    report = load_state_dict_converted(vit, sd)  # layout auto-detected
-    assert report.ok and report.layout == layout
-    assert len(report.loaded) == len(vit.state_dict())
-    for size in SIZES:
-        x = torch.randn(2, 3, *size)
-        with torch.no_grad():
-            want = ttb._timm_features(ref, x)
-            diff = (ttb._features(vit, x) - want).abs().max()
-            whole = (vit(x)[0].flatten(2).transpose(1, 2) - want).abs().max()
-        assert diff < 1e-4 and whole < 1e-4, (size, diff, whole)
-        assert want.shape[1] == (size[0] // 14) * (size[1] // 14)
+    ttb._loads_and_equals_timm(_ours(act_layer=act), ref, sd, layout, SIZES,
+                               patch=14)
 
 
 def test_openai_layout_is_open_clips_and_timms_importer_agrees():

@@ -1,20 +1,14 @@
 """tools/evaluate.py on the small synthetic dataset (CPU)."""
-import importlib.util
-import os.path as osp
 
 import pytest
 import torch
 
-from conftest import REPO, SYNTHETIC_CONFIG
+from conftest import SYNTHETIC_CONFIG, load_tool
 from mosic_mm.evaluation.features import build_backbone
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location(
-        'evaluate_tool', osp.join(REPO, 'tools', 'evaluate.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool('evaluate.py')
 
 
 def test_evaluate_all_init_vs_exported(synthetic_root, tmp_path, capsys):

@@ -471,24 +471,14 @@ def test_patch_label_counts():
         patch_label_counts(m, (1, 2), 3, None)
 
 
-def _dist_worker(rank, world_size, port, out_dir):
+def _rank_miou(rank, out_dir):
     import json
     import os
-    from datetime import timedelta
-
-    import torch.distributed as torch_dist
-    torch.set_num_threads(1)
-    torch_dist.init_process_group(
-        'gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank,
-        world_size=world_size, timeout=timedelta(seconds=120))
-    try:
-        out = hummingbird_paper_miou(
-            tiny_vit(), {}, striped_set(5, 255), striped_set(3, 255, seed=1),
-            input_size=28, memory_size=30, progress=False)
-        with open(os.path.join(out_dir, f'rank{rank}.json'), 'w') as f:
-            json.dump(out, f)
-    finally:
-        torch_dist.destroy_process_group()
+    out = hummingbird_paper_miou(
+        tiny_vit(), {}, striped_set(5, 255), striped_set(3, 255, seed=1),
+        input_size=28, memory_size=30, progress=False)
+    with open(os.path.join(out_dir, f'rank{rank}.json'), 'w') as f:
+        json.dump(out, f)
 
 
 @pytest.mark.slow
@@ -497,11 +487,8 @@ def test_two_ranks_equal_one_process(tmp_path):
     shared 2/1 and the counts all-reduced == one process."""
     import json
 
-    import torch.multiprocessing as mp
-
-    from conftest import free_port
-    mp.spawn(_dist_worker, args=(2, free_port(), str(tmp_path)), nprocs=2,
-             join=True)
+    from conftest import spawn_gloo
+    spawn_gloo(_rank_miou, tmp_path)
     single = hummingbird_paper_miou(
         tiny_vit(), {}, striped_set(5, 255), striped_set(3, 255, seed=1),
         input_size=28, memory_size=30, progress=False)

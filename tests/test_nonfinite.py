@@ -10,7 +10,8 @@ from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 import mosic_mm  # noqa: F401
-from conftest import REPO, SYNTHETIC_CONFIG, tiny_train_overrides
+from conftest import (REPO, SYNTHETIC_CONFIG, load_tool,
+                      tiny_train_overrides)
 from mosic_mm.engine import SkipNonFiniteOptimWrapper, amp_optim_wrapper_type
 
 
@@ -71,11 +72,7 @@ def test_the_default_config_skips_nonfinite_steps():
     assert amp_optim_wrapper_type('OptimWrapper') == 'AmpOptimWrapper'
     with pytest.raises(ValueError, match='no AMP variant'):
         amp_optim_wrapper_type('ZeroRedundancyOptimizer')
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        'train_tool', osp.join(REPO, 'tools', 'train.py'))
-    train = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(train)
+    train = load_tool('train.py')
     args = train.parse_args([osp.join(REPO, 'configs',
                                       'mosic_vits_synthetic.py'), '--amp'])
     assert train.build_config(args).optim_wrapper.type == \

@@ -1,13 +1,11 @@
 import os
-import socket
 
 import numpy as np
 import ot
 import pytest
 import torch
-import torch.distributed as torch_dist
-import torch.multiprocessing as mp
 
+from conftest import spawn_gloo
 from mosic_mm.models.utils import sinkhorn_knopp
 
 
@@ -72,36 +70,21 @@ def test_no_grad():
     assert not sinkhorn_knopp(s).requires_grad
 
 
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
 SPLITS = ((37, 27), (64, 0), (0, 64))
 
 
-def _worker(rank, world_size, port, out_dir):
-    from datetime import timedelta
-    torch.set_num_threads(1)
-    torch_dist.init_process_group(
-        'gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank,
-        world_size=world_size, timeout=timedelta(seconds=60))
-    try:
-        full = _scores(64, 10, seed=4)
-        results = []
-        for split in SPLITS:
-            start = sum(split[:rank])
-            shard = full[start:start + split[rank]]
-            results.append(sinkhorn_knopp(shard, epsilon=0.05, num_iters=10))
-        torch.save(results, os.path.join(out_dir, f'rank{rank}.pt'))
-    finally:
-        torch_dist.destroy_process_group()
+def _rank_shards(rank, out_dir):
+    full = _scores(64, 10, seed=4)
+    results = []
+    for split in SPLITS:
+        start = sum(split[:rank])
+        shard = full[start:start + split[rank]]
+        results.append(sinkhorn_knopp(shard, epsilon=0.05, num_iters=10))
+    torch.save(results, os.path.join(out_dir, f'rank{rank}.pt'))
 
 
 def test_two_ranks_equal_one_process_on_the_full_matrix(tmp_path):
-    mp.spawn(_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2,
-             join=True)
+    spawn_gloo(_rank_shards, tmp_path, timeout_s=60)
     expected = sinkhorn_knopp(_scores(64, 10, seed=4), 0.05, 10)
     per_rank = [torch.load(tmp_path / f'rank{r}.pt') for r in range(2)]
     for i, split in enumerate(SPLITS):

@@ -86,6 +86,24 @@ def _open_clip(model):
 
 
 # ------------------------------------------------------------------ parity
+def _loads_and_equals_timm(vit, ref, sd, layout, sizes, patch):
+    """``sd`` (a state dict of timm model ``ref`` in ``layout``) loads into
+    our ``vit`` completely, with the layout auto-detected, and our patch
+    tokens (``_features`` and the backbone's own forward) equal timm's at
+    every (H, W) of ``sizes``, (H/patch)(W/patch) of them."""
+    report = load_state_dict_converted(vit, sd)
+    assert report.ok and report.layout == layout
+    assert len(report.loaded) == len(vit.state_dict())
+    for size in sizes:
+        x = torch.randn(2, 3, *size)
+        with torch.no_grad():
+            want = _timm_features(ref, x)
+            diff = (_features(vit, x) - want).abs().max()
+            whole = (vit(x)[0].flatten(2).transpose(1, 2) - want).abs().max()
+        assert diff < 1e-4 and whole < 1e-4, (size, diff, whole)
+        assert want.shape[1] == (size[0] // patch) * (size[1] // patch)
+
+
 @pytest.mark.parametrize('name,layout', [(DINOV3, 'timm'), (DINOV3, 'dinov3'),
                                          (EVA02, 'timm'),
                                          (EVA02, 'open_clip')])
@@ -93,18 +111,7 @@ def test_patch_features_equal_timm(name, layout):
     ref = _timm(name)
     sd = dict(timm=lambda m: m.state_dict(), dinov3=_official,
               open_clip=_open_clip)[layout](ref)
-    vit = _ours(name)
-    report = load_state_dict_converted(vit, sd)  # layout auto-detected
-    assert report.ok and report.layout == layout
-    assert len(report.loaded) == len(vit.state_dict())
-    for size in SIZES:
-        x = torch.randn(2, 3, *size)
-        with torch.no_grad():
-            want = _timm_features(ref, x)
-            diff = (_features(vit, x) - want).abs().max()
-            whole = (vit(x)[0].flatten(2).transpose(1, 2) - want).abs().max()
-        assert diff < 1e-4 and whole < 1e-4, (size, diff, whole)
-        assert want.shape[1] == (size[0] // 16) * (size[1] // 16)
+    _loads_and_equals_timm(_ours(name), ref, sd, layout, SIZES, patch=16)
 
 
 def test_official_dinov3_layout_is_the_documented_one():

@@ -1,6 +1,5 @@
 """Drawing functions, the tensorboard hook and tools/visualize.py."""
 import glob
-import importlib.util
 import os.path as osp
 
 import numpy as np
@@ -8,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import REPO, SYNTHETIC_CONFIG, tiny_train_overrides
+from conftest import SYNTHETIC_CONFIG, load_tool, tiny_train_overrides
 from mosic_mm.visualization import (cluster_palette, colorize_clusters,
                                     draw_tracks, pca_rgb, tile)
 
@@ -81,10 +80,7 @@ def test_visualize_tool_writes_pngs_and_gif(tmp_path, synthetic_root):
     runner.train()
     cfg_path = tmp_path / 'cfg.py'
     cfg.dump(str(cfg_path))
-    spec = importlib.util.spec_from_file_location(
-        'visualize_tool', osp.join(REPO, 'tools', 'visualize.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('visualize.py')
     video = osp.join(synthetic_root, 'JPEGImages', 'train_0000')
     out = tmp_path / 'vis out'
     written = tool.main(['--config', str(cfg_path), '--checkpoint',
