@@ -3,6 +3,7 @@ import os
 import os.path as osp
 import socket
 import sys
+import uuid
 
 import pytest
 
@@ -140,6 +141,10 @@ def tiny_train_overrides(data_root: str, max_iters: int = 2) -> dict:
         'model.head.num_prototypes': 8,
         'train_cfg.max_iters': max_iters,
         'default_hooks.logger.interval': 1,
+        # unique per Runner: mmengine's default (config name + time in
+        # seconds) makes two Runners built within one second share their
+        # logger and visualizer, i.e. draw into the first one's work_dir
+        'experiment_name': f'tiny_{uuid.uuid4().hex[:12]}',
     }
 
 

@@ -224,6 +224,12 @@ def test_linear_paper_config(name, arch, width):
              if name == 'voc-linear'
              else [cfg.train_dataloader.dataset.data_root])
     assert set(roots) == {'/data/x'} == {cfg.val_dataloader.dataset.data_root}
+    # one process runs several probes: each Runner gets its own logger and
+    # visualizer names (mmengine's default is the time in seconds)
+    again = _linear_cfg(b, vit, info, '/data/x', settings_of(name), '/wd', bb,
+                        '/wd/backbone.pth')
+    assert cfg.experiment_name.startswith(name)
+    assert again.experiment_name != cfg.experiment_name
 
 
 def test_bad_data_root_names_the_folder(tiny_config, tmp_path):

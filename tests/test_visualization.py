@@ -62,6 +62,27 @@ def _runner(tmp_path, data_root, max_iters):
     return Runner.from_cfg(cfg), cfg
 
 
+def test_runners_built_in_one_second_keep_their_own_visualizer(
+        tmp_path, synthetic_root, monkeypatch):
+    # mmengine names the logger and visualizer instances after
+    # experiment_name, by default config name + time in seconds: two Runners
+    # of one second shared them (a flaky test; the bench's probes too)
+    import time
+
+    import mmengine.runner.runner as runner_module
+    now = time.localtime()
+    monkeypatch.setattr(runner_module.time, 'localtime', lambda *a: now)
+    a, _ = _runner(tmp_path / 'a', synthetic_root, 2)
+    b, _ = _runner(tmp_path / 'b', synthetic_root, 2)
+    assert a.timestamp == b.timestamp
+    assert a.visualizer is not b.visualizer
+    assert a.logger is not b.logger
+    assert b.visualizer._vis_backends, 'no backend to check'
+    for backend in b.visualizer._vis_backends.values():
+        assert osp.realpath(backend._save_dir).startswith(
+            osp.realpath(str(tmp_path / 'b')))
+
+
 def test_hook_writes_pictures_during_training(tmp_path, synthetic_root):
     runner, _ = _runner(tmp_path, synthetic_root, 2)
     runner.train()

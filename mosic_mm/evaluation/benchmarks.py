@@ -25,6 +25,7 @@ import copy
 import os
 import os.path as osp
 import tempfile
+import uuid
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -402,6 +403,11 @@ def _linear_cfg(bench, vit, info, root, s, work_dir, backbone_cfg,
     cfg.model.decode_head.in_channels = int(
         getattr(vit, 'embed_dims', cfg.model.decode_head.in_channels))
     cfg.work_dir = work_dir
+    # mmengine names the run's logger and visualizer instances after
+    # experiment_name (default: config name + time in seconds): a second
+    # probe started within the same second would log and draw into the
+    # first one's instances, i.e. into its work_dir
+    cfg.experiment_name = f'{bench.name}_{uuid.uuid4().hex[:12]}'
 
     def set_pipeline(pipeline):
         for t in pipeline:
