@@ -107,10 +107,11 @@ def test_tracks_consistent_with_masks(seed):
     np.testing.assert_allclose(disp, np.broadcast_to(disp[:, :1], disp.shape), atol=1e-3)
 
 
-def test_objects_move_and_frames_follow_tracks():
+@pytest.mark.parametrize('style', ['default', 'crowd'])
+def test_objects_move_and_frames_follow_tracks(style):
     gains, moved = [], []
     for seed in SEEDS:
-        v = small(seed)
+        v = small(seed, style=style)
         fr = v['frames'].astype(np.float32)
         tr, vis, pinst = v['tracks'], v['visibility'], v['point_instance']
         t_n, h, w = fr.shape[:3]
@@ -120,8 +121,15 @@ def test_objects_move_and_frames_follow_tracks():
         def patch(t, xy):
             r, c, _ = pixel_of(xy, h, w)
             r, c = np.clip(r, 1, h - 2), np.clip(c, 1, w - 2)
-            return np.stack([fr[t, r + dr, c + dc] for dr in (-1, 0, 1)
-                             for dc in (-1, 0, 1)], 1)  # [N, 9, 3]
+            p = np.stack([fr[t, r + dr, c + dc] for dr in (-1, 0, 1)
+                          for dc in (-1, 0, 1)], 1)  # [N, 9, 3]
+            if style == 'crowd':
+                # its lights change gain and hue smoothly over the frame:
+                # compare the 3x3 grey structure, normalised
+                g = p.mean(-1)
+                g = g - g.mean(1, keepdims=True)
+                return g / (np.linalg.norm(g, axis=1, keepdims=True) + 1.0)
+            return p
 
         for t in range(1, t_n):
             sel = obj & vis[0] & vis[t] & (np.linalg.norm(tr[t] - tr[0], axis=-1) > 2)
@@ -436,3 +444,142 @@ def test_camera_style_pans_fast_and_keeps_the_default_look():
     a, b = small(5, style='camera'), small(5, style='camera')
     assert _digest(a) == _digest(b)  # deterministic
     assert 'point_part' not in a  # whole objects, as in the default style
+
+
+# --------------------------------------------------------------------------
+# style 'crowd': the camera style with many large objects that bend
+# non-rigidly (the mini reproduction's data: a fixed pixel passes over
+# several classes, and a tracked point's surroundings deform)
+# --------------------------------------------------------------------------
+def test_bend_warp_is_inverted_exactly():
+    from mosic_mm.datasets.synthetic import (_bend, _bend_displacement,
+                                             _bent_canvas, _bent_positions)
+    rng = np.random.default_rng(3)
+    num_frames, side = 12, 64
+    bend = _bend(rng, num_frames, diameter=40.0)
+    u = rng.uniform(16, 48, (50, 2))
+    v = _bent_positions(bend, num_frames, u)  # [T, N, 2]
+    t = np.arange(num_frames)[:, None]
+    np.testing.assert_allclose(v + _bend_displacement(bend, t, v),
+                               np.broadcast_to(u, v.shape), atol=1e-6)
+    assert np.abs(v - u).max() > 1.0  # a real warp, not the identity
+    assert np.abs(v[0] - v[-1]).max() > 0.5  # that changes over time
+    # a canvas showing its own (x, y): the drawn canvas at v reads u
+    yy, xx = np.mgrid[0:side, 0:side].astype(np.float32)
+    canvas = np.dstack([xx, yy, np.zeros_like(xx), np.full_like(xx, 255)])
+    for f in (0, 5, 11):
+        drawn = _bent_canvas(canvas, bend, f)
+        pos = v[f].astype(np.float32)
+        read = cv2.remap(drawn, pos[:, :1], pos[:, 1:], cv2.INTER_LINEAR)[:, 0, :2]
+        np.testing.assert_allclose(read, u, atol=0.05)
+
+
+def _objects_and_static_pixels(style, seeds=range(4), num_frames=16):
+    """(share of object pixels, share of pixels whose class in frames
+    3, 6, ... equals their class in frame 0): how often a static track
+    pairs the same class."""
+    share, same = [], []
+    for seed in seeds:
+        v = render_video(seed, num_frames=num_frames, size=(64, 64),
+                         num_points=96, style=style)
+        cm = v['class_masks']
+        share.append((v['instance_masks'] > 0).mean())
+        same.append(np.mean([(cm[t] == cm[0]).mean()
+                             for t in range(3, num_frames, 3)]))
+    return np.mean(share), np.mean(same)
+
+
+def test_crowd_style_covers_the_frame_and_breaks_static_pixels():
+    cam_share, cam_same = _objects_and_static_pixels('camera')
+    crowd_share, crowd_same = _objects_and_static_pixels('crowd')
+    assert cam_share < 0.25 and crowd_share > 0.4, (cam_share, crowd_share)
+    assert cam_same > 0.75 and crowd_same < 0.65, (cam_same, crowd_same)
+
+
+def _similarity_residual(src, dst):
+    """RMS residual (px) of the best 2-D similarity mapping src -> dst [N, 2]."""
+    a = np.concatenate([src, np.ones((len(src), 1))], 1)
+    # x' = s*x - r*y + tx, y' = r*x + s*y + ty
+    rows = np.concatenate([
+        np.stack([a[:, 0], -a[:, 1], np.ones(len(a)), np.zeros(len(a))], 1),
+        np.stack([a[:, 1], a[:, 0], np.zeros(len(a)), np.ones(len(a))], 1)])
+    rhs = np.concatenate([dst[:, 0], dst[:, 1]])
+    sol = np.linalg.lstsq(rows, rhs, rcond=None)[0]
+    return np.sqrt(np.mean((rows @ sol - rhs) ** 2))
+
+
+@pytest.mark.parametrize('style', ['camera', 'crowd'])
+def test_crowd_objects_bend_and_tracks_follow(style):
+    residuals = []
+    for seed in range(3):
+        v = small(seed, style=style)
+        tr, pinst = v['tracks'].astype(np.float64), v['point_instance']
+        for k in np.unique(pinst[pinst > 0]):
+            sel = pinst == k
+            if sel.sum() >= 6:
+                residuals.append(max(_similarity_residual(tr[0, sel], tr[t, sel])
+                                     for t in range(1, len(tr))))
+    residuals = np.asarray(residuals)
+    assert len(residuals) >= 5
+    if style == 'camera':  # rigid objects: a similarity maps their points
+        assert residuals.max() < 1e-3, residuals
+    else:  # bent objects: no similarity does
+        assert np.median(residuals) > 0.3, residuals
+
+
+@pytest.mark.parametrize('seed', [0, 5])
+def test_crowd_tracks_consistent_with_masks(seed):
+    v = small(seed, style='crowd')
+    assert len(v['instance_classes']) - 1 >= 8  # the style's object count
+    inst, tr, vis, pinst = (v['instance_masks'], v['tracks'], v['visibility'],
+                            v['point_instance'])
+    t_n, h, w = inst.shape
+    row, col, inside = pixel_of(tr, h, w)
+    under = inst[np.arange(t_n)[:, None], row, col]
+    np.testing.assert_array_equal(vis, inside & (under == pinst[None]))
+    assert vis[0].all()
+    # crowded: points are often hidden behind other objects
+    assert 0.1 < (~vis & inside).mean() < 0.8
+
+
+def test_rotate_hue_turns_about_the_grey_axis():
+    import colorsys
+
+    from mosic_mm.datasets.synthetic import _rotate_hue
+    rgb = np.random.default_rng(0).uniform(0, 255, (4, 5, 3))
+    third = np.full((4, 5), 2 * np.pi / 3)
+    # a third of a turn moves red to green, green to blue, blue to red
+    np.testing.assert_allclose(_rotate_hue(rgb, third), rgb[..., [2, 0, 1]],
+                               atol=1e-9)
+    theta = np.random.default_rng(1).uniform(-1, 1, (4, 5))
+    out = _rotate_hue(rgb, theta)
+    np.testing.assert_allclose(out.mean(-1), rgb.mean(-1), atol=1e-9)
+    np.testing.assert_allclose(_rotate_hue(out, -theta), rgb, atol=1e-9)
+    h0 = colorsys.rgb_to_hsv(*np.array([200.0, 60.0, 40.0]) / 255)[0] * 360
+    turned = _rotate_hue(np.array([[[200.0, 60.0, 40.0]]]),
+                         np.deg2rad(np.full((1, 1), 30.0)))[0, 0]
+    h1 = colorsys.rgb_to_hsv(*turned / 255)[0] * 360
+    assert 25 < h1 - h0 < 35, (h0, h1)
+
+
+def _hue_change_along_tracks(style, seeds=range(3)):
+    """Mean circular hue change (degrees) of visible object points between
+    frame 0 and the last frame, read at their ground-truth positions."""
+    out = []
+    for seed in seeds:
+        v = small(seed, style=style)
+        tr, vis, pinst = v['tracks'], v['visibility'], v['point_instance']
+        t_n, h, w = v['frames'].shape[:3]
+        sel = (pinst > 0) & vis[0] & vis[-1]
+        hue = [cv2.cvtColor(v['frames'][t], cv2.COLOR_RGB2HSV)[..., 0]
+               .astype(np.float64) * 2 for t in (0, t_n - 1)]
+        r0, c0, _ = pixel_of(tr[0, sel], h, w)
+        r1, c1, _ = pixel_of(tr[-1, sel], h, w)
+        d = np.abs(hue[0][r0, c0] - hue[1][r1, c1])
+        out.append(np.minimum(d, 360 - d))
+    return np.concatenate(out).mean()
+
+
+def test_crowd_style_light_turns_the_hue_along_tracks():
+    camera, crowd = _hue_change_along_tracks('camera'), _hue_change_along_tracks('crowd')
+    assert crowd > camera + 8, (camera, crowd)

@@ -40,7 +40,8 @@ import numpy as np
 from PIL import Image
 
 __all__ = ['CLASSES', 'PALETTE', 'GENERATOR_VERSION', 'STYLES',
-           'render_video', 'write_dataset']
+           'render_video', 'render_scene', 'ground_truth_tracks',
+           'write_dataset']
 
 GENERATOR_NAME = 'mosic_mm.synthetic'
 GENERATOR_VERSION = 1
@@ -74,12 +75,27 @@ _S_AMP = 0.2
 _OBJECT_POINT_SHARE = 0.6
 
 #: Rendering styles: 'default' (class = shape + texture + colour range),
-#: 'shared_colour' (class = shape + motion; colours and textures shared) and
-#: 'camera' (the default's look under a fast camera pan and a moving light).
-STYLES = ('default', 'shared_colour', 'camera')
+#: 'shared_colour' (class = shape + motion; colours and textures shared),
+#: 'camera' (the default's look under a fast camera pan and a moving light)
+#: and 'crowd' (camera, plus many large objects that bend non-rigidly).
+STYLES = ('default', 'shared_colour', 'camera', 'crowd')
 # camera pan speed, fraction of min(H, W) per frame: (low, high) per style
 _PAN_SPEED = dict(default=(0.0, 0.008), shared_colour=(0.0, 0.008),
-                  camera=(0.02, 0.035))
+                  camera=(0.02, 0.035), crowd=(0.02, 0.035))
+# number of objects (inclusive range) when num_objects is not given
+_NUM_OBJECTS = dict(default=(2, 4), shared_colour=(2, 4), camera=(2, 4),
+                    crowd=(8, 11))
+# object diameter, fraction of min(H, W)
+_DIAMETER = dict(default=(0.2, 0.38), shared_colour=(0.2, 0.38),
+                 camera=(0.2, 0.38), crowd=(0.35, 0.55))
+# style 'crowd': sinusoidal bending modes per object, their summed strain
+# (the warp's Lipschitz constant, < 1 so that it is invertible) and the
+# wavelength range (x the object's diameter)
+_BEND_MODES = 3
+_BEND_STRAIN = 0.6
+_BEND_WAVELENGTH = (0.7, 2.0)
+# style 'crowd': amplitude (degrees) of the coloured light's hue rotation
+_TINT_HUE = 35.0
 _TEXTURES = ('dots', 'stripes', 'checker', 'rings', 'zigzag')
 # shared_colour: motion style of each class id (1..5)
 _MOTION_STYLES = ('roll', 'slide', 'swing', 'spin', 'pulse')
@@ -462,6 +478,113 @@ def _moving_light(rng: np.random.Generator, num_frames: int, height: int,
     return (1.0 + 0.35 * np.sin(u[None] - omega * t + phase)).astype(np.float32)
 
 
+def _moving_tint(rng: np.random.Generator, num_frames: int, height: int,
+                 width: int, ref: float) -> np.ndarray:
+    """Style 'crowd': float32 [T, H, W] hue rotation (radians) of a
+    coloured light fixed in image space that sweeps across the frame like
+    :func:`_moving_light` (its own direction and speed), up to
+    +- :data:`_TINT_HUE` degrees: a tracked point's colour changes along its
+    track, by as much as the class hues differ (45-90 degrees apart)."""
+    beta = rng.uniform(0, 2 * np.pi)
+    wavelength = ref * rng.uniform(0.8, 1.4)
+    omega = 2 * np.pi / rng.uniform(12.0, 24.0)
+    phase = rng.uniform(0, 2 * np.pi)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    u = (xx * np.cos(beta) + yy * np.sin(beta)) * (2 * np.pi / wavelength)
+    t = np.arange(num_frames, dtype=np.float32)[:, None, None]
+    return (np.deg2rad(_TINT_HUE) * np.sin(u[None] - omega * t + phase)).astype(np.float32)
+
+
+def _rotate_hue(rgb: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    """Rotate float rgb [H, W, 3] about the grey axis by ``theta`` [H, W]
+    radians (Rodrigues): the mean (grey level) is kept, the hue turns
+    (positive: red towards green)."""
+    mean = rgb.mean(-1, keepdims=True)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    cross = np.stack([b - g, r - b, g - r], -1) / np.sqrt(3.0)
+    c, s = np.cos(theta)[..., None], np.sin(theta)[..., None]
+    return mean + c * (rgb - mean) + s * cross
+
+
+def _bend(rng: np.random.Generator, num_frames: int,
+          diameter: float) -> Dict[str, np.ndarray]:
+    """Style 'crowd': a smooth non-rigid warp of one object's local canvas.
+
+    The canvas drawn in frame t shows, at local position v, the canvas
+    content at ``v + d_t(v)`` with
+    ``d_t(v) = sum_m a_m * dir_m * sin(k_m . v + omega_m * t + phi_m)``
+    (:func:`_bend_displacement`). The modes' strains ``|a_m| |k_m|`` sum to
+    :data:`_BEND_STRAIN` < 1, so ``v -> v + d_t(v)`` is invertible and a
+    canvas point's position is found by fixed-point iteration
+    (:func:`_bent_positions`): ground-truth tracks stay exact.
+
+    Returns: dict of float64 arrays ``amp`` [M] (px), ``dir`` [M, 2] (unit),
+    ``k`` [M, 2] (rad / px), ``omega`` [M] (rad / frame), ``phase`` [M].
+    """
+    m = _BEND_MODES
+    strain = rng.dirichlet(np.ones(m)) * _BEND_STRAIN
+    wavelength = diameter * rng.uniform(*_BEND_WAVELENGTH, m)
+    k_ang = rng.uniform(0, 2 * np.pi, m)
+    d_ang = rng.uniform(0, 2 * np.pi, m)
+    k_norm = 2 * np.pi / wavelength
+    return dict(amp=strain / k_norm,
+                dir=np.stack([np.cos(d_ang), np.sin(d_ang)], -1),
+                k=k_norm[:, None] * np.stack([np.cos(k_ang), np.sin(k_ang)], -1),
+                omega=rng.uniform(0.25, 0.5, m) * rng.choice([-1.0, 1.0], m),
+                phase=rng.uniform(0, 2 * np.pi, m))
+
+
+def _bend_displacement(bend: Dict[str, np.ndarray], t,
+                       xy: np.ndarray) -> np.ndarray:
+    """``d_t(v)`` float64 [..., 2] of :func:`_bend` at local positions
+    ``xy`` [..., 2] (x, y); ``t`` a frame index or an array broadcasting
+    against ``xy[..., 0]``."""
+    t = np.asarray(t, np.float64)[..., None]
+    arg = xy @ bend['k'].T + bend['omega'] * t + bend['phase']  # [..., M]
+    return (bend['amp'] * np.sin(arg)) @ bend['dir']
+
+
+def _bend_margin(bend: Dict[str, np.ndarray]) -> int:
+    """Canvas padding (px) that holds the bent object: max |d| + 1."""
+    return int(math.ceil(bend['amp'].sum())) + 1
+
+
+def _bent_canvas(canvas: np.ndarray, bend: Dict[str, np.ndarray],
+                 t: int) -> np.ndarray:
+    """The RGBA canvas [L, L, 4] as drawn in frame ``t``: pixel v shows the
+    canvas at v + d_t(v) (bilinear; outside the canvas transparent)."""
+    side = canvas.shape[0]
+    yy, xx = np.mgrid[0:side, 0:side].astype(np.float64)
+    src = np.stack([xx, yy], -1)
+    src = (src + _bend_displacement(bend, t, src)).astype(np.float32)
+    return cv2.remap(canvas, src[..., 0], src[..., 1], cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def _bent_positions(bend: Dict[str, np.ndarray], num_frames: int,
+                    pts: np.ndarray, iters: int = 40) -> np.ndarray:
+    """Where canvas points ``pts`` [N, 2] are drawn, float64 [T, N, 2]: the
+    v with ``v + d_t(v) = u``, by the fixed-point iteration
+    ``v <- u - d_t(v)`` (a contraction of factor :data:`_BEND_STRAIN`, so
+    40 iterations reach ~1e-9 px)."""
+    t = np.arange(num_frames, dtype=np.float64)[:, None]
+    u = np.broadcast_to(pts, (num_frames, ) + pts.shape)
+    v = u.copy()
+    for _ in range(iters):
+        v = u - _bend_displacement(bend, t, v)
+    return v
+
+
+def _object_tracks(affine: np.ndarray, bend, pts: np.ndarray) -> np.ndarray:
+    """Image positions float64 [T, N, 2] of local canvas points ``pts``
+    [N, 2] of an object with per-frame ``affine`` [T, 2, 3] and optional
+    ``bend`` (:func:`_bend`; None: rigid)."""
+    if bend is None:
+        return _apply_affine(affine, pts)
+    local = _bent_positions(bend, len(affine), pts)
+    return np.einsum('tij,tnj->tni', affine[:, :, :2], local) + affine[:, None, :, 2]
+
+
 def _apply_affine(mats: np.ndarray, pts: np.ndarray) -> np.ndarray:
     """[T,2,3] x [N,2] -> [T,N,2]."""
     return np.einsum('tij,nj->tni', mats[:, :, :2], pts) + mats[:, None, :, 2]
@@ -482,7 +605,7 @@ def _pixel_index(tracks: np.ndarray, height: int, width: int):
 # --------------------------------------------------------------------------
 def render_video(seed: int, num_frames: int = 24,
                  size: Tuple[int, int] = (128, 128),
-                 num_objects: Union[int, Tuple[int, int]] = (2, 4),
+                 num_objects: Union[int, Tuple[int, int], None] = None,
                  num_points: int = 256,
                  style: str = 'default') -> Dict[str, np.ndarray]:
     """Render one synthetic clip with exact ground truth.
@@ -492,7 +615,7 @@ def render_video(seed: int, num_frames: int = 24,
         num_frames: T >= 1.
         size: (H, W), each >= 16.
         num_objects: number of objects K, or an inclusive range (min, max)
-            to draw it from.
+            to draw it from; None: the style's (2-4; 'crowd': 8-11).
         num_points: P >= 1 ground-truth points, all visible in frame 0;
             about 60% on objects (spread over the visible ones), the rest on
             the background.
@@ -504,6 +627,13 @@ def render_video(seed: int, num_frames: int = 24,
             pixel position does not follow the content, and a light band
             sweeps across the frame (gain 1 +- 0.35), so that a tracked
             point's brightness changes along its track.
+            'crowd': 'camera' with 8-11 objects of 0.35-0.55 x min(H, W)
+            (about half the frame; they pan with the camera too), each bent
+            by a smooth non-rigid warp that changes over time
+            (:func:`_bend`), under a second, coloured light that turns the
+            hue by up to +- 35 degrees (:func:`_moving_tint`): a pixel
+            position passes over several classes, and a tracked point's
+            shape and colour change along its track.
 
     Returns:
         dict with
@@ -521,14 +651,29 @@ def render_video(seed: int, num_frames: int = 24,
         - style 'shared_colour' only: ``point_part`` int64 [P], the part of
           its object each point lies on (0 for background points).
     """
+    return render_scene(seed, num_frames, size, num_objects, num_points,
+                        style)[0]
+
+
+def render_scene(seed: int, num_frames: int = 24,
+                 size: Tuple[int, int] = (128, 128),
+                 num_objects: Union[int, Tuple[int, int], None] = None,
+                 num_points: int = 256, style: str = 'default'):
+    """:func:`render_video`'s output and the scene behind it: ``(video,
+    scene)``, ``scene`` a dict of ``shifts`` float64 [T, 2] (background
+    translation), ``affines`` (per object, float64 [T, 2, 3]: local canvas
+    -> image) and ``bends`` (per object, :func:`_bend` or None), for
+    :func:`ground_truth_tracks`."""
     seed = _check_int('seed', seed, 0)
     num_frames = _check_int('num_frames', num_frames, 1)
     height, width = _check_size(size)
-    lo, hi = _check_num_objects(num_objects)
-    num_points = _check_int('num_points', num_points, 1)
     if style not in STYLES:
         raise ValueError(f'style must be one of {STYLES}, got {style!r}')
+    lo, hi = _check_num_objects(_NUM_OBJECTS[style] if num_objects is None
+                                else num_objects)
+    num_points = _check_int('num_points', num_points, 1)
     shared = style == 'shared_colour'
+    crowd = style == 'crowd'
 
     rng = np.random.default_rng(seed)
     ref = float(min(height, width))
@@ -543,9 +688,10 @@ def render_video(seed: int, num_frames: int = 24,
     # objects
     classes = rng.integers(1, len(CLASSES), num_obj)
     depth = rng.permutation(num_obj) + 1  # layer of instance k+1
-    canvases, affines, part_maps = [], [], []
+    canvases, affines, part_maps, bends = [], [], [], []
     for k in range(num_obj):
-        diameter = ref * rng.uniform(0.2, 0.38)
+        diameter = ref * rng.uniform(*_DIAMETER[style])
+        bend = None
         if shared:
             canvas, parts = _part_object_canvas(rng, int(classes[k]), diameter)
             part_maps.append(parts)
@@ -554,23 +700,33 @@ def render_video(seed: int, num_frames: int = 24,
                 width, canvas.shape[0], diameter))
         else:
             canvas = _object_canvas(rng, int(classes[k]), diameter)
+            if crowd:
+                bend = _bend(rng, num_frames, diameter)
+                pad = _bend_margin(bend)
+                canvas = np.pad(canvas, ((pad, pad), (pad, pad), (0, 0)))
             affines.append(_object_affines(rng, num_frames, height, width,
                                            canvas.shape[0]))
+            if crowd:  # filmed by the panning camera too (centred mid-clip)
+                affines[-1][:, :, 2] += shifts - shifts[num_frames // 2]
         canvases.append(canvas)
+        bends.append(bend)
 
     frames = np.empty((num_frames, height, width, 3), np.uint8)
     inst = np.zeros((num_frames, height, width), np.uint8)
     own_alpha = np.empty((num_obj, num_frames, height, width), np.uint8)
     back_to_front = np.argsort(depth)
     light = (_moving_light(rng, num_frames, height, width, ref)
-             if style == 'camera' else None)
+             if style in ('camera', 'crowd') else None)
+    tint = _moving_tint(rng, num_frames, height, width, ref) if crowd else None
     for t in range(num_frames):
         pan = np.array([[1.0, 0.0, shifts[t, 0] - margin],
                         [0.0, 1.0, shifts[t, 1] - margin]])
         img = cv2.warpAffine(bg_canvas, pan, (width, height), flags=cv2.INTER_LINEAR,
                              borderMode=cv2.BORDER_REFLECT_101).astype(np.float32)
         for k in back_to_front:
-            rgba = cv2.warpAffine(canvases[k], affines[k][t], (width, height),
+            canvas = (canvases[k] if bends[k] is None
+                      else _bent_canvas(canvases[k], bends[k], t))
+            rgba = cv2.warpAffine(canvas, affines[k][t], (width, height),
                                   flags=cv2.INTER_LINEAR,
                                   borderMode=cv2.BORDER_CONSTANT, borderValue=0)
             own_alpha[k, t] = rgba[..., 3]
@@ -579,10 +735,12 @@ def render_video(seed: int, num_frames: int = 24,
             inst[t][rgba[..., 3] > 127] = k + 1
         if light is not None:
             img = img * light[t][..., None]
+        if tint is not None:
+            img = _rotate_hue(img, tint[t])
         frames[t] = np.clip(img + 0.5, 0, 255).astype(np.uint8)
 
     tracks, point_instance = _sample_points(rng, num_points, canvases, affines,
-                                            own_alpha, inst, shifts)
+                                            bends, own_alpha, inst, shifts)
     row, col, inside = _pixel_index(tracks, height, width)
     t_idx = np.arange(num_frames)[:, None]
     visibility = inside & (inst[t_idx, row, col] == point_instance[None])
@@ -594,7 +752,7 @@ def render_video(seed: int, num_frames: int = 24,
     if shared:
         extra['point_part'] = _point_parts(tracks[0], point_instance, affines,
                                            part_maps)
-    return dict(
+    video = dict(
         **extra,
         frames=frames,
         instance_masks=inst,
@@ -605,6 +763,54 @@ def render_video(seed: int, num_frames: int = 24,
         instance_classes=instance_classes,
         instance_depth=np.concatenate([[0], depth]).astype(np.int64),
     )
+    return video, dict(shifts=shifts, affines=affines, bends=bends)
+
+
+def ground_truth_tracks(video: Dict[str, np.ndarray], scene: dict,
+                        frame: int, xy: np.ndarray):
+    """Exact tracks of arbitrary query points (an oracle tracker).
+
+    A query belongs to whatever is topmost at its rounded pixel in
+    ``frame`` (an object or the background); it then moves with it, and is
+    visible where it is inside the image and that owner is topmost at its
+    rounded pixel (the visibility rule of :func:`render_video`).
+
+    Args:
+        video, scene: from :func:`render_scene`.
+        frame: the query frame, in ``[0, T)``.
+        xy: float [N, 2] (x, y) query positions in that frame, inside the
+            image.
+
+    Returns:
+        float32 [T, N, 2] tracks and bool [T, N] visibility (True in
+        ``frame``).
+    """
+    inst = video['instance_masks']
+    num_frames, height, width = inst.shape
+    if not 0 <= frame < num_frames:
+        raise ValueError(f'frame {frame} is outside [0, {num_frames})')
+    xy = np.asarray(xy, np.float64).reshape(-1, 2)
+    row, col, inside = _pixel_index(xy, height, width)
+    if not inside.all():
+        raise ValueError('ground_truth_tracks: query points must lie inside '
+                         f'the {height}x{width} frame')
+    owner = inst[frame, row, col].astype(np.int64)
+    shifts = scene['shifts']
+    out = np.empty((num_frames, len(xy), 2), np.float64)
+    bg = owner == 0
+    out[:, bg] = xy[bg][None] + (shifts - shifts[frame])[:, None]
+    for k in np.unique(owner[~bg]):
+        sel = owner == k
+        affine, bend = scene['affines'][k - 1], scene['bends'][k - 1]
+        lin, trans = affine[frame, :, :2], affine[frame, :, 2]
+        drawn = (xy[sel] - trans) @ np.linalg.inv(lin).T  # local, as drawn
+        canvas = drawn if bend is None else drawn + _bend_displacement(
+            bend, frame, drawn)
+        out[:, sel] = _object_tracks(affine, bend, canvas)
+    row, col, inside = _pixel_index(out, height, width)
+    visible = inside & (inst[np.arange(num_frames)[:, None], row, col]
+                        == owner[None])
+    return out.astype(np.float32), visible
 
 
 def _point_parts(xy0: np.ndarray, point_instance: np.ndarray, affines,
@@ -624,7 +830,8 @@ def _point_parts(xy0: np.ndarray, point_instance: np.ndarray, affines,
     return out
 
 
-def _sample_points(rng, num_points, canvases, affines, own_alpha, inst, shifts):
+def _sample_points(rng, num_points, canvases, affines, bends, own_alpha, inst,
+                   shifts):
     """Ground-truth points visible in frame 0 -> (tracks float32 [T,P,2],
     point_instance int64 [P]).
 
@@ -638,7 +845,7 @@ def _sample_points(rng, num_points, canvases, affines, own_alpha, inst, shifts):
     for k, canvas in enumerate(canvases):
         local = np.argwhere(canvas[..., 3] > 127)[:, ::-1].astype(np.float64)  # (x, y)
         local += rng.uniform(-0.5, 0.5, local.shape)
-        tr = _apply_affine(affines[k], local).astype(np.float32)
+        tr = _object_tracks(affines[k], bends[k], local).astype(np.float32)
         row, col, inside = _pixel_index(tr, height, width)
         on_self = own_alpha[k][t_idx, row, col] > 127
         ok = np.all(on_self | ~inside, axis=0) & inside[0] & (inst[0, row[0], col[0]] == k + 1)
@@ -745,7 +952,7 @@ def _write_video(root: str, name: str, video: dict, inst_pal: list,
 def write_dataset(root: str, num_train: int = 32, num_val: int = 8,
                   num_frames: int = 24, size: Tuple[int, int] = (128, 128),
                   seed: int = 0, progress: bool = True, *,
-                  num_objects: Union[int, Tuple[int, int]] = (2, 4),
+                  num_objects: Union[int, Tuple[int, int], None] = None,
                   num_points: int = 256, overwrite: bool = False,
                   style: str = 'default') -> dict:
     """Write synthetic videos in the YouTube-VOS / DAVIS layout::
@@ -780,14 +987,15 @@ def write_dataset(root: str, num_train: int = 32, num_val: int = 8,
     num_frames = _check_int('num_frames', num_frames, 1)
     height, width = _check_size(size)
     seed = _check_int('seed', seed, 0)
-    num_objects = _check_num_objects(num_objects)
+    if style not in STYLES:
+        raise ValueError(f'style must be one of {STYLES}, got {style!r}')
+    num_objects = _check_num_objects(_NUM_OBJECTS[style] if num_objects is None
+                                     else num_objects)
     num_points = _check_int('num_points', num_points, 1)
     params = dict(generator=GENERATOR_NAME, generator_version=GENERATOR_VERSION,
                   num_train=num_train, num_val=num_val, num_frames=num_frames,
                   size=[height, width], seed=seed, num_objects=list(num_objects),
                   num_points=num_points)
-    if style not in STYLES:
-        raise ValueError(f'style must be one of {STYLES}, got {style!r}')
     if style != 'default':
         params['style'] = style
     root = osp.abspath(os.fspath(root))
