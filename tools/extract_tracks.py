@@ -129,7 +129,7 @@ def extract_video(info: dict, dataset, plan: dict, prefix, tracker,
         elif list(imgs.shape[1:3]) != frame_size:
             raise RuntimeError(f'window {start} has frames of size '
                                f'{imgs.shape[1:3]}, others {frame_size}')
-        tr, v = track_grid(tracker, imgs, plan['grid_size'])
+        tr, v = track_grid(tracker, imgs, plan['grid_size'], clip=results)
         tracks.append(tr)
         vis.append(v)
     header = make_header(frame_size=frame_size,

@@ -6,10 +6,11 @@ from .base import BaseTracker, grid_queries
 from .cotracker import COTRACKER_INSTALL, CoTracker3
 from .dis_flow import DISFlowTracker
 from .static import StaticTracker
+from .synthetic_gt import SyntheticGroundTruthTracker
 
 __all__ = [
     'BaseTracker', 'CoTracker3', 'DISFlowTracker', 'StaticTracker',
-    'grid_queries',
+    'SyntheticGroundTruthTracker', 'grid_queries',
     'build_tracker', 'check_tracker_cfg'
 ]
 

@@ -91,6 +91,13 @@ class BaseTracker(metaclass=ABCMeta):
                 f'{visibility.shape}, expected {(num_frames, num_points)}')
         return tracks, visibility
 
+    def for_clip(self, results: dict) -> 'BaseTracker':
+        """The tracker to use for the clip of pipeline ``results``
+        (``video_id``, ``frame_inds``, ``data_root``, ...). Trackers see
+        only pixels and return themselves; an oracle that knows the video
+        (:class:`SyntheticGroundTruthTracker`) returns a copy bound to it."""
+        return self
+
     @abstractmethod
     def _track(self, frames: np.ndarray,
                queries: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:

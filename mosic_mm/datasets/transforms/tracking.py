@@ -15,8 +15,8 @@ from mosic_mm.registry import TRANSFORMS
 from mosic_mm.trackers import build_tracker, check_tracker_cfg, grid_queries
 
 
-def track_grid(tracker, imgs: np.ndarray,
-               grid_size: int) -> Tuple[np.ndarray, np.ndarray]:
+def track_grid(tracker, imgs: np.ndarray, grid_size: int,
+               clip: Optional[dict] = None) -> Tuple[np.ndarray, np.ndarray]:
     """Track a ``grid_size x grid_size`` query grid on frame 0 of ``imgs``.
 
     The one definition of on-the-fly supervision, shared by
@@ -26,6 +26,8 @@ def track_grid(tracker, imgs: np.ndarray,
         tracker: a built tracker (``track(frames, queries)``).
         imgs: uint8 ``[T, H, W, 3]`` RGB.
         grid_size: points per side.
+        clip: the pipeline results of the clip, passed to the tracker's
+            ``for_clip`` (an oracle tracker needs to know the video).
 
     Returns:
         float32 ``[T, N, 2]`` tracks (x, y) and bool ``[T, N]`` visibility,
@@ -37,6 +39,8 @@ def track_grid(tracker, imgs: np.ndarray,
                          f'[T, H, W, 3], got {shape}')
     height, width = imgs.shape[1:3]
     queries = grid_queries(height, width, grid_size, t=0)
+    if clip is not None:
+        tracker = tracker.for_clip(clip)
     tracks, visibility = tracker.track(imgs, queries)
     visibility = np.array(visibility, dtype=bool)
     visibility[0] = True
@@ -96,7 +100,7 @@ class TrackPoints(BaseTransform):
     def transform(self, results: dict) -> dict:
         try:
             tracks, visibility = track_grid(self.tracker, results['imgs'],
-                                            self.grid_size)
+                                            self.grid_size, clip=results)
         except ValueError as e:
             if "results['imgs']" in str(e):
                 raise ValueError(f'TrackPoints: {e}') from None
