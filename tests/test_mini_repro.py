@@ -164,17 +164,17 @@ def test_shared_colour_data_defeats_the_colour_baseline(tmp_path):
     assert miou['default'] > 0.5 and miou['shared_colour'] < 0.2, miou
 
 
-def test_mini_configs_train_on_the_camera_data(monkeypatch):
+def test_mini_configs_train_on_the_crowd_data(monkeypatch):
     from mmengine.config import Config
     roots = set()
     for cfg in (rm.MOSIC_CFG, rm.STATIC_CFG):
         ds = Config.fromfile(osp.join(REPO, cfg)).train_dataloader.dataset
-        assert ds.style == 'camera'
+        assert ds.style == 'crowd'
         roots.add(ds.data_root)
     for cfg in (rm.PRETRAIN_CFG, rm.CONTROL_B_CFG):  # the image-SSL start
         roots.add(Config.fromfile(osp.join(REPO, cfg))
                   .train_dataloader.dataset.data_root)
-    assert roots == {'data/synthetic_camera'}
+    assert roots == {'data/synthetic_crowd'}
     # ensure_data writes that style
     import mosic_mm.datasets.synthetic as synthetic
     seen = {}
@@ -182,7 +182,7 @@ def test_mini_configs_train_on_the_camera_data(monkeypatch):
                         lambda root, **kw: seen.update(kw, root=root))
     monkeypatch.chdir(REPO)
     rm.ensure_data('/nonexistent/root')
-    assert seen['style'] == 'camera' and seen['num_train'] == 32
+    assert seen['style'] == 'crowd' and seen['num_train'] == 32
 
 
 @pytest.mark.parametrize('n', [1, 2, 3, 20])
@@ -210,3 +210,12 @@ def test_side_by_side_jobs_split_the_cores(tmp_path):
     rm._run_all([([sys.executable, '-c', code], log) for log in logs], 2)
     want = rm.thread_env(2)['OMP_NUM_THREADS']
     assert [open(log).read().strip() for log in logs] == [want, want]
+
+
+def test_start_column_evaluates_the_given_start(tmp_path):
+    from mmengine.config import Config
+    start = str(tmp_path / 'elsewhere' / 'start.pth')
+    cfg = Config.fromfile(rm.start_model_config(start, str(tmp_path)))
+    assert cfg.model.backbone.init_cfg.checkpoint == start
+    assert cfg.model.backbone.init_cfg.type == 'ConvertedPretrained'
+    assert cfg.model.num_trainable_blocks == 2  # MOSIC_CFG's model otherwise

@@ -6,8 +6,10 @@
    on the synthetic train frames as independent images, made on first use and
    cached (a second run reuses it; a changed config makes a new one);
 2. per seed, with the same number of steps: (b) MoCoV3 continued
-   (imgssl_continue.py), (a) MoSiC on static tracks (mosic_static.py) and
-   MoSiC on DIS tracks (mosic_from_imgssl.py);
+   (imgssl_continue.py), (a) MoSiC on static tracks (mosic_static.py),
+   MoSiC on DIS tracks (mosic_from_imgssl.py) and MoSiC on exact tracks
+   (mosic_gt_tracks.py: the synthetic ground truth, standing in for the
+   paper's CoTracker3);
 3. every metric of tools/evaluate.py on the synthetic val split for the start
    and each run; one table: mean +- std over the seeds.
 """
@@ -29,10 +31,12 @@ PRETRAIN_CFG = 'configs/mini/imgssl_pretrain.py'
 CONTROL_B_CFG = 'configs/mini/imgssl_continue.py'
 STATIC_CFG = 'configs/mini/mosic_static.py'
 MOSIC_CFG = 'configs/mini/mosic_from_imgssl.py'
+GT_CFG = 'configs/mini/mosic_gt_tracks.py'
 RANDOM_CFG = 'configs/mosic_vits_synthetic.py'  # its init: a random ViT
 ARMS = (('+image SSL (b)', CONTROL_B_CFG), ('+MoSiC static (a)', STATIC_CFG),
-        ('+MoSiC', MOSIC_CFG))
-ARM_KEYS = (('imgssl', ARMS[0]), ('static', ARMS[1]), ('mosic', ARMS[2]))
+        ('+MoSiC DIS tracks', MOSIC_CFG), ('+MoSiC exact tracks', GT_CFG))
+ARM_KEYS = (('imgssl', ARMS[0]), ('static', ARMS[1]), ('mosic', ARMS[2]),
+            ('gt', ARMS[3]))
 
 
 def write_frame_list(data_root: str, split: str = 'train',
@@ -241,7 +245,7 @@ def parse_args(argv=None):
                    'processes; the table keeps the model order)')
     p.add_argument('--arms', nargs='+', choices=[k for k, _ in ARM_KEYS],
                    default=[k for k, _ in ARM_KEYS],
-                   help='which arms to train (default: all three)')
+                   help='which arms to train (default: all four)')
     p.add_argument('--eval-args', nargs=argparse.REMAINDER, default=[],
                    help='passed to tools/evaluate.py all (last option)')
     return p.parse_args(argv)
@@ -259,6 +263,19 @@ def _arm_options(cfg_path, seed, iters, start):
     else:
         opts.append(f'model.backbone.init_cfg.checkpoint={start}')
     return opts, n
+
+
+def start_model_config(start: str, out: str) -> str:
+    """Write ``<out>/start_model.py``: MOSIC_CFG initialised from
+    ``start``, the start column's model (MOSIC_CFG alone would evaluate its
+    own ``start_checkpoint``, not a ``--start`` given elsewhere)."""
+    path = osp.join(out, 'start_model.py')
+    with open(path, 'w') as f:
+        f.write(f'_base_ = [{osp.join(REPO, MOSIC_CFG)!r}]\n'
+                f'start_checkpoint = {osp.abspath(start)!r}\n'
+                'model = dict(backbone=dict(init_cfg=dict('
+                'checkpoint=start_checkpoint)))\n')
+    return path
 
 
 def summarise(results: dict, seeds) -> dict:
@@ -307,8 +324,8 @@ def main(argv=None):
     print(f'appearance baseline on {data_root}: nearest class-mean colour '
           f'of 8x8 patches: {100 * base["acc"]:.1f}% patch accuracy, '
           f'{100 * base["miou"]:.1f} mIoU', flush=True)
-    # the tracks of both MoSiC arms, cached once
-    for cfg in (MOSIC_CFG, STATIC_CFG):
+    # the tracks of the MoSiC arms, cached once
+    for cfg in (MOSIC_CFG, STATIC_CFG, GT_CFG):
         _run([py, 'tools/extract_tracks.py', cfg],
              osp.join(args.out, f'extract_{osp.basename(cfg)[:-3]}.log.txt'))
     arms = [arm for k, arm in ARM_KEYS if k in args.arms]
@@ -327,8 +344,8 @@ def main(argv=None):
     # one evaluation call: a random-init ViT (reference: what appearance
     # gets without learning), the start (its config's initialisation = the
     # cached checkpoint) and every checkpoint, side by side
-    models = [RANDOM_CFG, MOSIC_CFG] + [c for name, _ in arms
-                                        for c in ckpts[name]]
+    models = [RANDOM_CFG, start_model_config(args.start, args.out)] + [
+        c for name, _ in arms for c in ckpts[name]]
     chunks = split_models(models, args.jobs)
     evals = []
     for i, chunk in enumerate(chunks):

@@ -11,9 +11,9 @@
 # (mmcv 2.1.0's adjust_hue overflows uint8 under numpy 2 for hue < 0).
 _base_ = ['../mosic_vits_synthetic.py']
 
-# The 'camera' synthetic videos (mosic_from_imgssl.py writes them): the
-# demo's look under a fast camera pan.
-data_root = 'data/synthetic_camera'
+# The 'crowd' synthetic videos (mosic_from_imgssl.py writes them): the
+# demo's classes, crowded, bending, under a panning camera and moving lights.
+data_root = 'data/synthetic_crowd'
 # One frame per line, relative to JPEGImages/, written by
 # tools/reproduce_mini.py (write_frame_list) from ImageSets/train.txt.
 frame_list = 'ImageSets/train_frames.txt'
