@@ -462,37 +462,42 @@ def _background_shifts(rng: np.random.Generator, num_frames: int,
     return vel * t + amp * (np.sin(freq * t + phase) - np.sin(phase))
 
 
+def _travelling_wave(rng: np.random.Generator, num_frames: int, height: int,
+                     width: int, wavelength) -> np.ndarray:
+    """Float32 [T, H, W] ``sin`` of a plane wave fixed in image space that
+    sweeps across the frame: random direction and phase, crests
+    ``uniform(*wavelength)`` px apart, one period every 12-24 frames."""
+    beta = rng.uniform(0, 2 * np.pi)
+    wavelength = rng.uniform(*wavelength)
+    omega = 2 * np.pi / rng.uniform(12.0, 24.0)
+    phase = rng.uniform(0, 2 * np.pi)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    u = (xx * np.cos(beta) + yy * np.sin(beta)) * (2 * np.pi / wavelength)
+    t = np.arange(num_frames, dtype=np.float32)[:, None, None]
+    return np.sin(u[None] - omega * t + phase)
+
+
 def _moving_light(rng: np.random.Generator, num_frames: int, height: int,
                   width: int, ref: float) -> np.ndarray:
     """Style 'camera': float32 [T, H, W] gain of a light fixed in image
     space that sweeps across the frame (bands 0.6-1.0 x ``ref`` apart,
     one period every 12-24 frames, gain 1 +- 0.35), so the brightness of a
     tracked point changes along its track."""
-    beta = rng.uniform(0, 2 * np.pi)
-    wavelength = ref * rng.uniform(0.6, 1.0)
-    omega = 2 * np.pi / rng.uniform(12.0, 24.0)
-    phase = rng.uniform(0, 2 * np.pi)
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
-    u = (xx * np.cos(beta) + yy * np.sin(beta)) * (2 * np.pi / wavelength)
-    t = np.arange(num_frames, dtype=np.float32)[:, None, None]
-    return (1.0 + 0.35 * np.sin(u[None] - omega * t + phase)).astype(np.float32)
+    wave = _travelling_wave(rng, num_frames, height, width,
+                            (0.6 * ref, 1.0 * ref))
+    return (1.0 + 0.35 * wave).astype(np.float32)
 
 
 def _moving_tint(rng: np.random.Generator, num_frames: int, height: int,
                  width: int, ref: float) -> np.ndarray:
     """Style 'crowd': float32 [T, H, W] hue rotation (radians) of a
     coloured light fixed in image space that sweeps across the frame like
-    :func:`_moving_light` (its own direction and speed), up to
+    :func:`_moving_light` (bands 0.8-1.4 x ``ref`` apart), up to
     +- :data:`_TINT_HUE` degrees: a tracked point's colour changes along its
     track, by as much as the class hues differ (45-90 degrees apart)."""
-    beta = rng.uniform(0, 2 * np.pi)
-    wavelength = ref * rng.uniform(0.8, 1.4)
-    omega = 2 * np.pi / rng.uniform(12.0, 24.0)
-    phase = rng.uniform(0, 2 * np.pi)
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
-    u = (xx * np.cos(beta) + yy * np.sin(beta)) * (2 * np.pi / wavelength)
-    t = np.arange(num_frames, dtype=np.float32)[:, None, None]
-    return (np.deg2rad(_TINT_HUE) * np.sin(u[None] - omega * t + phase)).astype(np.float32)
+    wave = _travelling_wave(rng, num_frames, height, width,
+                            (0.8 * ref, 1.4 * ref))
+    return (np.deg2rad(_TINT_HUE) * wave).astype(np.float32)
 
 
 def _rotate_hue(rgb: np.ndarray, theta: np.ndarray) -> np.ndarray:
