@@ -1,6 +1,7 @@
 """The mini reproduction (tools/reproduce_mini.py, configs/mini/): the
 image-SSL pretraining config runs, its cached start is reused, and the MoSiC
 configs start from exactly its backbone."""
+import json
 import os
 import os.path as osp
 import sys
@@ -219,3 +220,31 @@ def test_start_column_evaluates_the_given_start(tmp_path):
     assert cfg.model.backbone.init_cfg.checkpoint == start
     assert cfg.model.backbone.init_cfg.type == 'ConvertedPretrained'
     assert cfg.model.num_trainable_blocks == 2  # MOSIC_CFG's model otherwise
+
+
+def test_evaluate_runs_chunks_side_by_side_and_keeps_the_order(
+        tmp_path, monkeypatch):
+    import argparse
+    models = [f'm{i}.pth' for i in range(5)]
+    calls = []
+
+    def fake_run_all(jobs, n):
+        assert n == 2 and len(jobs) == 2
+        for cmd, log in jobs:
+            calls.append(cmd)
+            chunk = cmd[cmd.index('propagate') + 1:cmd.index('--data-root')]
+            js = cmd[cmd.index('--json') + 1]
+            assert log == js[:-5] + '.log.txt'
+            with open(js, 'w') as f:
+                json.dump({m: {'J&F': float(m[1])} for m in chunk}, f)
+
+    monkeypatch.setattr(rm, '_run_all', fake_run_all)
+    args = argparse.Namespace(jobs=2, out=str(tmp_path), python='py',
+                              eval_args=['--max-videos', '2'])
+    cols = rm._evaluate('propagate', models, 'root', args,
+                        ['--input-size', '224'])
+    assert [c['J&F'] for c in cols] == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert all(c[c.index('--input-size') + 1] == '224' and
+               c[-2:] == ['--max-videos', '2'] for c in calls)
+    assert sorted(os.listdir(tmp_path)) == ['eval_propagate_224px-0.json',
+                                            'eval_propagate_224px-1.json']

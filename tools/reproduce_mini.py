@@ -246,6 +246,9 @@ def parse_args(argv=None):
     p.add_argument('--arms', nargs='+', choices=[k for k, _ in ARM_KEYS],
                    default=[k for k, _ in ARM_KEYS],
                    help='which arms to train (default: all four)')
+    p.add_argument('--temporal-size', type=int, default=224,
+                   help='also evaluate J&F and video clustering at this '
+                   'input size (0: not)')
     p.add_argument('--eval-args', nargs=argparse.REMAINDER, default=[],
                    help='passed to tools/evaluate.py all (last option)')
     return p.parse_args(argv)
@@ -276,6 +279,26 @@ def start_model_config(start: str, out: str) -> str:
                 'model = dict(backbone=dict(init_cfg=dict('
                 'checkpoint=start_checkpoint)))\n')
     return path
+
+
+def _evaluate(task: str, models: list, data_root: str, args,
+              extra=()) -> list:
+    """``tools/evaluate.py TASK`` on ``models`` in ``args.jobs`` side-by-
+    side chunks -> one {metric: value} per model, in the models' order."""
+    tag = task + (f'_{extra[-1]}px' if extra else '')
+    evals = []
+    for i, chunk in enumerate(split_models(models, args.jobs)):
+        js = osp.join(args.out,
+                      f'eval_{tag}{f"-{i}" if args.jobs > 1 else ""}.json')
+        evals.append(([args.python, 'tools/evaluate.py', task, *chunk,
+                       '--data-root', data_root, *extra, '--json', js,
+                       *args.eval_args], js[:-5] + '.log.txt'))
+    _run_all(evals, args.jobs)
+    per_chunk = []
+    for _, log in evals:
+        with open(log[:-8] + '.json') as f:
+            per_chunk.append(list(json.load(f).values()))
+    return merge_columns(per_chunk)
 
 
 def summarise(results: dict, seeds) -> dict:
@@ -346,19 +369,16 @@ def main(argv=None):
     # cached checkpoint) and every checkpoint, side by side
     models = [RANDOM_CFG, start_model_config(args.start, args.out)] + [
         c for name, _ in arms for c in ckpts[name]]
-    chunks = split_models(models, args.jobs)
-    evals = []
-    for i, chunk in enumerate(chunks):
-        js = osp.join(args.out, f'eval_all{i if args.jobs > 1 else ""}.json')
-        evals.append(([py, 'tools/evaluate.py', 'all', *chunk, '--data-root',
-                       data_root, '--json', js, *args.eval_args],
-                      js[:-5] + '.log.txt'))
-    _run_all(evals, args.jobs)
-    per_chunk = []
-    for _, log in evals:
-        with open(log[:-8] + '.json') as f:
-            per_chunk.append(list(json.load(f).values()))
-    cols = merge_columns(per_chunk)
+    cols = _evaluate('all', models, data_root, args)
+    # J&F and video clustering again at a larger input: at 112 px (8x8
+    # tokens) propagation is near its floor with 8-11 instances per clip
+    if args.temporal_size:
+        for task in ('propagate', 'videoclust'):
+            extra = _evaluate(task, models, data_root, args,
+                              ['--input-size', str(args.temporal_size)])
+            for col, more in zip(cols, extra):
+                col.update({f'{k} @{args.temporal_size}px': v
+                            for k, v in more.items()})
     results = {'random init': [cols[0]], 'start (MoCoV3)': [cols[1]]}
     i = 2
     for name, _ in arms:
