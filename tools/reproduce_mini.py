@@ -11,7 +11,8 @@
    (mosic_gt_tracks.py: the synthetic ground truth, standing in for the
    paper's CoTracker3);
 3. every metric of tools/evaluate.py on the synthetic val split for the start
-   and each run; one table: mean +- std over the seeds.
+   and each run, J&F and video clustering also at --temporal-size px (224);
+   one table: mean +- std over the seeds.
 """
 import argparse
 import hashlib
