@@ -251,7 +251,8 @@ def parse_args(argv=None):
                    help='also evaluate J&F and video clustering at this '
                    'input size (0: not)')
     p.add_argument('--eval-args', nargs=argparse.REMAINDER, default=[],
-                   help='passed to tools/evaluate.py all (last option)')
+                   help='passed to every tools/evaluate.py call (last '
+                   'option)')
     return p.parse_args(argv)
 
 
@@ -348,11 +349,13 @@ def main(argv=None):
     print(f'appearance baseline on {data_root}: nearest class-mean colour '
           f'of 8x8 patches: {100 * base["acc"]:.1f}% patch accuracy, '
           f'{100 * base["miou"]:.1f} mIoU', flush=True)
-    # the tracks of the MoSiC arms, cached once
-    for cfg in (MOSIC_CFG, STATIC_CFG, GT_CFG):
-        _run([py, 'tools/extract_tracks.py', cfg],
-             osp.join(args.out, f'extract_{osp.basename(cfg)[:-3]}.log.txt'))
     arms = [arm for k, arm in ARM_KEYS if k in args.arms]
+    # the tracks of the MoSiC arms that run, cached once
+    for _, cfg in arms:
+        if cfg != CONTROL_B_CFG:
+            _run([py, 'tools/extract_tracks.py', cfg],
+                 osp.join(args.out,
+                          f'extract_{osp.basename(cfg)[:-3]}.log.txt'))
     jobs, n_iters = [], None
     for seed in args.seeds:
         for name, cfg in arms:
@@ -366,8 +369,8 @@ def main(argv=None):
         with open(osp.join(wd, 'last_checkpoint')) as f:
             ckpts[name].append(f.read().strip())
     # one evaluation call: a random-init ViT (reference: what appearance
-    # gets without learning), the start (its config's initialisation = the
-    # cached checkpoint) and every checkpoint, side by side
+    # gets without learning), the start (MOSIC_CFG initialised from
+    # args.start) and every checkpoint, side by side
     models = [RANDOM_CFG, start_model_config(args.start, args.out)] + [
         c for name, _ in arms for c in ckpts[name]]
     cols = _evaluate('all', models, data_root, args)

@@ -404,17 +404,14 @@ def profile_video_decode(path: str, inds: Sequence[int], size,
     from mosic_mm.datasets.transforms.geometry import resize_frames
     from mosic_mm.datasets.transforms.loading import (_PROBE_OPTIONS,
                                                       _frames_to_decode,
+                                                      _pyav_index,
                                                       read_video)
     inds = np.asarray(inds, np.int64)
 
-    def index():
+    def index():  # what read_video does before decoding
         with av.open(path, options=_PROBE_OPTIONS) as c:
-            pk = [p for p in c.demux(c.streams.video[0])
-                  if p.size and p.pts is not None]
-        pts = np.array([p.pts for p in pk])
-        frame_of = np.empty(len(pk), np.int64)
-        frame_of[np.argsort(pts, kind='stable')] = np.arange(len(pk))
-        return pk, frame_of, np.array([p.is_keyframe for p in pk])
+            _, pk, frame_of, _, key = _pyav_index(c, path)
+        return pk, frame_of, key
 
     pk, frame_of, key = index()
     needed = _frames_to_decode(key, frame_of, inds)
