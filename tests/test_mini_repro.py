@@ -180,10 +180,42 @@ def test_mini_configs_train_on_the_crowd_data(monkeypatch):
     import mosic_mm.datasets.synthetic as synthetic
     seen = {}
     monkeypatch.setattr(synthetic, 'write_dataset',
-                        lambda root, **kw: seen.update(kw, root=root))
+                        lambda root, **kw: seen.update(kw, root=root) or
+                        dict(created=False))
+    monkeypatch.setattr(rm, 'write_frame_list', lambda root: None)
     monkeypatch.chdir(REPO)
     rm.ensure_data('/nonexistent/root')
     assert seen['style'] == 'crowd' and seen['num_train'] == 32
+    assert seen['num_val'] == 32
+
+
+def test_ensure_data_regenerates_a_stale_split_and_keeps_train(tmp_path):
+    from mosic_mm.datasets.synthetic import write_dataset
+    cfg = tmp_path / 'tiny.py'
+    cfg.write_text(f"_base_ = [{osp.join(REPO, rm.RANDOM_CFG)!r}]\n"
+                   "train_dataloader = dict(dataset=dict(num_train=1, "
+                   "num_val=2, num_frames=2, size=(32, 32)))\n")
+    root = tmp_path / 'data'
+    write_dataset(str(root), num_train=1, num_val=1, num_frames=2,
+                  size=(32, 32), progress=False)
+    frame = root / 'JPEGImages' / 'train_0000' / '00000.jpg'
+    before = frame.read_bytes()
+    rm.ensure_data(str(root), config=str(cfg))
+    meta = json.loads((root / 'meta.json').read_text())
+    assert meta['params']['num_val'] == 2
+    assert (root / 'ImageSets' / 'val.txt').read_text().split() == [
+        'val_0000', 'val_0001']
+    assert frame.read_bytes() == before
+    # the image-SSL arms' frame list survives the regeneration
+    assert (root / 'ImageSets' / 'train_frames.txt').read_text().split() == [
+        'train_0000/00000.jpg', 'train_0000/00001.jpg']
+    # a root the generator did not write is never overwritten
+    other = tmp_path / 'other'
+    other.mkdir()
+    (other / 'meta.json').write_text('{"params": {"mine": 1}}')
+    with pytest.raises(FileExistsError, match='not written by'):
+        rm.ensure_data(str(other), config=str(cfg))
+    assert (other / 'meta.json').read_text() == '{"params": {"mine": 1}}'
 
 
 @pytest.mark.parametrize('n', [1, 2, 3, 20])

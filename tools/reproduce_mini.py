@@ -69,17 +69,26 @@ def write_frame_list(data_root: str, split: str = 'train',
 
 
 def ensure_data(data_root: str, config: str = MOSIC_CFG) -> None:
-    """Write the synthetic videos of ``config``'s train set into
-    ``data_root`` unless a dataset is there already (``meta.json``)."""
-    if osp.isfile(osp.join(data_root, 'meta.json')):
-        return
+    """Write the synthetic videos of ``config``'s dataset into ``data_root``
+    (nothing is written when they are there already) and the train frame
+    list of the image-SSL configs. A dataset there that
+    this generator wrote with other parameters (e.g. the earlier 8-video val
+    split) is regenerated. The data is deterministic: each video's seed
+    comes from its split and index, so a new val split leaves the train
+    videos, and with them the cached start and tracks, as they were."""
     from mmengine.config import Config
 
     from mosic_mm.datasets.synthetic import write_dataset
     ds = Config.fromfile(config).train_dataloader.dataset
-    write_dataset(data_root, num_train=ds.num_train, num_val=ds.num_val,
-                  num_frames=ds.num_frames, size=tuple(ds.size),
-                  seed=ds.get('seed', 0), style=ds.get('style', 'default'))
+    kw = dict(num_train=ds.num_train, num_val=ds.num_val,
+              num_frames=ds.num_frames, size=tuple(ds.size),
+              seed=ds.get('seed', 0), style=ds.get('style', 'default'))
+    had = osp.isfile(osp.join(data_root, 'meta.json'))
+    # overwrite=True still refuses a root this generator did not write
+    if write_dataset(data_root, overwrite=True, **kw)['created'] and had:
+        print(f'{data_root}: regenerated with the parameters of {config}',
+              flush=True)
+    write_frame_list(data_root)  # the image-SSL arms' list, in ImageSets/
 
 
 def data_root_of(config: str = MOSIC_CFG) -> str:
@@ -172,7 +181,6 @@ def ensure_start(start: str, config: str = PRETRAIN_CFG,
         cfg.merge_from_dict(dict(o.split('=', 1) for o in cfg_options))
     data_root = cfg.train_dataloader.dataset.data_root
     ensure_data(data_root)
-    write_frame_list(data_root)
     os.makedirs(work_dir, exist_ok=True)
     t0 = time.time()
     _run([python, 'tools/train.py', config, '--work-dir', work_dir,
@@ -345,6 +353,7 @@ def main(argv=None):
     py = args.python
     ensure_start(args.start, python=py)
     data_root = data_root_of(MOSIC_CFG)
+    ensure_data(data_root)  # also when the start was cached
     base = mean_colour_baseline(data_root)
     print(f'appearance baseline on {data_root}: nearest class-mean colour '
           f'of 8x8 patches: {100 * base["acc"]:.1f}% patch accuracy, '
