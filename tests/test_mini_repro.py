@@ -112,6 +112,31 @@ def test_start_is_remade_when_its_config_changes(tmp_path, monkeypatch):
     assert calls and calls[0][1] == 'tools/train.py'
 
 
+@pytest.mark.parametrize('other_root', [False, True])
+def test_start_prepares_only_the_mini_data(tmp_path, monkeypatch,
+                                           other_root):
+    # the mini configs' root is generated (or regenerated); a root given by
+    # --cfg-options (tests, a user's data) is never rewritten by the mini
+    # configs' parameters, only its frame list is written
+    calls = []
+    monkeypatch.setattr(rm, 'ensure_data', lambda root: calls.append(
+        ('data', root)))
+    monkeypatch.setattr(rm, 'write_frame_list', lambda root: calls.append(
+        ('list', root)))
+
+    def fake_run(cmd, log):
+        raise RuntimeError('stop')
+    monkeypatch.setattr(rm, '_run', fake_run)
+    monkeypatch.chdir(REPO)
+    opts = [f'train_dataloader.dataset.data_root={tmp_path}'] \
+        if other_root else []
+    with pytest.raises(RuntimeError, match='stop'):
+        rm.ensure_start(str(tmp_path / 'start.pth'),
+                        work_dir=str(tmp_path / 'w'), cfg_options=opts)
+    assert calls == ([('list', str(tmp_path))] if other_root else
+                     [('data', 'data/synthetic_crowd')])
+
+
 def test_table_reports_mean_and_spread():
     runs = {'start': [{'m': 0.5}], 'arm': [{'m': 0.2}, {'m': 0.4}]}
     s = rm.summarise(runs, [0, 1])

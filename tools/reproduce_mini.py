@@ -180,7 +180,10 @@ def ensure_start(start: str, config: str = PRETRAIN_CFG,
     if cfg_options:
         cfg.merge_from_dict(dict(o.split('=', 1) for o in cfg_options))
     data_root = cfg.train_dataloader.dataset.data_root
-    ensure_data(data_root)
+    if data_root == data_root_of(MOSIC_CFG):
+        ensure_data(data_root)  # the mini configs' videos
+    else:  # another root (--cfg-options): its videos must be there
+        write_frame_list(data_root)
     os.makedirs(work_dir, exist_ok=True)
     t0 = time.time()
     _run([python, 'tools/train.py', config, '--work-dir', work_dir,
