@@ -15,8 +15,8 @@ echo
 "$PY" tools/evaluate.py all configs/mosic_vits_synthetic.py \
     "$(cat "$WORK_DIR/last_checkpoint")" --json "$WORK_DIR/eval_before_after.json"
 # MoSiC's claim in miniature (an image-SSL start, then MoSiC vs static tracks
-# vs more image SSL, 3 seeds; docs/mini_reproduction.md) takes ~20 min on 2
-# cores the first time (~11 with its start and tracks cached), beyond the
+# vs more image SSL, 3 seeds; docs/mini_reproduction.md) takes ~24 min on 2
+# cores the first time (~15 with its start and tracks cached), beyond the
 # demo's budget together with the demo, so it is opt-in: MINI=1 or make
 # reproduce-mini.
 if [ "${MINI:-0}" = 1 ]; then
