@@ -243,6 +243,26 @@ def test_ensure_data_regenerates_a_stale_split_and_keeps_train(tmp_path):
     assert (other / 'meta.json').read_text() == '{"params": {"mine": 1}}'
 
 
+@pytest.mark.parametrize('cfg_path, tracker', [
+    (rm.STATIC_CFG, 'StaticTracker'),
+    (rm.GT_CFG, 'SyntheticGroundTruthTracker')])
+def test_track_arms_change_only_the_tracker(cfg_path, tracker):
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(REPO, cfg_path))
+    load = [t for t in cfg.train_dataloader.dataset.pipeline
+            if t['type'] == 'LoadTracks']
+    assert load[0]['tracker'] == dict(type=tracker)
+    assert load[0]['extract_cmd'].endswith(cfg_path)  # its own cache
+    ref = Config.fromfile(osp.join(REPO, rm.MOSIC_CFG))
+    # same pipeline otherwise, same model and schedule
+    rest = [t for t in cfg.train_dataloader.dataset.pipeline
+            if t['type'] != 'LoadTracks']
+    assert rest == [t for t in ref.train_dataloader.dataset.pipeline
+                    if t['type'] != 'LoadTracks']
+    assert cfg.model == ref.model and cfg.param_scheduler == ref.param_scheduler
+    assert cfg.train_pipeline == cfg.train_dataloader.dataset.pipeline
+
+
 @pytest.mark.parametrize('n', [1, 2, 3, 20])
 def test_parallel_evaluation_keeps_the_model_order(n):
     models = [f'm{i}' for i in range(11)]

@@ -46,17 +46,3 @@ def test_rejects_bad_queries_like_every_tracker():
     with pytest.raises(ValueError, match='out of range'):
         StaticTracker().track(frames, np.array([[3, 1.0, 1.0]], np.float32))
 
-
-def test_static_config_uses_it():
-    from mmengine.config import Config
-    cfg = Config.fromfile('configs/mini/mosic_static.py')
-    load = [t for t in cfg.train_dataloader.dataset.pipeline
-            if t['type'] == 'LoadTracks']
-    assert load[0]['tracker'] == dict(type='StaticTracker')
-    ref = Config.fromfile('configs/mini/mosic_from_imgssl.py')
-    # same pipeline otherwise, same model and schedule
-    rest = [t for t in cfg.train_dataloader.dataset.pipeline
-            if t['type'] != 'LoadTracks']
-    assert rest == [t for t in ref.train_dataloader.dataset.pipeline
-                    if t['type'] != 'LoadTracks']
-    assert cfg.model == ref.model and cfg.param_scheduler == ref.param_scheduler

@@ -8,14 +8,10 @@
 _base_ = ['./mosic_from_imgssl.py']
 
 tracker = dict(type='SyntheticGroundTruthTracker')
-train_dataloader = dict(dataset=dict(pipeline=[
-    dict(type='LoadClip'),
-    dict(type='LoadTracks', tracker=tracker, grid_size=16,
-         on_missing='track', extract_cmd='python tools/extract_tracks.py '
-         'configs/mini/mosic_gt_tracks.py'),
-    dict(type='ClipRandomResizedCrop', size=112, scale=(0.4, 1.0),
-         ratio=(3 / 4, 4 / 3), interpolation='bilinear'),
-    dict(type='ClipFlip', prob=0.5),
-    dict(type='SelectTracks', num_tracks=64, grid_size=8),
-    dict(type='PackTrackInputs'),
-]))
+# the inherited pipeline (mmengine's Python-syntax base access), with its
+# LoadTracks (index 1) reading this tracker's cache
+train_pipeline = _base_.train_pipeline
+train_pipeline[1].update(
+    tracker=tracker,
+    extract_cmd='python tools/extract_tracks.py configs/mini/mosic_gt_tracks.py')
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
