@@ -244,7 +244,7 @@ def test_ensure_data_regenerates_a_stale_split_and_keeps_train(tmp_path):
 
 
 @pytest.mark.parametrize('cfg_path, tracker', [
-    (rm.STATIC_CFG, 'StaticTracker'),
+    (rm.MOSIC_CFG, 'DISFlowTracker'), (rm.STATIC_CFG, 'StaticTracker'),
     (rm.GT_CFG, 'SyntheticGroundTruthTracker')])
 def test_track_arms_change_only_the_tracker(cfg_path, tracker):
     from mmengine.config import Config

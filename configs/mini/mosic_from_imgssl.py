@@ -21,8 +21,15 @@ mini_iters = 400
 # 32 val videos (the synthetic default: 8): with 8 the temporal metrics'
 # seed spreads were mostly the few videos' noise (docs/mini_reproduction.md).
 data_root = 'data/synthetic_crowd'
+# the demo's pipeline; its hint for filling the DIS track cache names this
+# config (the demo's config would fill data/synthetic's cache)
+train_pipeline = _base_.train_pipeline
+train_pipeline[1].update(
+    extract_cmd='python tools/extract_tracks.py '
+    'configs/mini/mosic_from_imgssl.py')
 train_dataloader = dict(
-    dataset=dict(data_root=data_root, style='crowd', num_val=32))
+    dataset=dict(data_root=data_root, style='crowd', num_val=32,
+                 pipeline=train_pipeline))
 model = dict(
     backbone=dict(
         type='DINOVisionTransformer',

@@ -13,5 +13,6 @@ tracker = dict(type='SyntheticGroundTruthTracker')
 train_pipeline = _base_.train_pipeline
 train_pipeline[1].update(
     tracker=tracker,
-    extract_cmd='python tools/extract_tracks.py configs/mini/mosic_gt_tracks.py')
+    extract_cmd='python tools/extract_tracks.py '
+    'configs/mini/mosic_gt_tracks.py')
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
