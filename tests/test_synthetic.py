@@ -457,7 +457,7 @@ def test_bend_warp_is_inverted_exactly():
                                              _bent_canvas, _bent_positions)
     rng = np.random.default_rng(3)
     num_frames, side = 12, 64
-    bend = _bend(rng, num_frames, diameter=40.0)
+    bend = _bend(rng, diameter=40.0)
     u = rng.uniform(16, 48, (50, 2))
     v = _bent_positions(bend, num_frames, u)  # [T, N, 2]
     t = np.arange(num_frames)[:, None]

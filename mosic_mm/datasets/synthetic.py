@@ -121,7 +121,16 @@ def _check_size(size) -> Tuple[int, int]:
             _check_int('size[1] (W)', size[1], 16))
 
 
-def _check_num_objects(num_objects) -> Tuple[int, int]:
+def _check_style(style: str) -> str:
+    if style not in STYLES:
+        raise ValueError(f'style must be one of {STYLES}, got {style!r}')
+    return style
+
+
+def _check_num_objects(num_objects, style: str) -> Tuple[int, int]:
+    """-> (min, max) objects per video; None: ``style``'s default range."""
+    if num_objects is None:
+        num_objects = _NUM_OBJECTS[style]
     if isinstance(num_objects, Integral) and not isinstance(num_objects, bool):
         num_objects = (num_objects, num_objects)
     if not isinstance(num_objects, Sequence) or len(num_objects) != 2:
@@ -511,7 +520,7 @@ def _rotate_hue(rgb: np.ndarray, theta: np.ndarray) -> np.ndarray:
     return mean + c * (rgb - mean) + s * cross
 
 
-def _bend(rng: np.random.Generator, num_frames: int,
+def _bend(rng: np.random.Generator,
           diameter: float) -> Dict[str, np.ndarray]:
     """Style 'crowd': a smooth non-rigid warp of one object's local canvas.
 
@@ -672,10 +681,8 @@ def render_scene(seed: int, num_frames: int = 24,
     seed = _check_int('seed', seed, 0)
     num_frames = _check_int('num_frames', num_frames, 1)
     height, width = _check_size(size)
-    if style not in STYLES:
-        raise ValueError(f'style must be one of {STYLES}, got {style!r}')
-    lo, hi = _check_num_objects(_NUM_OBJECTS[style] if num_objects is None
-                                else num_objects)
+    style = _check_style(style)
+    lo, hi = _check_num_objects(num_objects, style)
     num_points = _check_int('num_points', num_points, 1)
     shared = style == 'shared_colour'
     crowd = style == 'crowd'
@@ -706,7 +713,7 @@ def render_scene(seed: int, num_frames: int = 24,
         else:
             canvas = _object_canvas(rng, int(classes[k]), diameter)
             if crowd:
-                bend = _bend(rng, num_frames, diameter)
+                bend = _bend(rng, diameter)
                 pad = _bend_margin(bend)
                 canvas = np.pad(canvas, ((pad, pad), (pad, pad), (0, 0)))
             affines.append(_object_affines(rng, num_frames, height, width,
@@ -992,10 +999,8 @@ def write_dataset(root: str, num_train: int = 32, num_val: int = 8,
     num_frames = _check_int('num_frames', num_frames, 1)
     height, width = _check_size(size)
     seed = _check_int('seed', seed, 0)
-    if style not in STYLES:
-        raise ValueError(f'style must be one of {STYLES}, got {style!r}')
-    num_objects = _check_num_objects(_NUM_OBJECTS[style] if num_objects is None
-                                     else num_objects)
+    style = _check_style(style)
+    num_objects = _check_num_objects(num_objects, style)
     num_points = _check_int('num_points', num_points, 1)
     params = dict(generator=GENERATOR_NAME, generator_version=GENERATOR_VERSION,
                   num_train=num_train, num_val=num_val, num_frames=num_frames,
