@@ -251,3 +251,110 @@ def test_loss_counts_every_frame_and_ignores_invisible_terms():
                    for n in range(2) if vis[0, t, n]) / 6
     got = head.loss(student, teacher, vis)['loss']
     assert torch.allclose(got, expected, atol=1e-6)
+
+
+# ------------------- official-code audit (issue 23): blocks and masking
+def _tiny_deep_model(num_layers, **kw):
+    cfg = tiny_model_cfg(**kw)
+    cfg['backbone']['arch'] = dict(embed_dims=32, num_layers=num_layers,
+                                   num_heads=2, feedforward_channels=64)
+    torch.manual_seed(0)
+    model = MODELS.build(cfg)
+    model.init_weights()
+    return model
+
+
+@pytest.mark.parametrize('cfg_file', [
+    'configs/mosic_vitl_ytvos.py', 'configs/mosic_vitl_reg_ytvos.py',
+    'configs/mosic_vitg_ytvos.py', 'configs/mosic_dinov3_vitl16_ytvos.py'])
+def test_deep_configs_train_their_last_two_blocks(cfg_file):
+    """ViT-L/g train their last two blocks (docs/reproduction.md); the
+    reference's name match would train blocks 10 and 11."""
+    model = Config.fromfile(cfg_file).model
+    assert model.num_trainable_blocks == 2
+    assert model.get('trainable_blocks') is None
+
+
+@pytest.mark.parametrize('kw,trained', [
+    (dict(num_trainable_blocks=2), (22, 23)),  # the configs' rule
+    (dict(trainable_blocks=(10, 11)), (10, 11)),  # the reference's match
+    (dict(trainable_blocks=(-1, 10)), (10, 23)),
+])
+def test_trainable_blocks_by_count_or_index(kw, trained):
+    """On a 24-block ViT: exactly the chosen blocks (and the head) train and
+    get gradients; frozen blocks after them still shape the loss; the shared
+    trunk ends below the first trainable block and gives the unshared
+    loss and gradients."""
+    runs = {}
+    for share in (True, False):
+        model = _tiny_deep_model(24, share_frozen_trunk=share, **kw)
+        assert model.trainable_block_ids == trained
+        assert model._trunk_depth == trained[0]
+        model.train()
+        assert [i for i, layer in enumerate(model.backbone.layers)
+                if layer.training] == list(trained)
+        loss = _loss(model, _batch())['loss']
+        loss.backward()
+        grads = {n: p.grad for n, p in model.named_parameters()
+                 if p.grad is not None}
+        assert set(grads) == {n for n, p in model.named_parameters()
+                              if p.requires_grad}
+        blocks = {int(n.split('.')[2]) for n in grads
+                  if n.startswith('backbone.layers.')}
+        assert blocks == set(trained)
+        runs[share] = loss.detach(), grads
+    (l1, g1), (l2, g2) = runs[True], runs[False]
+    assert torch.allclose(l1, l2, atol=1e-6)
+    assert all(torch.allclose(g1[n], g2[n], atol=1e-6, rtol=1e-4) for n in g1)
+
+
+def test_bad_trainable_blocks_are_errors():
+    for bad in ((2, ), (-3, ), 1, (0.5, )):
+        with pytest.raises(ValueError, match='trainable_blocks'):
+            MODELS.build(tiny_model_cfg(trainable_blocks=bad))
+    with pytest.raises(ValueError, match='num_trainable_blocks'):
+        MODELS.build(tiny_model_cfg(num_trainable_blocks=3))
+
+
+def test_kept_token_count_rules():
+    from mosic_mm.models.algorithms.mosic import kept_token_count
+    assert kept_token_count(256, 0.3) == 180  # 256 - int(76.8)
+    assert kept_token_count(256, 0.3, 'round') == 179  # round(179.2)
+    assert kept_token_count(256, 0.1) == 231 and kept_token_count(
+        256, 0.0) == 256
+    with pytest.raises(ValueError, match='mask_count'):
+        MODELS.build(tiny_model_cfg(mask_count='floor'))
+
+
+def _patches_with_input_gradient(model, batch):
+    """bool [B, L]: the student's frame-0 tokens whose pixels get a gradient
+    from the loss, i.e. the tokens the student kept (the no-grad teacher and
+    the no-grad shared trunk give none)."""
+    model.train()
+    data = model.data_preprocessor(batch, True)
+    inputs = data['inputs'].requires_grad_(True)
+    model(inputs, data['data_samples'], mode='loss')['loss'].backward()
+    grad = inputs.grad
+    if grad is None:
+        grad = torch.zeros_like(inputs)
+    g = grad[:, 0].abs().sum(1)  # [B, H, W]
+    B, H, W = g.shape
+    return (g.view(B, H // 14, 14, W // 14, 14).sum((2, 4)) > 0).flatten(1)
+
+
+@pytest.mark.parametrize('ratio,count,kept', [
+    (0.3, 'reference', 12),  # 16 - int(4.8)
+    (0.3, 'round', 11),  # round(11.2)
+    (0.75, 'reference', 4),
+])
+def test_masking_drops_mask_ratio_of_the_student_tokens(ratio, count, kept):
+    """Default model (shared frozen trunk): with mask_ratio > 0 the student
+    runs unshared on its kept tokens only, ``kept`` of the 16 tokens of each
+    clip. Fails if the shared path ignores masking (no token gets a
+    gradient) or if mask_ratio is read as the kept fraction (5 and 12 kept
+    instead of 12 and 4)."""
+    model = _model(mask_ratio=ratio, mask_count=count)
+    assert model.share_frozen_trunk and model._trunk_depth > 0
+    torch.manual_seed(1)
+    grads = _patches_with_input_gradient(model, _batch(B=3, N=12))
+    assert grads.sum(1).tolist() == [kept] * 3

@@ -1,7 +1,7 @@
 """MoSiC: a momentum teacher clusters point tracks, the student predicts them."""
 import contextlib
 import copy
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from mmpretrain.models import BaseSelfSupervisor
@@ -14,6 +14,42 @@ from mosic_mm.models.utils.vit_tokens import (embed_tokens, forward_blocks,
                                               keep_tokens, patch_featmap,
                                               vit_patch_size)
 from mosic_mm.registry import MODELS
+
+
+def trainable_block_indices(num_layers: int,
+                            num_last: Optional[int],
+                            indices: Optional[Sequence[int]] = None
+                            ) -> Optional[Tuple[int, ...]]:
+    """The student's trainable blocks, increasing: ``indices`` (negative
+    ones from the end) when given, else the last ``num_last``; None (the
+    whole backbone trains) when both are None."""
+    if indices is not None:
+        if isinstance(indices, int) or any(
+                int(i) != i or not -num_layers <= i < num_layers
+                for i in indices):
+            raise ValueError(f'trainable_blocks={indices!r} must be a '
+                             'sequence of block indices of a backbone with '
+                             f'{num_layers} blocks')
+        return tuple(sorted({int(i) % num_layers for i in indices}))
+    if num_last is None:
+        return None
+    if int(num_last) != num_last or not 0 <= num_last <= num_layers:
+        raise ValueError(f'num_trainable_blocks={num_last} but the backbone '
+                         f'has {num_layers} blocks')
+    return tuple(range(num_layers - int(num_last), num_layers))
+
+
+def kept_token_count(num_tokens: int, mask_ratio: float,
+                     rule: str = 'reference') -> int:
+    """Tokens the student keeps when masking ``mask_ratio`` of
+    ``num_tokens``: 'reference' ``L - int(L * r)``, 'round'
+    ``max(1, round(L * (1 - r)))``."""
+    if rule == 'reference':
+        return num_tokens - int(num_tokens * mask_ratio)
+    if rule == 'round':
+        return max(1, round(num_tokens * (1.0 - mask_ratio)))
+    raise ValueError(f"mask_count must be 'reference' or 'round', got "
+                     f'{rule!r}')
 
 
 @MODELS.register_module()
@@ -42,17 +78,28 @@ class MoSiC(BaseSelfSupervisor):
             transformer blocks of the student backbone (the rest, embeddings
             and final norm included, stay frozen). None trains the whole
             backbone. Defaults to 2.
+        trainable_blocks (Sequence[int], optional): train exactly these
+            blocks, by index (negative indices count from the end); when
+            given it replaces ``num_trainable_blocks``. ``(10, 11)`` is what
+            the reference's name match (``"blocks.10"``, ``"blocks.11"``)
+            trains on any depth: the last two of a 12-block ViT, middle
+            blocks of ViT-L/g. Frozen blocks after a trainable one stay
+            frozen but carry the gradient. Defaults to None.
         mask_ratio (float): fraction of the student's frame-0 patch tokens
             dropped (same kept set for every track of a clip); tracks starting
             in a dropped token are left out of the loss. Defaults to 0.
+        mask_count (str): how many of the L tokens are kept.
+            'reference': ``L - int(L * mask_ratio)`` (the dropped count is
+            truncated, as the reference); 'round':
+            ``round(L * (1 - mask_ratio))``. 180 vs 179 of 256 at 0.3.
         teacher_chunk_size (int, optional): teacher frames per forward chunk,
             bounding memory for long clips. None runs all B*T frames at once.
         share_frozen_trunk (bool): the frozen lower blocks are identical in
             student and teacher (the EMA of a constant is that constant), so
             without masking run them once, without grad, for all B*T frames
-            and hand frame 0's tokens to the student's trainable blocks.
-            Same loss and gradients, the student then costs
-            ``num_trainable_blocks`` blocks on B frames. Defaults to True.
+            and hand frame 0's tokens to the student's blocks from the first
+            trainable one on. Same loss and gradients, the student then costs
+            those blocks on B frames. Defaults to True.
         teacher_dtype (str, optional): autocast dtype of the teacher forward
             (e.g. 'bfloat16'); None keeps the ambient precision. Sinkhorn and
             the loss always run in fp32.
@@ -76,7 +123,9 @@ class MoSiC(BaseSelfSupervisor):
                  backbone: dict,
                  head: dict,
                  num_trainable_blocks: Optional[int] = 2,
+                 trainable_blocks: Optional[Sequence[int]] = None,
                  mask_ratio: float = 0.0,
+                 mask_count: str = 'reference',
                  teacher_chunk_size: Optional[int] = None,
                  share_frozen_trunk: bool = True,
                  teacher_dtype: Optional[str] = None,
@@ -102,20 +151,22 @@ class MoSiC(BaseSelfSupervisor):
         if mask_rule not in ('reference', 'frame0'):
             raise ValueError("mask_rule must be 'reference' or 'frame0', "
                              f'got {mask_rule!r}')
+        if mask_count not in ('reference', 'round'):
+            raise ValueError("mask_count must be 'reference' or 'round', "
+                             f'got {mask_count!r}')
         if not 0.0 <= mask_ratio < 1.0:
             raise ValueError(f'mask_ratio must be in [0, 1), got {mask_ratio}')
-        num_layers = len(backbone.layers)
-        if num_trainable_blocks is not None and not (
-                0 <= num_trainable_blocks <= num_layers):
-            raise ValueError(f'num_trainable_blocks={num_trainable_blocks} '
-                             f'but the backbone has {num_layers} blocks')
+        trainable_ids = trainable_block_indices(
+            len(backbone.layers), num_trainable_blocks, trainable_blocks)
         if data_preprocessor is None:
             data_preprocessor = dict(type='ClipDataPreprocessor')
         super().__init__(backbone=backbone, head=head,
                          data_preprocessor=data_preprocessor,
                          init_cfg=init_cfg)
         self.num_trainable_blocks = num_trainable_blocks
+        self.trainable_block_ids = trainable_ids
         self.mask_ratio = mask_ratio
+        self.mask_count = mask_count
         self.teacher_chunk_size = teacher_chunk_size
         self.share_frozen_trunk = share_frozen_trunk
         self.exact_student = exact_student
@@ -131,12 +182,11 @@ class MoSiC(BaseSelfSupervisor):
 
     # ------------------------------------------------------------ parameters
     def _freeze_student(self) -> None:
-        if self.num_trainable_blocks is None:
+        if self.trainable_block_ids is None:
             return
         self.backbone.requires_grad_(False)
-        first = len(self.backbone.layers) - self.num_trainable_blocks
-        for layer in self.backbone.layers[first:]:
-            layer.requires_grad_(True)
+        for i in self.trainable_block_ids:
+            self.backbone.layers[i].requires_grad_(True)
 
     def _student_teacher_pairs(self) -> Tuple[List[Tensor], List[Tensor]]:
         teacher = dict(self.teacher.named_parameters())
@@ -166,18 +216,20 @@ class MoSiC(BaseSelfSupervisor):
         """Frozen student parts and the teacher always run in eval mode."""
         super().train(mode)
         self.teacher.eval()
-        if self.num_trainable_blocks is not None:
+        if self.trainable_block_ids is not None:
             self.backbone.eval()
-            for layer in self.backbone.layers[self._trunk_depth:]:
-                layer.train(mode)
+            for i in self.trainable_block_ids:
+                self.backbone.layers[i].train(mode)
         return self
 
     @property
     def _trunk_depth(self) -> int:
-        """Number of frozen lower blocks (0 when the backbone trains)."""
-        if self.num_trainable_blocks is None:
+        """Number of frozen blocks below the first trainable one (0 when
+        the backbone trains; all blocks when none trains)."""
+        if self.trainable_block_ids is None:
             return 0
-        return len(self.backbone.layers) - self.num_trainable_blocks
+        return min(self.trainable_block_ids,
+                   default=len(self.backbone.layers))
 
     # ------------------------------------------------------------- features
     def _teacher_context(self, device: torch.device):
@@ -297,7 +349,7 @@ class MoSiC(BaseSelfSupervisor):
     def _sample_kept_tokens(self, batch: int, hw: Tuple[int, int],
                             device) -> Tuple[Tensor, Tensor]:
         num = hw[0] * hw[1]
-        num_keep = max(1, round(num * (1.0 - self.mask_ratio)))
+        num_keep = kept_token_count(num, self.mask_ratio, self.mask_count)
         keep = torch.rand(batch, num, device=device).argsort(1)[:, :num_keep]
         kept_grid = torch.zeros(batch, num, dtype=torch.bool, device=device)
         kept_grid.scatter_(1, keep, True)
