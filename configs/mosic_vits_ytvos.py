@@ -1,4 +1,4 @@
-# The reference MoSiC recipe (DESIGN.md §2): DINOv2 ViT-S/14 on YouTube-VOS,
+# The reference MoSiC recipe (docs/recipe.md): DINOv2 ViT-S/14 on YouTube-VOS,
 # 8 GPUs x 8 clips, 8 epochs, starting from the official DINOv2 weights in
 # checkpoints/dinov2_vits14_pretrain.pth (README, "Backbones and pretrained
 # weights"); another path: --cfg-options model.backbone.init_cfg.checkpoint=P

@@ -1,5 +1,5 @@
 """Fixes for the pinned OpenMMLab stack (mmengine 0.10.7, mmpretrain 1.2.0) on
-current PyTorch. See DESIGN.md §7. Everything here is explicit and minimal.
+current PyTorch. See docs/stack.md. Everything here is explicit and minimal.
 
 - ``torch.load`` defaults to ``weights_only=True`` since torch 2.6, which breaks
   mmengine's resume: its checkpoints pickle a ``HistoryBuffer`` and numpy

@@ -130,7 +130,7 @@ def test_reference_numbers_and_arch_detection():
                              patch_size=14)
     assert [detect_arch(v) for v in (s14, b14, s16, tiny)] == [
         'ViT-S/14', 'ViT-B/14', None, None]
-    # DESIGN.md §2, ViT-S/14: DINOv2 vs MoSiC
+    # docs/evaluation.md (paper table cells), ViT-S/14: DINOv2 vs MoSiC
     expect = {'voc-hummingbird': {'mIoU 1/128': (56.0, 62.5),
                                   'mIoU 1/1': (77.0, 78.2)},
               'ade-hummingbird': {'mIoU 1/1': (38.8, 40.7)},

@@ -1,4 +1,4 @@
-"""Frozen-feature evaluations of MoSiC backbones (DESIGN.md §6).
+"""Frozen-feature evaluations of MoSiC backbones (docs/evaluation.md).
 
     python tools/evaluate.py SUBCOMMAND MODEL [MODEL ...] [options]
 

@@ -1,4 +1,4 @@
-"""Frozen-feature evaluations (DESIGN.md §6): pure functions on arrays."""
+"""Frozen-feature evaluations (docs/evaluation.md): pure functions on arrays."""
 from .davis_metrics import (boundary_f_measure, evaluate_video, jf_summary,
                             region_similarity)
 from .hummingbird import hummingbird_miou

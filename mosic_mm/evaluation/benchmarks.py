@@ -3,15 +3,16 @@ size, protocol function and settings, and holds the paper's reference
 numbers, so ``tools/evaluate.py bench NAME MODEL`` gives a number that sits
 beside the MoSiC paper's tables.
 
-Two presets, never confused (DESIGN.md §6): ``'paper'`` = the settings the
+Two presets, never confused (docs/evaluation.md): ``'paper'`` = the settings the
 MoSiC authors ran (every constant below), ``'fast'`` = the same pipeline at
 CPU/test sizes (tiny inputs, few probe iterations, no memory cap). A result
 always carries the preset it used.
 
-Reference numbers (mIoU x100) come from DESIGN.md §2 ("paper-reported
-results, secondary source"): MoSiC (ICCV 2025, arXiv 2506.08694) tables for
-ViT-S/14 (DINOv2 start vs MoSiC) and ViT-B/14 (MoSiC in-context VOC only);
-a ``None`` is a number that DESIGN.md §2 does not give.
+Reference numbers (mIoU x100) are the MoSiC (ICCV 2025, arXiv 2506.08694)
+tables for ViT-S/14 (DINOv2 start vs MoSiC) and ViT-B/14 (MoSiC in-context VOC
+only) as a secondary source reports them, not yet checked against the paper;
+docs/evaluation.md lists them per table cell. A ``None`` is a number that
+source does not give.
 
 Datasets are read with :mod:`.paper_data` (real layouts); the protocol code
 lives in its own modules: :func:`.hummingbird_paper.hummingbird_paper_miou`,
@@ -39,7 +40,8 @@ PRESETS = ('paper', 'fast')
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 _S, _B = 'ViT-S/14', 'ViT-B/14'
-_SRC = 'DESIGN.md §2 (MoSiC paper tables, secondary source)'
+_SRC = ('MoSiC paper tables as a secondary source reports them, not yet '
+        'checked against the paper (docs/evaluation.md)')
 # ImageNet normalisation on the 0..255 scale
 _IMNET_MEAN = (123.675, 116.28, 103.53)
 _IMNET_STD = (58.395, 57.12, 57.375)

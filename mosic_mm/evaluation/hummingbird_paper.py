@@ -1,5 +1,5 @@
 """The Hummingbird (dense in-context retrieval) evaluation as the MoSiC
-authors ran it (paper protocol, DESIGN.md §6; issue 12).
+authors ran it (paper protocol, docs/evaluation.md; issue 12).
 
 Read from the official code (learned from, not copied): MoSiC
 ``hummingbird_eval.sh`` + ``evaluation/evaluation.py`` (``main``,

@@ -1,4 +1,4 @@
-"""Overclustering of frozen patch features (DESIGN.md §6).
+"""Overclustering of frozen patch features (docs/evaluation.md).
 
 Patch features of a dataset -> PCA to 50 dims -> K-means (faiss). With
 K = #classes the clusters are matched one-to-one to classes (Hungarian);

@@ -1,7 +1,7 @@
 """Unsupervised video segmentation by clustering frozen patch features,
 scored with Hungarian matching.
 
-Two kinds (DESIGN.md §6), never confused:
+Two kinds (docs/evaluation.md, "Two kinds of settings"), never confused:
 
 **Paper protocol** -- :func:`video_clustering_paper`, the defaults of
 :data:`TIMET_VIDEO_CLUSTERING`: TimeT's evaluation as its code runs it by

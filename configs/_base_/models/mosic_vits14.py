@@ -1,4 +1,4 @@
-# MoSiC on DINOv2 ViT-S/14 (DESIGN.md §2). The head's input width is taken
+# MoSiC on DINOv2 ViT-S/14 (docs/recipe.md). The head's input width is taken
 # from the backbone, so children only change the backbone.
 model = dict(
     type='MoSiC',
@@ -21,7 +21,7 @@ model = dict(
         temperature=0.1),
     num_trainable_blocks=2,
     mask_ratio=0.0,
-    # The no-grad teacher runs under bf16 autocast (DESIGN.md §3.6): 1.4x
+    # The no-grad teacher runs under bf16 autocast (docs/reproduction.md): 1.4x
     # faster per step on this CPU (docs/benchmarks.md), more on GPUs with bf16
     # tensor cores. Sinkhorn and the loss stay fp32. None: fp32 teacher.
     teacher_dtype='bfloat16',

@@ -1,6 +1,6 @@
 # AdamW, lr 1e-4 for head and prototypes, 1e-5 (x0.1) for the backbone,
 # weight decay 0.01 except biases, norms and other 1-D parameters; cosine to 0
-# per iteration, no warm-up, no clipping (DESIGN.md §2). Batch 64 = 8 x 8 GPUs.
+# per iteration, no warm-up, no clipping (docs/recipe.md). Batch 64 = 8 x 8 GPUs.
 # A step with a NaN/Inf loss is skipped and logged; training stops after
 # max_consecutive_skips of them in a row (--amp: SkipNonFiniteAmpOptimWrapper).
 optim_wrapper = dict(

@@ -1,4 +1,4 @@
-# Linear probe (DESIGN.md §6): frozen MoSiC/DINOv2 ViT-S/14 patch tokens after
+# Linear probe (docs/evaluation.md): frozen MoSiC/DINOv2 ViT-S/14 patch tokens after
 # the final norm -> BN -> 1x1 conv. Pass the backbone file with
 #   --cfg-options model.backbone.init_cfg.checkpoint=PATH
 # (exported mmpretrain format, prefix 'backbone.'; a training checkpoint works
