@@ -106,7 +106,7 @@ def tiny_model_cfg(**overrides) -> dict:
 @pytest.fixture(scope='session')
 def synthetic_root(tmp_path_factory):
     """A small synthetic dataset shared by the tests of a session."""
-    from mosic_mm.datasets.synthetic import write_dataset
+    from mosic_mm.synthetic import write_dataset
     root = str(tmp_path_factory.mktemp('synthetic'))
     write_dataset(root, **SYNTHETIC_SMALL, progress=False)
     return root

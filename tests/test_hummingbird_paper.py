@@ -503,8 +503,7 @@ def test_two_ranks_equal_one_process(tmp_path):
 def test_real_layouts_end_to_end(tmp_path, dataset):
     """Synthetic data in the real VOC / ADE20K layouts, read by paper_data,
     the official split file applied, scored with the dataset's ignore."""
-    from mosic_mm.datasets.synthetic_layouts import (make_ade_layout,
-                                                     make_voc_layout)
+    from mosic_mm.synthetic import make_ade_layout, make_voc_layout
     from mosic_mm.evaluation.paper_data import ade20k, voc2012
     if dataset == 'voc':
         make_voc_layout(str(tmp_path), n_train=4, n_val=2, size=40,

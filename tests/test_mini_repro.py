@@ -179,7 +179,7 @@ def test_mean_colour_baseline_hand_case(tmp_path):
 
 
 def test_shared_colour_data_defeats_the_colour_baseline(tmp_path):
-    from mosic_mm.datasets.synthetic import write_dataset
+    from mosic_mm.synthetic import write_dataset
     kw = dict(num_train=4, num_val=2, num_frames=8, size=(64, 64),
               progress=False)
     miou = {}
@@ -202,7 +202,7 @@ def test_mini_configs_train_on_the_crowd_data(monkeypatch):
                   .train_dataloader.dataset.data_root)
     assert roots == {'data/synthetic_crowd'}
     # ensure_data writes that style
-    import mosic_mm.datasets.synthetic as synthetic
+    import mosic_mm.synthetic as synthetic
     seen = {}
     monkeypatch.setattr(synthetic, 'write_dataset',
                         lambda root, **kw: seen.update(kw, root=root) or
@@ -215,7 +215,7 @@ def test_mini_configs_train_on_the_crowd_data(monkeypatch):
 
 
 def test_ensure_data_regenerates_a_stale_split_and_keeps_train(tmp_path):
-    from mosic_mm.datasets.synthetic import write_dataset
+    from mosic_mm.synthetic import write_dataset
     cfg = tmp_path / 'tiny.py'
     cfg.write_text(f"_base_ = [{osp.join(REPO, rm.RANDOM_CFG)!r}]\n"
                    "train_dataloader = dict(dataset=dict(num_train=1, "

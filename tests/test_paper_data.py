@@ -1,6 +1,6 @@
 """Readers of the real dataset layouts (mosic_mm.evaluation.paper_data) on
 the synthetic datasets written in those layouts
-(mosic_mm.datasets.synthetic_layouts): counts, shapes, label conventions,
+(mosic_mm.synthetic.layouts): counts, shapes, label conventions,
 ignore handling, and every error message."""
 import json
 import os
@@ -12,12 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mosic_mm.datasets.synthetic import CLASSES
-from mosic_mm.datasets.synthetic_layouts import (ADE_IDS, VOC_IDS,
-                                                 make_ade_layout,
-                                                 make_davis_layout,
-                                                 make_voc_layout,
-                                                 make_ytvos_layout)
+from mosic_mm.synthetic import (ADE_IDS, CLASSES, VOC_IDS, make_ade_layout,
+                                make_davis_layout, make_voc_layout,
+                                make_ytvos_layout)
 from mosic_mm.evaluation.paper_data import (SegImageSet, ade20k, davis2017,
                                             voc2012, ytvos2019)
 

@@ -3,7 +3,7 @@ stays where it was queried and stays visible, whatever the frames show."""
 import numpy as np
 import pytest
 
-from mosic_mm.datasets.synthetic import render_video
+from mosic_mm.synthetic import render_video
 from mosic_mm.trackers import (DISFlowTracker, StaticTracker, build_tracker,
                                grid_queries)
 

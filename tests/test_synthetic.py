@@ -1,4 +1,4 @@
-"""Tests for the synthetic videos (mosic_mm.datasets.synthetic) and their CLI."""
+"""Tests for the synthetic videos (mosic_mm.synthetic) and their CLI."""
 import json
 import os
 import os.path as osp
@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mosic_mm.datasets.synthetic import (CLASSES, PALETTE, render_video,
-                                         write_dataset)
+from mosic_mm.synthetic import CLASSES, PALETTE, render_video, write_dataset
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SMALL = dict(num_frames=8, size=(64, 64), num_points=96)
@@ -453,8 +452,8 @@ def test_camera_style_pans_fast_and_keeps_the_default_look():
 # several classes, and a tracked point's surroundings deform)
 # --------------------------------------------------------------------------
 def test_bend_warp_is_inverted_exactly():
-    from mosic_mm.datasets.synthetic import (_bend, _bend_displacement,
-                                             _bent_canvas, _bent_positions)
+    from mosic_mm.synthetic.scene import (_bend, _bend_displacement,
+                                          _bent_canvas, _bent_positions)
     rng = np.random.default_rng(3)
     num_frames, side = 12, 64
     bend = _bend(rng, diameter=40.0)
@@ -540,7 +539,7 @@ def test_crowd_objects_are_many_and_often_hidden(seed):
 def test_rotate_hue_turns_about_the_grey_axis():
     import colorsys
 
-    from mosic_mm.datasets.synthetic import _rotate_hue
+    from mosic_mm.synthetic.appearance import _rotate_hue
     rgb = np.random.default_rng(0).uniform(0, 255, (4, 5, 3))
     third = np.full((4, 5), 2 * np.pi / 3)
     # a third of a turn moves red to green, green to blue, blue to red

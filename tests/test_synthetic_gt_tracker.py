@@ -7,9 +7,9 @@ import cv2
 import numpy as np
 import pytest
 
-from mosic_mm.datasets.synthetic import (ground_truth_tracks, render_scene,
-                                         render_video, write_dataset)
 from mosic_mm.datasets.transforms.tracking import TrackPoints
+from mosic_mm.synthetic import (ground_truth_tracks, render_scene,
+                                render_video, write_dataset)
 from mosic_mm.trackers import build_tracker
 
 

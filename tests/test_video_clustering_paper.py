@@ -290,8 +290,7 @@ def test_resize_masks_is_pil_nearest():
 
 
 def test_end_to_end_on_synthetic_layouts(tmp_path):
-    from mosic_mm.datasets.synthetic_layouts import (make_davis_layout,
-                                                     make_ytvos_layout)
+    from mosic_mm.synthetic import make_davis_layout, make_ytvos_layout
     from mosic_mm.evaluation.paper_data import davis2017, ytvos2019
     make_davis_layout(str(tmp_path / 'davis'), n_videos=3, n_frames=6,
                       size=40)

@@ -146,7 +146,7 @@ def build_tracker_and_grid(cfg):
 
 def synthetic_clips(shape: dict) -> np.ndarray:
     """B rendered clips uint8 [B,T,S,S,3] with moving textured objects."""
-    from mosic_mm.datasets.synthetic import render_video
+    from mosic_mm.synthetic import render_video
     return np.stack([
         render_video(seed=i, num_frames=shape['frames'],
                      size=(shape['size'], shape['size']))['frames']

@@ -107,7 +107,7 @@ def load_tapvid(path: str):
 
 def load_synthetic(root: str, split: str):
     """Yield ``(name, frames [T,H,W,3], tracks [T,P,2], visible [T,P])``."""
-    from mosic_mm.datasets.synthetic import write_dataset
+    from mosic_mm.synthetic import write_dataset
     if not osp.isfile(osp.join(root, 'meta.json')):
         write_dataset(root)  # the synthetic config's defaults
     with open(osp.join(root, 'ImageSets', f'{split}.txt')) as f:
@@ -165,7 +165,7 @@ def score(tracker, videos):
 
 def speed(tracker, size=224, num_frames=12, grid=16, clips=3):
     """frames/s of ``tracker`` on synthetic clips, ``grid**2`` points."""
-    from mosic_mm.datasets.synthetic import render_video
+    from mosic_mm.synthetic import render_video
     from mosic_mm.trackers import grid_queries
     q = grid_queries(size, size, grid)
     total = 0.0

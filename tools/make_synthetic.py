@@ -13,7 +13,7 @@ try:
 except ImportError:  # run as a script from a checkout that is not installed
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mosic_mm.datasets.synthetic import write_dataset  # noqa: E402
+from mosic_mm.synthetic import write_dataset  # noqa: E402
 
 
 def parse_args(argv=None):

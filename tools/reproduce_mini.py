@@ -78,7 +78,7 @@ def ensure_data(data_root: str, config: str = MOSIC_CFG) -> None:
     videos, and with them the cached start and tracks, as they were."""
     from mmengine.config import Config
 
-    from mosic_mm.datasets.synthetic import write_dataset
+    from mosic_mm.synthetic import write_dataset
     ds = Config.fromfile(config).train_dataloader.dataset
     kw = dict(num_train=ds.num_train, num_val=ds.num_val,
               num_frames=ds.num_frames, size=tuple(ds.size),

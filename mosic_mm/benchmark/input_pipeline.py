@@ -52,7 +52,7 @@ def render_720p(seed: int, num_frames: int,
     (bicubic) to ``hw`` and overlaid with fine noise, so that a JPEG at
     quality 90 is ~150 KB like a YouTube-VOS frame and costs as much to
     decode."""
-    from mosic_mm.datasets.synthetic import render_video
+    from mosic_mm.synthetic import render_video
     small = render_video(seed, num_frames=num_frames,
                          size=(hw[0] // 4, hw[1] // 4))['frames']
     rng = np.random.default_rng(seed + 1000)

@@ -6,9 +6,9 @@ from typing import Tuple
 from mmengine.dist import barrier, is_main_process
 from mmengine.logging import MMLogger
 
-from mosic_mm.datasets.synthetic import write_dataset
 from mosic_mm.datasets.video_trajectory_dataset import VideoTrajectoryDataset
 from mosic_mm.registry import DATASETS
+from mosic_mm.synthetic import write_dataset
 
 
 @DATASETS.register_module()
@@ -21,7 +21,7 @@ class SyntheticVideoDataset(VideoTrajectoryDataset):
         split (str): 'train' or 'val'.
         num_train, num_val, num_frames, size, seed, style: generator
             settings (see
-            :func:`mosic_mm.datasets.synthetic.write_dataset`); an existing
+            :func:`mosic_mm.synthetic.write_dataset`); an existing
             dataset written with other settings is an error.
     """
 

@@ -6,7 +6,7 @@ from typing import List
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
-from mosic_mm.datasets.synthetic import CLASSES, PALETTE
+from mosic_mm.synthetic import CLASSES, PALETTE
 
 
 @DATASETS.register_module()

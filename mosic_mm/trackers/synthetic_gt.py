@@ -7,19 +7,20 @@ from typing import Optional, Tuple
 import numpy as np
 
 from mosic_mm.registry import TRACKERS
+from mosic_mm.synthetic import ground_truth_tracks, render_scene
 from .base import BaseTracker
 
 
 @TRACKERS.register_module()
 class SyntheticGroundTruthTracker(BaseTracker):
     """Exact tracks of any query point of a synthetic video (written by
-    :func:`mosic_mm.datasets.synthetic.write_dataset`): what a perfect
+    :func:`mosic_mm.synthetic.write_dataset`): what a perfect
     tracker would return, standing in for CoTracker3 where its weights
     cannot be downloaded (``configs/mini/mosic_gt_tracks.py``).
 
     A query belongs to whatever is topmost at its pixel in its frame and
     moves with it; it is visible where that owner is topmost
-    (:func:`mosic_mm.datasets.synthetic.ground_truth_tracks`).
+    (:func:`mosic_mm.synthetic.ground_truth_tracks`).
 
     It needs to know which clip it sees: :meth:`for_clip` binds it to
     ``results['data_root']``, ``results['video_id']`` and
@@ -36,7 +37,6 @@ class SyntheticGroundTruthTracker(BaseTracker):
         self._clip: Optional[Tuple[dict, dict, np.ndarray]] = None
 
     def for_clip(self, results: dict) -> 'SyntheticGroundTruthTracker':
-        from mosic_mm.datasets.synthetic import render_scene
         for key in ('data_root', 'video_id', 'frame_inds'):
             if key not in results:
                 raise KeyError(f'SyntheticGroundTruthTracker needs '
@@ -66,7 +66,6 @@ class SyntheticGroundTruthTracker(BaseTracker):
 
     def _track(self, frames: np.ndarray,
                queries: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-        from mosic_mm.datasets.synthetic import ground_truth_tracks
         if self._clip is None:
             raise RuntimeError(
                 'SyntheticGroundTruthTracker tracks a known synthetic clip: '

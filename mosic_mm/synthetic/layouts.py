@@ -1,7 +1,7 @@
 """Tiny deterministic synthetic datasets written in the real layouts of the
 paper evaluations (read by :mod:`mosic_mm.evaluation.paper_data`), for tests
 and end-to-end benchmark runs. Content comes from
-:func:`mosic_mm.datasets.synthetic.render_video` (class ids 0..5: background,
+:func:`mosic_mm.synthetic.render_video` (class ids 0..5: background,
 disc, box, triangle, star, cross); each writer maps them to the dataset's
 label conventions:
 
@@ -26,8 +26,9 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from .synthetic import (CLASSES, _instance_palette, _save_palette_png,
-                        render_video)
+from .render import render_video
+from .styles import CLASSES
+from .writer import _instance_palette, _save_palette_png
 
 __all__ = ['make_voc_layout', 'make_ade_layout', 'make_davis_layout',
            'make_ytvos_layout', 'VOC_IDS', 'ADE_IDS']
