@@ -51,10 +51,8 @@ def tiny_config(tmp_path_factory):
 def layouts(tmp_path_factory):
     """Synthetic data in the VOC (devkit), ADE20K, DAVIS 2017, YT-VOS 2019
     layouts -> {dataset: root}."""
-    from mosic_mm.datasets.synthetic_layouts import (make_ade_layout,
-                                                     make_davis_layout,
-                                                     make_voc_layout,
-                                                     make_ytvos_layout)
+    from mosic_mm.synthetic import (make_ade_layout, make_davis_layout,
+                                    make_voc_layout, make_ytvos_layout)
     base = tmp_path_factory.mktemp('layouts')
     roots = {k: str(base / k) for k in ('voc2012', 'ade20k', 'davis2017',
                                         'ytvos2019')}
