@@ -1,40 +1,50 @@
 # `make demo` / `make test` create or refresh .venv first; a second run installs
-# nothing. Two levels of set-up (tools/install_deps.sh, docs/setup.md):
+# nothing. Three levels of set-up (tools/install_deps.sh, docs/setup.md):
 #   setup       the main job (training, extraction, evaluation): mmcv-lite, wheels
 #               only, never compiles. `make demo` needs only this.
-#   setup-full  + full mmcv (compiled ops), mmsegmentation, test tools: what imports
-#               mmsegmentation and `make test` need. Full mmcv comes from a prebuilt
-#               wheel ($MMCV_WHEEL_DIR, ../shared/wheels) or is built once from source.
+#   setup-dev   + mmsegmentation and the test tools, wheels only, never compiles:
+#               what `make test` needs (mmseg runs on mmcv-lite through
+#               mosic_mm/compat_mmcv_ext.py; compiled mmcv ops raise when called).
+#   setup-full  setup-dev with full mmcv (compiled ops) instead of mmcv-lite, from a
+#               prebuilt wheel ($MMCV_WHEEL_DIR, ../shared/wheels) or built once
+#               from source. The test suite passes on it too.
 #   setup-lite  switch a full venv back to mmcv-lite.
 VENV := .venv
 PY := $(VENV)/bin/python
 CORE := $(VENV)/.installed-core
+DEV := $(VENV)/.installed-dev
 FULL := $(VENV)/.installed-full
 DEPS := requirements.txt requirements/mmcv-lite.txt setup.py tools/install_deps.sh
-FULL_DEPS := $(DEPS) requirements/seg.txt requirements/tests.txt
+DEV_DEPS := $(DEPS) requirements/seg.txt requirements/tests.txt
+FULL_DEPS := $(DEV_DEPS) requirements/mmcv-full.txt
 
-.PHONY: setup setup-full setup-lite test test-fast demo reproduce-mini benchmarks clean
+.PHONY: setup setup-dev setup-full setup-lite test test-fast demo reproduce-mini benchmarks clean
 setup: $(CORE)
+setup-dev: $(DEV)
 setup-full: $(FULL)
 
 $(CORE): $(DEPS)
 	bash tools/install_deps.sh --core $(VENV)
 	touch $@
 
-# A full set-up also satisfies the core one.
+# A dev set-up also satisfies the core one, a full set-up both.
+$(DEV): $(DEV_DEPS)
+	bash tools/install_deps.sh --dev $(VENV)
+	touch $(CORE) $@
+
 $(FULL): $(FULL_DEPS)
 	bash tools/install_deps.sh --full $(VENV)
-	touch $(CORE) $@
+	touch $(CORE) $(DEV) $@
 
 setup-lite:
 	bash tools/install_deps.sh --lite $(VENV)
 	touch $(CORE)
 
 # The whole suite takes ~5-15 min on 2 cores, so the slow tests run by default.
-test: $(FULL)
+test: $(DEV)
 	$(PY) -m pytest tests --runslow
 
-test-fast: $(FULL)
+test-fast: $(DEV)
 	$(PY) -m pytest tests
 
 demo: $(CORE)

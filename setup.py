@@ -9,10 +9,10 @@ setup(
     python_requires='>=3.9',
     # mmcv is not listed here: it comes as one of two distributions of the same
     # `mmcv` package, and only one may be installed (docs/setup.md). Pick an
-    # extra: `lite` (mmcv-lite, pure Python: training, extraction, evaluation)
-    # or `seg` (full mmcv with compiled ops + mmsegmentation). Full mmcv has
-    # no binary on PyPI; pip would compile it (tools/install_deps.sh --full
-    # uses a prebuilt wheel when there is one).
+    # extra: `lite` (mmcv-lite, pure Python: everything this project runs,
+    # mmsegmentation included with `seg`) or `full` (mmcv with compiled ops).
+    # Full mmcv has no binary on PyPI; pip would compile it
+    # (tools/install_deps.sh --full uses a prebuilt wheel when there is one).
     install_requires=[
         'torch>=2.1', 'mmengine==0.10.7', 'mmpretrain==1.2.0',
         'opencv-python-headless', 'decord', 'scipy', 'tqdm', 'tensorboard',
@@ -20,7 +20,8 @@ setup(
     ],
     extras_require={
         'lite': ['mmcv-lite==2.1.0'],
-        'seg': ['mmcv==2.1.0', 'mmsegmentation==1.2.2', 'ftfy', 'regex'],
+        'full': ['mmcv==2.1.0'],
+        'seg': ['mmsegmentation==1.2.2', 'ftfy', 'regex'],
         'eval': ['faiss-cpu'],
         'tests': ['pytest', 'pytest-timeout', 'POT', 'timm'],
         # CoTracker3 (tracker='CoTracker3'): not on PyPI, CC-BY-NC 4.0. This

@@ -17,6 +17,9 @@ current PyTorch. See docs/stack.md. Everything here is explicit and minimal.
   full disk or unwritable work dir while saving then loses checkpoints. We
   write atomically (errors name the file) and delete only after the new
   checkpoint and ``last_checkpoint`` are on disk.
+
+mmsegmentation under mmcv-lite (no compiled ``mmcv._ext``) is handled by
+:mod:`mosic_mm.compat_mmcv_ext`, which only ``mosic_mm.seg`` installs.
 """
 import os
 

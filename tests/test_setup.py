@@ -102,3 +102,14 @@ def test_extract_train_evaluate_without_compiled_ops(synthetic_root,
                     '--data-root', synthetic_root,
                     '--input-size', '56', '--seeds', '0', '--ks', '6')
     assert 'overcluster K=6 mIoU' in out
+
+
+def test_make_test_sets_up_without_full_mmcv(tmp_path):
+    """`make test` on a fresh venv runs the wheels-only dev set-up, never the
+    full one (full mmcv may need a compiler)."""
+    venv = tmp_path / 'venv'
+    proc = subprocess.run(['make', '-n', 'test', f'VENV={venv}'], cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert f'install_deps.sh --dev {venv}' in proc.stdout, proc.stdout
+    assert '--full' not in proc.stdout, proc.stdout

@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
 # Create or refresh the project venv with the pinned stack (docs/setup.md).
 #
-#   tools/install_deps.sh [--core|--full|--lite] [VENV]      (VENV: default .venv)
+#   tools/install_deps.sh [--core|--dev|--full|--lite] [VENV]   (VENV: default .venv)
 #
 # --core (default; `make setup`, `make demo`): the main job -- training, track
 #     extraction, tools/evaluate.py. mmcv comes as mmcv-lite 2.1.0, a pure-Python
 #     wheel: every package is installed from a wheel (--only-binary :all:), so no
 #     compiler ever runs. A venv that already has full mmcv 2.1.0 keeps it (full
 #     mmcv is a superset of mmcv-lite).
-# --full (`make setup-full`, `make test`): the core plus full mmcv 2.1.0 (compiled
-#     ops), mmsegmentation 1.2.2 and the test tools. mmsegmentation imports
-#     mmcv.ops (the compiled mmcv._ext), so configs/benchmarks/mmseg, mosic_mm.seg
-#     and their tests need it. PyPI has no binary of full mmcv: the wheel is taken
-#     from $MMCV_WHEEL_DIR (default ../shared/wheels) or .cache/wheels, otherwise
-#     built once from the PyPI sdist into .cache/wheels (20-40 min on 2 cores).
-# --lite (`make setup-lite`): switch a venv back to mmcv-lite (uninstalls full mmcv
-#     and mmsegmentation, which cannot be imported without mmcv._ext).
+# --dev (`make setup-dev`, `make test`): the core plus mmsegmentation 1.2.2 and
+#     the test tools, wheels only as well. mmsegmentation imports mmcv.ops, which
+#     loads mmcv's compiled mmcv._ext; under mmcv-lite, mosic_mm.seg installs a
+#     stand-in for it first (mosic_mm/compat_mmcv_ext.py): compiled ops then fail
+#     when called, naming the op, and nothing this project runs calls one.
+# --full (`make setup-full`): --dev with full mmcv 2.1.0 (compiled ops) instead
+#     of mmcv-lite. PyPI has no binary of full mmcv: the wheel is taken from
+#     $MMCV_WHEEL_DIR (default ../shared/wheels) or .cache/wheels, otherwise built
+#     once from the PyPI sdist into .cache/wheels (20-40 min on 2 cores).
+# --lite (`make setup-lite`): switch a venv back to mmcv-lite (mmsegmentation and
+#     the test tools stay).
 #
 # mmcv and mmcv-lite are two distributions of the same `mmcv` package: one is
 # always uninstalled before the other is installed, and the state of mmcv.ops /
@@ -23,9 +26,9 @@
 set -euo pipefail
 MODE=core
 case "${1:-}" in
-  --core|--full|--lite) MODE=${1#--}; shift ;;
-  -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
-  -*) echo "usage: $0 [--core|--full|--lite] [VENV]" >&2; exit 2 ;;
+  --core|--dev|--full|--lite) MODE=${1#--}; shift ;;
+  -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+  -*) echo "usage: $0 [--core|--dev|--full|--lite] [VENV]" >&2; exit 2 ;;
 esac
 cd "$(dirname "$0")/.."
 VENV=${1:-.venv}
@@ -91,6 +94,20 @@ else:
 PY
 }
 
+# mmsegmentation imports (through mosic_mm.seg, which installs the stand-in
+# for mmcv's compiled ops under mmcv-lite); prints what provides the ops.
+check_seg() {
+  "$VPY" - <<'PY'
+import mosic_mm.seg  # noqa: F401
+import mmseg
+import mmseg.models  # noqa: F401
+from mosic_mm import compat_mmcv_ext
+ops = ('stand-in (mmcv-lite; compiled ops need make setup-full)'
+       if compat_mmcv_ext.installed() else 'compiled (full mmcv)')
+print(f'mmsegmentation {mmseg.__version__} imports; mmcv ops: {ops}')
+PY
+}
+
 # Uninstall those of the given distributions that are installed.
 uninstall() {
   local d have=()
@@ -109,7 +126,7 @@ install -r requirements.txt
 
 dists=$(mmcv_dists)
 case "$MODE" in
-  core)
+  core|dev)
     if [ "$dists" = mmcv ] && check_mmcv full >/dev/null 2>&1; then
       log "full mmcv 2.1.0 already installed (a superset of mmcv-lite): keeping it"
     else
@@ -117,15 +134,19 @@ case "$MODE" in
         mmcv) log "full mmcv is installed but mmcv.ops does not import: replacing it with mmcv-lite" ;;
         "mmcv mmcv-lite") log "both mmcv and mmcv-lite are installed (they overwrite each other's files): replacing them with mmcv-lite" ;;
       esac
-      [ "$dists" = mmcv-lite ] || uninstall mmcv mmcv-lite mmsegmentation
+      [ "$dists" = mmcv-lite ] || uninstall mmcv mmcv-lite
       log "mmcv-lite 2.1.0 (pure Python, no compiled ops)"
       install -r requirements/mmcv-lite.txt
       # a clobbered or half-removed copy: put mmcv-lite's files back
       check_mmcv lite >/dev/null 2>&1 || install --force-reinstall --no-deps -r requirements/mmcv-lite.txt
     fi
+    if [ "$MODE" = dev ]; then
+      log "mmsegmentation 1.2.2 (pure Python), test tools (wheels only)"
+      install -r requirements/seg.txt -r requirements/tests.txt
+    fi
     ;;
   lite)
-    [ "$dists" = mmcv-lite ] || uninstall mmcv mmcv-lite mmsegmentation
+    [ "$dists" = mmcv-lite ] || uninstall mmcv mmcv-lite
     log "mmcv-lite 2.1.0 (pure Python, no compiled ops)"
     install -r requirements/mmcv-lite.txt
     check_mmcv lite >/dev/null 2>&1 || install --force-reinstall --no-deps -r requirements/mmcv-lite.txt
@@ -134,12 +155,12 @@ case "$MODE" in
     mkdir -p .cache/wheels
     if ! ls "$WHEEL_DIR"/mmcv-2.1.0-*.whl >/dev/null 2>&1 \
         && ! ls .cache/wheels/mmcv-2.1.0-*.whl >/dev/null 2>&1; then
-      log "full mmcv 2.1.0 is needed by mmsegmentation (configs/benchmarks/mmseg, mosic_mm.seg"
-      log "  and their tests in \`make test\`): it imports mmcv.ops, i.e. mmcv's compiled C++ ops."
+      log "full mmcv 2.1.0 (\`make setup-full\`: mmcv's compiled C++ ops) was asked for."
       log "  PyPI has no binary of it and there is no prebuilt wheel in $WHEEL_DIR (\$MMCV_WHEEL_DIR)"
       log "  or .cache/wheels: building it from the PyPI sdist with the C++ compiler, once"
       log "  (20-40 min on 2 cores; the wheel is kept in .cache/wheels)."
-      log "  The main job (\`make demo\`, training, extraction, evaluation) does not need it."
+      log "  Nothing this project runs needs it: \`make setup-dev\` (what \`make test\` uses)"
+      log "  and \`make setup\` install mmcv-lite from a wheel instead."
       # the build wants an older setuptools than torch declares: use it for the
       # build only, then put the venv's own version back
       setuptools_was=$("$VPY" -c 'import importlib.metadata as m; print(m.version("setuptools"))')
@@ -160,7 +181,7 @@ case "$MODE" in
     [ "$dists" = mmcv ] || uninstall mmcv-lite mmcv
     log "full mmcv 2.1.0 (prebuilt wheel), mmsegmentation 1.2.2, test tools"
     install --find-links "$WHEEL_DIR" --find-links .cache/wheels \
-      -r requirements/seg.txt -r requirements/tests.txt
+      -r requirements/mmcv-full.txt -r requirements/seg.txt -r requirements/tests.txt
     if ! check_mmcv full >/dev/null 2>&1; then
       log "mmcv files incomplete (an earlier mmcv-lite removal?): reinstalling full mmcv"
       install --force-reinstall --no-deps --find-links "$WHEEL_DIR" --find-links .cache/wheels mmcv==2.1.0
@@ -173,6 +194,10 @@ want=lite
 if [ "$MODE" = full ] || [ "$(mmcv_dists)" = mmcv ]; then want=full; fi
 msg=$(check_mmcv "$want")   # fails the script if mmcv is not the one wanted
 log "$msg"
+if [ "$MODE" = dev ] || [ "$MODE" = full ]; then
+  msg=$(check_seg 2>&1) || { echo "$msg" >&2; log "mmsegmentation does not import (above)"; exit 1; }
+  log "${msg##*$'\n'}"
+fi
 # make's stamp of the full set-up (Makefile) is void once full mmcv is gone
 [ "$want" = full ] || rm -f "$VENV/.installed-full"
 log "$VENV ready ($MODE): $("$VPY" -c '
