@@ -21,10 +21,7 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if REPO not in sys.path:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, REPO)
 
-from mmengine.config import Config  # noqa: E402
-
-from mosic_mm.utils.cli import (add_runner_args,  # noqa: E402
-                                apply_runner_args, parse_runner_args)
+from mosic_mm.utils.cli import add_runner_args, parse_runner_args  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -36,51 +33,10 @@ def parse_args(argv=None):
     return parse_runner_args(parser, argv)
 
 
-TEST_KEYS = ('test_dataloader', 'test_cfg', 'test_evaluator')
-
-
-def build_config(args) -> Config:
-    """The config with the checkpoint as ``load_from`` (no resume), the
-    launcher, work dir and overrides; ``SystemExit`` with a clear message if
-    the checkpoint is missing or the config has no test loop."""
-    from mosic_mm.utils.config import load_config
-    if not osp.isfile(args.checkpoint):
-        raise SystemExit(f'tools/test.py: checkpoint {args.checkpoint} does '
-                         'not exist')
-    cfg = apply_runner_args(load_config(args.config), args)
-    missing = [k for k in TEST_KEYS if not cfg.get(k)]
-    if missing:
-        raise SystemExit(
-            f'tools/test.py: {args.config} defines no test loop (no '
-            f'{", ".join(missing)}). MoSiC training configs have none: '
-            'evaluate the backbone with tools/evaluate.py or train and test '
-            'an mmsegmentation config of configs/benchmarks/mmseg; or add '
-            'test_dataloader, test_cfg and test_evaluator to the config.')
-    cfg.load_from, cfg.resume = args.checkpoint, False
-    # refuse a checkpoint that does not fit the model (mmengine loads with
-    # strict=False and would test a half-random model)
-    hooks = list(cfg.get('custom_hooks') or [])
-    if not any(str(h.get('type', '')).endswith('CheckpointCheckHook')
-               for h in hooks):
-        hooks.append(dict(type='mmpretrain.CheckpointCheckHook'))
-    cfg.custom_hooks = hooks
-    return cfg
-
-
-def test(cfg: Config) -> dict:
-    import mosic_mm  # noqa: F401  registers CheckpointCheckHook
-    from mmengine.runner import Runner
-    runner = Runner.from_cfg(cfg)
-    metrics = runner.test()
-    if runner.rank == 0:
-        lines = [f'{k}: {v}' for k, v in metrics.items()]
-        runner.logger.info(f'test metrics of {cfg.load_from}:\n'
-                           + '\n'.join(lines))
-    return metrics
-
-
 def main(argv=None):
     import torch
+
+    from mosic_mm.apis.test import build_config, test
     from mosic_mm.utils.dist import cpu_ddp_config, distributed_session
     args = parse_args(argv)
     cfg = build_config(args)

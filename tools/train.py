@@ -12,13 +12,9 @@ if REPO not in sys.path:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, REPO)
 
 import torch  # noqa: E402
-from mmengine.config import Config  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
 
-from mosic_mm.engine import amp_optim_wrapper_type  # noqa: E402
-from mosic_mm.utils.cli import (add_runner_args,  # noqa: E402
-                                apply_runner_args, parse_runner_args)
-from mosic_mm.utils.config import load_config  # noqa: E402
+from mosic_mm.apis.train import build_config, train  # noqa: E402
+from mosic_mm.utils.cli import add_runner_args, parse_runner_args  # noqa: E402
 from mosic_mm.utils.dist import (cpu_ddp_config,  # noqa: E402
                                  distributed_session)
 
@@ -37,31 +33,6 @@ def parse_args(argv=None):
                         help='scale lr by the actual / base batch size')
     add_runner_args(parser)
     return parse_runner_args(parser, argv)
-
-
-def build_config(args) -> Config:
-    cfg = apply_runner_args(load_config(args.config), args)
-    if args.amp:
-        cfg.optim_wrapper.type = amp_optim_wrapper_type(
-            cfg.optim_wrapper.get('type', 'OptimWrapper'))
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-    if args.auto_scale_lr:
-        cfg.auto_scale_lr.enable = True
-    if args.resume == 'auto':
-        cfg.resume, cfg.load_from = True, None
-    elif args.resume is not None:
-        cfg.resume, cfg.load_from = True, args.resume
-    return cfg
-
-
-def train(cfg: Config) -> None:
-    runner = Runner.from_cfg(cfg)
-    runner.train()
-    if runner.rank == 0:
-        runner.logger.info(
-            f'done: checkpoints in {runner.work_dir}, logs and tensorboard '
-            f'events in {osp.join(runner.log_dir, "vis_data")} '
-            f'(tensorboard --logdir {runner.work_dir})')
 
 
 def main(argv=None):
