@@ -11,6 +11,7 @@ import time
 import pytest
 
 from conftest import REPO, SYNTHETIC_CONFIG, free_port
+from mosic_mm.apis.extract_tracks import make_plan
 from mosic_mm.datasets.track_cache import read_header, read_track_file
 
 sys.path.insert(0, osp.join(REPO, 'tools'))
@@ -76,9 +77,9 @@ def test_random_prefix_is_refused():
     pipe = cfg.train_dataloader.dataset.pipeline
     pipe.insert(1, dict(type='ClipFlip'))
     with pytest.raises(ValueError, match='random transforms'):
-        extract_tracks.make_plan(cfg)
-    plan = extract_tracks.make_plan(Config.fromfile(SYNTHETIC_CONFIG),
-                                    tracker='CoTracker3', checkpoint='c.pth')
+        make_plan(cfg)
+    plan = make_plan(Config.fromfile(SYNTHETIC_CONFIG),
+                     tracker='CoTracker3', checkpoint='c.pth')
     assert plan['tracker'] == dict(type='CoTracker3', checkpoint='c.pth')
     assert [s['type'] for s in plan['prefix']] == ['LoadClip']
 

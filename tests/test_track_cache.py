@@ -4,7 +4,6 @@ import copy
 import json
 import logging
 import os
-import sys
 
 import numpy as np
 import pytest
@@ -13,7 +12,8 @@ from mmengine.logging import MMLogger
 from mmengine.registry import DefaultScope
 
 import mosic_mm  # noqa: F401
-from conftest import REPO, tiny_model_cfg
+from conftest import tiny_model_cfg
+from mosic_mm.apis import extract_tracks
 from mosic_mm.datasets.track_cache import (TrackCacheError, cache_path,
                                            make_header, read_header,
                                            read_track_file, write_track_file)
@@ -21,9 +21,6 @@ from mosic_mm.datasets.transforms.tracking import LoadTracks, TrackPoints
 from mosic_mm.datasets.video_trajectory_dataset import (clip_starts,
                                                         sample_clip_indices)
 from mosic_mm.registry import DATASETS, MODELS
-
-sys.path.insert(0, os.path.join(REPO, 'tools'))
-import extract_tracks  # noqa: E402
 
 
 # ------------------------------------------------------------ window starts

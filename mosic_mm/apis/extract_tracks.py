@@ -1,0 +1,255 @@
+"""Filling the track cache of a training config (``tools/extract_tracks.py``,
+docs/tracks.md).
+
+For every video of ``train_dataloader.dataset`` and every clip window
+(``clip_starts``: starts at multiples of the dataset's ``window_step``), runs
+the config's pipeline up to its ``LoadTracks``/``TrackPoints`` step (the
+deterministic prefix, e.g. ``LoadClip`` + ``ClipResize``), tracks a query
+grid on the window's first frame and writes one file per video, atomically.
+Finished videos are skipped (resumable; an interrupted run loses at most the
+video in flight), empty or truncated files are replaced, files extracted
+with other settings need ``overwrite``; videos are split over ranks.
+"""
+import copy
+import os
+import os.path as osp
+import time
+from typing import Optional
+
+import numpy as np
+from mmengine.config import Config
+
+TRACK_STEPS = ('LoadTracks', 'TrackPoints')
+
+
+def _is_random(step_type: str) -> bool:
+    return 'Random' in step_type or 'Flip' in step_type
+
+
+def make_plan(cfg: Config, tracker: str = None, checkpoint: str = None,
+              cache_dir: str = None) -> dict:
+    """What to extract: the dataset config (without pipeline), the pipeline
+    prefix, tracker config, grid size and the (unresolved) cache dir."""
+    ds_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
+    pipeline = list(ds_cfg.get('pipeline', []))
+    pos = [i for i, s in enumerate(pipeline) if s.get('type') in TRACK_STEPS]
+    if not pos:
+        raise ValueError(
+            f'{cfg.filename}: train_dataloader.dataset.pipeline has no '
+            f'{" or ".join(TRACK_STEPS)} step; nothing to extract')
+    step = pipeline[pos[0]]
+    prefix = pipeline[:pos[0]]
+    random_steps = [s['type'] for s in prefix if _is_random(str(s['type']))]
+    if random_steps:
+        raise ValueError(
+            f'{cfg.filename}: the pipeline before {step["type"]} has random '
+            f'transforms {random_steps}; cached tracks must be computed on '
+            'deterministic images. Move them after the tracking step.')
+    tracker_cfg = dict(step.get('tracker') or dict(type='DISFlowTracker'))
+    if tracker and tracker != tracker_cfg.get('type'):
+        tracker_cfg = dict(type=tracker)  # other tracker: its own defaults
+    if checkpoint:
+        tracker_cfg['checkpoint'] = checkpoint
+    ds_cfg['pipeline'] = []
+    return dict(dataset=ds_cfg, prefix=prefix, tracker=tracker_cfg,
+                grid_size=int(step.get('grid_size', 16)),
+                cache_dir=cache_dir or (step.get('cache_dir') if
+                                        step['type'] == 'LoadTracks' else
+                                        None))
+
+
+def expected_header(info: dict, dataset, plan: dict) -> dict:
+    """Header fields a video's file must have (frame size aside)."""
+    from mosic_mm.datasets.video_trajectory_dataset import (clip_starts,
+                                                            effective_stride)
+    total = int(info['total_frames'])
+    return dict(video_id=info['video_id'], tracker=plan['tracker'],
+                grid_size=plan['grid_size'], clip_len=dataset.clip_len,
+                stride=effective_stride(total, dataset.clip_len,
+                                        dataset.frame_stride),
+                frame_stride=dataset.frame_stride,
+                window_step=dataset.window_step, total_frames=total,
+                window_starts=clip_starts(total, dataset.clip_len,
+                                          dataset.frame_stride,
+                                          dataset.window_step,
+                                          dataset.start_rule).tolist())
+
+
+def extract_video(info: dict, dataset, plan: dict, prefix, tracker,
+                  path: str) -> int:
+    """Track every window of one video and write its cache file.
+
+    Returns:
+        int: frames tracked.
+    """
+    from mosic_mm.datasets.track_cache import make_header, write_track_file
+    from mosic_mm.datasets.transforms.tracking import track_grid
+    exp = expected_header(info, dataset, plan)
+    tracks, vis, frame_size = [], [], None
+    steps = exp['stride'] * np.arange(dataset.clip_len, dtype=np.int64)
+    for start in exp['window_starts']:
+        results = copy.deepcopy(info)
+        results['frame_inds'] = start + steps
+        results = prefix(results)
+        if results is None:
+            raise RuntimeError('the pipeline prefix dropped the clip')
+        imgs = results['imgs']
+        if frame_size is None:
+            frame_size = list(imgs.shape[1:3])
+        elif list(imgs.shape[1:3]) != frame_size:
+            raise RuntimeError(f'window {start} has frames of size '
+                               f'{imgs.shape[1:3]}, others {frame_size}')
+        tr, v = track_grid(tracker, imgs, plan['grid_size'], clip=results)
+        tracks.append(tr)
+        vis.append(v)
+    header = make_header(frame_size=frame_size,
+                         **{k: v for k, v in exp.items()})
+    write_track_file(path, header, np.stack(tracks), np.stack(vis))
+    return len(exp['window_starts']) * dataset.clip_len
+
+
+def _remove_stale_temporaries(cache_dir: str) -> int:
+    removed = 0
+    for root, _, files in os.walk(cache_dir):
+        for f in files:
+            if f.startswith('.tmp_') and f.endswith('.npz'):
+                os.remove(osp.join(root, f))
+                removed += 1
+    return removed
+
+
+def extract_tracks(config: str, tracker: Optional[str] = None,
+                   checkpoint: Optional[str] = None,
+                   cache_dir: Optional[str] = None, overwrite: bool = False,
+                   limit: Optional[int] = None,
+                   cfg_options: Optional[dict] = None) -> int:
+    """Fill the track cache of the training config ``config`` on this rank
+    (the process group, if any, exists already; videos are split over the
+    ranks). ``tracker`` / ``checkpoint``: another tracker type / its
+    weights; ``cache_dir``: default ``LoadTracks.cache_dir`` or
+    ``<data_root>/track_cache/<tracker type>``; ``overwrite``: re-extract
+    files written with other settings (else they count as failed);
+    ``limit``: only the first N videos; ``cfg_options``: config overrides.
+
+    Returns:
+        int: the exit status, 1 if any video of any rank failed.
+    """
+    from mmengine.dist import (all_gather_object, barrier, get_dist_info,
+                               is_main_process)
+    from mmengine.logging import MMLogger
+    from mmengine.registry import init_default_scope
+    from tqdm import tqdm
+
+    import mosic_mm  # noqa: F401  registers everything
+    from mosic_mm.datasets.track_cache import (TrackCacheError,
+                                               UnreadableTrackFile,
+                                               cache_path, default_cache_dir,
+                                               header_mismatch, read_header)
+    from mosic_mm.registry import DATASETS, TRANSFORMS
+    from mosic_mm.trackers import build_tracker
+    from mmcv.transforms import Compose
+
+    rank, world = get_dist_info()
+    logger = (MMLogger.get_instance('extract_tracks')
+              if MMLogger.check_instance_created('extract_tracks') else
+              MMLogger.get_instance('extract_tracks', log_level='INFO'))
+
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    plan = make_plan(cfg, tracker, checkpoint, cache_dir)
+    dataset = DATASETS.build(plan['dataset'])  # synthetic: written by rank 0
+    prefix = Compose([TRANSFORMS.build(copy.deepcopy(s))
+                      for s in plan['prefix']])
+    cache_dir = plan['cache_dir'] or default_cache_dir(
+        dataset.data_root, plan['tracker']['type'])
+    if dataset.window_step is None and is_main_process():
+        logger.warning(
+            'the dataset has window_step=None: every start frame is a window '
+            '(one tracked clip per frame of each video); set window_step')
+
+    infos = sorted((dataset.get_data_info(i) for i in range(len(dataset))),
+                   key=lambda i: i['video_id'])
+    if limit is not None:
+        infos = infos[:limit]
+    shard = infos[rank::world]
+    barrier()
+    stale = _remove_stale_temporaries(cache_dir) if (
+        is_main_process() and osp.isdir(cache_dir)) else 0
+    barrier()
+    if is_main_process():
+        logger.info(f'extracting {len(infos)} videos of {config} with '
+                    f'{plan["tracker"]} (grid {plan["grid_size"]}, '
+                    f'window_step {dataset.window_step}) into {cache_dir} on '
+                    f'{world} rank(s)')
+
+    built_tracker = None
+    done = skipped = frames = 0
+    failed, replaced = [], []
+    start = time.perf_counter()
+    bar = tqdm(shard, desc=f'rank {rank}', unit='video', position=rank,
+               dynamic_ncols=True, disable=not shard)
+    for info in bar:
+        info = dict(info, data_root=dataset.data_root)
+        vid = info['video_id']
+        try:
+            path = cache_path(cache_dir, vid)
+            if osp.isfile(path):
+                unreadable = False
+                try:
+                    header = read_header(path)
+                    exp = expected_header(info, dataset, plan)
+                    diff = header_mismatch(header, exp)
+                except UnreadableTrackFile as e:  # empty/truncated: replace
+                    diff, unreadable = [str(e)], True
+                    replaced.append(path)
+                except TrackCacheError as e:
+                    diff = [str(e)]
+                if not diff:
+                    skipped += 1
+                    continue
+                if not overwrite and not unreadable:
+                    failed.append((vid, f'{path} has other settings ('
+                                   f'{"; ".join(diff)}); use --overwrite'))
+                    continue
+            if built_tracker is None:
+                built_tracker = build_tracker(copy.deepcopy(plan['tracker']))
+            frames += extract_video(info, dataset, plan, prefix,
+                                    built_tracker, path)
+            done += 1
+        except KeyboardInterrupt:
+            raise
+        except Exception as e:  # report and go on with the next video
+            failed.append((vid, f'{type(e).__name__}: {e}'))
+        elapsed = time.perf_counter() - start
+        bar.set_postfix(done=done, skipped=skipped, failed=len(failed),
+                        fps=f'{frames / max(elapsed, 1e-9):.1f}')
+    bar.close()
+    seconds = time.perf_counter() - start
+
+    stats = dict(rank=rank, done=done, skipped=skipped, failed=failed,
+                 frames=frames, seconds=seconds, replaced=replaced)
+    all_stats = all_gather_object(stats) if world > 1 else [stats]
+    if not is_main_process():
+        return 1 if any(s['failed'] for s in all_stats) else 0
+    total_failed = [f for s in all_stats for f in s['failed']]
+    lines = [f'track cache {cache_dir}: '
+             f'{sum(s["done"] for s in all_stats)} done, '
+             f'{sum(s["skipped"] for s in all_stats)} skipped (already '
+             f'there), {len(total_failed)} failed, of {len(infos)} videos']
+    for s in all_stats:
+        fps = s['frames'] / s['seconds'] if s['seconds'] > 0 else 0.0
+        lines.append(f'  rank {s["rank"]}: {s["done"]} done, '
+                     f'{s["skipped"]} skipped, {len(s["failed"])} failed, '
+                     f'{s["frames"]} frames tracked in {s["seconds"]:.1f} s '
+                     f'({fps:.1f} frames/s)')
+    for path in (p for s in all_stats for p in s['replaced']):
+        lines.append(f'  replaced unreadable (empty/truncated) file {path}')
+    if stale:
+        lines.append(f'  removed {stale} temporary file(s) of an interrupted '
+                     'run')
+    for vid, reason in total_failed:
+        lines.append(f'  FAILED {vid}: {reason}')
+    logger.info('\n'.join(lines))
+    return 1 if total_failed else 0
