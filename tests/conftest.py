@@ -14,6 +14,37 @@ SYNTHETIC_CONFIG = osp.join(REPO, 'configs', 'mosic_vits_synthetic.py')
 TINY_ARCH = dict(embed_dims=32, num_layers=2, num_heads=2,
                  feedforward_channels=64)
 
+# MOSIC_TEST_CV_NO_OPT=1: run the suite with OpenCV's optimisations off, to
+# show on one machine that no test depends on the CPU paths OpenCV takes
+# (IPP and SIMD dispatch round floats differently from one CPU to another).
+CV_NO_OPT = os.environ.get('MOSIC_TEST_CV_NO_OPT', '') not in ('', '0')
+
+
+def _opencv_optimisations_off() -> None:
+    """``cv2.setUseOptimized(False)`` here (no IPP, nothing dispatched above
+    the build's baseline), and the same for every process the tests start
+    (tools run by subprocess, spawned ranks and workers) through OpenCV's
+    own variables, which they inherit: ``OPENCV_IPP=disabled`` and
+    ``OPENCV_CPU_DISABLE`` naming the dispatched features this CPU has (the
+    ``*`` entries of ``cv2.getCPUFeaturesLine()``)."""
+    import cv2
+    dispatched = [f[1:] for f in cv2.getCPUFeaturesLine().split()
+                  if f.startswith('*') and not f.endswith('?')]
+    os.environ['OPENCV_IPP'] = 'disabled'
+    if dispatched:
+        os.environ['OPENCV_CPU_DISABLE'] = ','.join(dispatched)
+    os.environ.setdefault('OPENCV_LOG_LEVEL', 'ERROR')  # "IPP was disabled"
+    cv2.setUseOptimized(False)
+
+
+if CV_NO_OPT:
+    _opencv_optimisations_off()
+
+
+def pytest_report_header(config):
+    if CV_NO_OPT:
+        return ['OpenCV optimisations: off (MOSIC_TEST_CV_NO_OPT)']
+
 
 def pytest_addoption(parser):
     parser.addoption('--runslow', action='store_true',
