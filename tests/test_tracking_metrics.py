@@ -104,6 +104,8 @@ def _eval_tool():
 def test_eval_tracking_on_synthetic_and_a_tapvid_pickle(synthetic_root,
                                                         tmp_path, capsys):
     import pickle
+
+    from mosic_mm.apis.eval_tracking import load_tapvid, parse_tracker
     tool = _eval_tool()
     # DAVIS-format pickle: a static textured video, static points -> a
     # perfect tracker; points normalised to [0, 1] (pixel edges)
@@ -134,6 +136,6 @@ def test_eval_tracking_on_synthetic_and_a_tapvid_pickle(synthetic_root,
     with open(tmp_path / 'evil.pkl', 'wb') as f:
         pickle.dump({'v': Evil()}, f)
     with pytest.raises(pickle.UnpicklingError, match='builtins.print'):
-        list(tool.load_tapvid(str(tmp_path / 'evil.pkl')))
-    assert tool.parse_tracker('CoTracker3:checkpoint=a/b.pth,max_points=8') \
+        list(load_tapvid(str(tmp_path / 'evil.pkl')))
+    assert parse_tracker('CoTracker3:checkpoint=a/b.pth,max_points=8') \
         == dict(type='CoTracker3', checkpoint='a/b.pth', max_points=8)

@@ -7,3 +7,8 @@ this package imports none of them, so a tool loads only what its job needs.
 Layering: ``apis`` may import any part of mosic_mm; no other part of
 mosic_mm imports ``apis``.
 """
+import os.path as osp
+
+# The checkout the package runs from: the jobs' default configs
+# (configs/...) are relative to it.
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
