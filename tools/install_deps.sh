@@ -94,18 +94,42 @@ else:
 PY
 }
 
-# mmsegmentation imports (through mosic_mm.seg, which installs the stand-in
-# for mmcv's compiled ops under mmcv-lite); prints what provides the ops.
-check_seg() {
-  "$VPY" - <<'PY'
-import mosic_mm.seg  # noqa: F401
-import mmseg
-import mmseg.models  # noqa: F401
-from mosic_mm import compat_mmcv_ext
-ops = ('stand-in (mmcv-lite; compiled ops need make setup-full)'
-       if compat_mmcv_ext.installed() else 'compiled (full mmcv)')
-print(f'mmsegmentation {mmseg.__version__} imports; mmcv ops: {ops}')
+# One line: the versions of the stack; with --dev and --full also checks that
+# mmsegmentation imports (through mosic_mm.seg, which installs the stand-in for
+# mmcv's compiled ops under mmcv-lite) and says what provides the ops.
+report() {
+  "$VPY" - "$MODE" <<'PY'
+import sys
+
+import mmcv
+import mmengine
+import mmpretrain
+import torch
+
+v = [f'torch {torch.__version__}', f'mmengine {mmengine.__version__}',
+     f'mmcv {mmcv.__version__}', f'mmpretrain {mmpretrain.__version__}']
+if sys.argv[1] in ('dev', 'full'):
+    import mosic_mm.seg  # noqa: F401
+    import mmseg
+    import mmseg.models  # noqa: F401
+    from mosic_mm import compat_mmcv_ext
+    ops = ('stand-in: compiled ones need make setup-full'
+           if compat_mmcv_ext.installed() else 'compiled')
+    v.append(f'mmseg {mmseg.__version__} (imports; mmcv ops: {ops})')
+else:
+    try:
+        import mmseg
+        v.append(f'mmseg {mmseg.__version__}')
+    except ImportError:
+        v.append('no mmseg')
+print(', '.join(v))
 PY
+}
+
+# A clobbered or half-removed mmcv-lite: put its files back, check again.
+repair_lite() {
+  install --force-reinstall --no-deps -r requirements/mmcv-lite.txt
+  mmcv_msg=$(check_mmcv lite) || exit 1
 }
 
 # Uninstall those of the given distributions that are installed.
@@ -127,7 +151,7 @@ install -r requirements.txt
 dists=$(mmcv_dists)
 case "$MODE" in
   core|dev)
-    if [ "$dists" = mmcv ] && check_mmcv full >/dev/null 2>&1; then
+    if [ "$dists" = mmcv ] && mmcv_msg=$(check_mmcv full 2>/dev/null); then
       log "full mmcv 2.1.0 already installed (a superset of mmcv-lite): keeping it"
     else
       case "$dists" in
@@ -138,7 +162,7 @@ case "$MODE" in
       log "mmcv-lite 2.1.0 (pure Python, no compiled ops)"
       install -r requirements/mmcv-lite.txt
       # a clobbered or half-removed copy: put mmcv-lite's files back
-      check_mmcv lite >/dev/null 2>&1 || install --force-reinstall --no-deps -r requirements/mmcv-lite.txt
+      mmcv_msg=$(check_mmcv lite 2>/dev/null) || repair_lite
     fi
     if [ "$MODE" = dev ]; then
       log "mmsegmentation 1.2.2 (pure Python), test tools (wheels only)"
@@ -149,7 +173,7 @@ case "$MODE" in
     [ "$dists" = mmcv-lite ] || uninstall mmcv mmcv-lite
     log "mmcv-lite 2.1.0 (pure Python, no compiled ops)"
     install -r requirements/mmcv-lite.txt
-    check_mmcv lite >/dev/null 2>&1 || install --force-reinstall --no-deps -r requirements/mmcv-lite.txt
+    mmcv_msg=$(check_mmcv lite 2>/dev/null) || repair_lite
     ;;
   full)
     mkdir -p .cache/wheels
@@ -182,9 +206,10 @@ case "$MODE" in
     log "full mmcv 2.1.0 (prebuilt wheel), mmsegmentation 1.2.2, test tools"
     install --find-links "$WHEEL_DIR" --find-links .cache/wheels \
       -r requirements/mmcv-full.txt -r requirements/seg.txt -r requirements/tests.txt
-    if ! check_mmcv full >/dev/null 2>&1; then
+    if ! mmcv_msg=$(check_mmcv full 2>/dev/null); then
       log "mmcv files incomplete (an earlier mmcv-lite removal?): reinstalling full mmcv"
       install --force-reinstall --no-deps --find-links "$WHEEL_DIR" --find-links .cache/wheels mmcv==2.1.0
+      mmcv_msg=$(check_mmcv full) || exit 1
     fi
     ;;
 esac
@@ -192,21 +217,8 @@ esac
 pip_ install -q --no-deps --no-build-isolation -e .
 want=lite
 if [ "$MODE" = full ] || [ "$(mmcv_dists)" = mmcv ]; then want=full; fi
-msg=$(check_mmcv "$want")   # fails the script if mmcv is not the one wanted
-log "$msg"
-if [ "$MODE" = dev ] || [ "$MODE" = full ]; then
-  msg=$(check_seg 2>&1) || { echo "$msg" >&2; log "mmsegmentation does not import (above)"; exit 1; }
-  log "${msg##*$'\n'}"
-fi
+log "$mmcv_msg"   # what check_mmcv found above (pip install -e . keeps mmcv)
 # make's stamp of the full set-up (Makefile) is void once full mmcv is gone
 [ "$want" = full ] || rm -f "$VENV/.installed-full"
-log "$VENV ready ($MODE): $("$VPY" -c '
-import mmcv, mmengine, mmpretrain, torch
-v = ["torch " + torch.__version__, "mmengine " + mmengine.__version__,
-     "mmcv " + mmcv.__version__, "mmpretrain " + mmpretrain.__version__]
-try:
-    import mmseg
-    v.append("mmseg " + mmseg.__version__)
-except ImportError:
-    v.append("no mmseg")
-print(", ".join(v))')"
+msg=$(report 2>&1) || { echo "$msg" >&2; log "the venv does not import (above)"; exit 1; }
+log "$VENV ready ($MODE): ${msg##*$'\n'}"
