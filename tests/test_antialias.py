@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from mosic_mm.datasets.resize import resize_frames
 from mosic_mm.datasets.transforms.geometry import (ClipRandomResizedCrop,
-                                                   ClipResize, resize_frames)
+                                                   ClipResize)
 
 
 def pil_resize(frame: np.ndarray, hw, resample=Image.BILINEAR) -> np.ndarray:

@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from conftest import SYNTHETIC_CONFIG, tiny_model_cfg, tiny_train_overrides
-from mosic_mm.datasets.transforms.loading import (CorruptVideoError, LoadClip,
-                                                  read_frame, read_video)
+from mosic_mm.datasets.transforms.loading import LoadClip
+from mosic_mm.datasets.video_io import (CorruptVideoError, read_frame,
+                                        read_video)
 from mosic_mm.datasets.video_trajectory_dataset import VideoTrajectoryDataset
 from test_dataset import LogCapture, make_frames, make_video  # noqa: F401
 from test_dataset import warnings_log  # noqa: F401  (fixture)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from mmengine.logging import MMLogger
 
-from mosic_mm.datasets.transforms.loading import CorruptVideoError, LoadClip
+from mosic_mm.datasets.transforms.loading import LoadClip
+from mosic_mm.datasets.video_io import CorruptVideoError
 from mosic_mm.datasets.video_trajectory_dataset import (VideoTrajectoryDataset,
                                                         sample_clip_indices)
 

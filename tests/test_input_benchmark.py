@@ -121,7 +121,7 @@ def test_decoder_settings_take_effect(tmp_path_factory):
     clips = [[2, 9, 16, 23]]
     # the settings' 'exact' is the training reader
     from mosic_mm.benchmark.input_pipeline import _read_with_settings
-    from mosic_mm.datasets.transforms.loading import read_video
+    from mosic_mm.datasets.video_io import read_video
     for path in (h264, mp4v):
         np.testing.assert_array_equal(
             _read_with_settings(path, np.array(clips[0]), SIZE, {}, 'exact'),
@@ -174,7 +174,7 @@ def test_cli_input_only(tmp_path, capsys):
                     '--gpu-step-ms', '10', '--markdown', str(md)])
     text = md.read_text()
     assert 'Command: `python tools/benchmark_input.py' in text
-    from mosic_mm.datasets.transforms.loading import _pyav_available
+    from mosic_mm.datasets.video_io import _pyav_available
     for row in ('| reference:', '| today:', '| reduced:', '| cache:',
                 '| jpeg | cache | 10 ms step |', '| video | reduced |',
                 '| reduced_decord:'):

@@ -10,9 +10,9 @@ from mosic_mm.datasets.track_cache import make_header, write_track_file
 from mosic_mm.datasets.transforms.geometry import (ClipFlip,
                                                    ClipRandomResizedCrop,
                                                    crop_resize_tracks)
-from mosic_mm.datasets.transforms.loading import (LoadClip, dct_reduction,
-                                                  jpeg_size, read_frame)
+from mosic_mm.datasets.transforms.loading import LoadClip
 from mosic_mm.datasets.transforms.tracking import LoadTracks
+from mosic_mm.datasets.video_io import dct_reduction, jpeg_size, read_frame
 
 
 def test_dct_reduction_by_hand():

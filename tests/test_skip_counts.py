@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import SYNTHETIC_CONFIG, tiny_train_overrides
-from mosic_mm.datasets.transforms.loading import CorruptVideoError
+from mosic_mm.datasets.video_io import CorruptVideoError
 from mosic_mm.registry import TRANSFORMS
 
 

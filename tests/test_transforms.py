@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from mosic_mm.datasets.transforms import loading
+from mosic_mm.datasets import video_io
 from mosic_mm.datasets.transforms.formatting import PackTrackInputs
 from mosic_mm.datasets.transforms.geometry import (ClipFlip,
                                                    ClipRandomResizedCrop,
@@ -14,8 +14,9 @@ from mosic_mm.datasets.transforms.geometry import (ClipFlip,
                                                    crop_resize_tracks,
                                                    points_inside,
                                                    sample_crop_box)
-from mosic_mm.datasets.transforms.loading import CorruptVideoError, LoadClip
+from mosic_mm.datasets.transforms.loading import LoadClip
 from mosic_mm.datasets.transforms.selection import SelectTracks
+from mosic_mm.datasets.video_io import CorruptVideoError
 
 
 # ------------------------------------------------------------------ helpers
@@ -120,7 +121,7 @@ def test_loadclip_video(tmp_path, monkeypatch):
     # decord failure -> OpenCV fallback gives the same frames
     def broken(*args, **kwargs):
         raise RuntimeError('decord says no')
-    monkeypatch.setattr(loading, '_read_video_decord', broken)
+    monkeypatch.setattr(video_io, '_read_video_decord', broken)
     out2 = LoadClip()(dict(video_path=path, frame_inds=np.array([1, 4, 7])))
     np.testing.assert_allclose(out2['imgs'][..., 0].mean((1, 2)),
                                [20, 80, 140], atol=6)

@@ -5,10 +5,10 @@ import cv2
 import numpy as np
 import pytest
 
-from mosic_mm.datasets.transforms import loading
-from mosic_mm.datasets.transforms.geometry import resize_frames
-from mosic_mm.datasets.transforms.loading import (LoadClip, _frames_to_decode,
-                                                  read_video)
+from mosic_mm.datasets import video_io
+from mosic_mm.datasets.resize import resize_frames
+from mosic_mm.datasets.transforms.loading import LoadClip
+from mosic_mm.datasets.video_io import _frames_to_decode, read_video
 
 av = pytest.importorskip('av')
 decord = pytest.importorskip('decord')
@@ -162,16 +162,16 @@ def test_backend_choice_fallback_and_errors(videos, monkeypatch):
     def broken(*args):
         calls.append(1)
         raise av.error.InvalidDataError(1, 'PyAV says no')
-    monkeypatch.setattr(loading, '_read_video_pyav', broken)
+    monkeypatch.setattr(video_io, '_read_video_pyav', broken)
     got = read_video(path, [4, 50], backend='pyav')
     assert calls and [_read_index(f) for f in got] == [4, 50]
     # out of range: every backend refuses, the error names the file
     monkeypatch.undo()
-    with pytest.raises(loading.CorruptVideoError, match='mp4v.mp4'):
+    with pytest.raises(video_io.CorruptVideoError, match='mp4v.mp4'):
         read_video(path, [10, 95])
     # without PyAV: 'auto' uses decord, 'pyav' is refused at build time
-    monkeypatch.setattr(loading, '_pyav_available', lambda: False)
-    monkeypatch.setattr(loading, '_read_video_pyav', broken)
+    monkeypatch.setattr(video_io, '_pyav_available', lambda: False)
+    monkeypatch.setattr(video_io, '_read_video_pyav', broken)
     calls.clear()
     got = read_video(path, [7])
     assert not calls and _read_index(got[0]) == 7
@@ -183,13 +183,13 @@ def test_pyav_decodes_only_the_packets_needed(videos, monkeypatch):
     """Count the packets sent to the decoder: a clip of key frames + the
     6th frame after each (GOP 12, mp4v) needs 7 per GOP, not all."""
     fed = []
-    real = loading._frames_to_decode
+    real = video_io._frames_to_decode
 
     def spy(*args):
         out = real(*args)
         fed.append(len(out))
         return out
-    monkeypatch.setattr(loading, '_frames_to_decode', spy)
+    monkeypatch.setattr(video_io, '_frames_to_decode', spy)
     inds = list(range(12, 79, 6))  # 12, 18, ..., 78
     got = read_video(videos['mp4v'], inds, backend='pyav')
     assert [_read_index(f) for f in got] == inds
@@ -210,11 +210,11 @@ def test_probe_options_change_neither_stream_nor_frames(videos, kind):
             ctx = c.streams.video[0].codec_context
             return (ctx.width, ctx.height, ctx.skip_frame, ctx.options,
                     len([p for p in c.demux(video=0) if p.size]))
-    assert params(options=loading._PROBE_OPTIONS) == params()
+    assert params(options=video_io._PROBE_OPTIONS) == params()
     assert params()[2:4] == ('DEFAULT', {})
     truth = _sequential(path)
     for inds in CLIPS[:3] + [[89]]:
-        got = loading._read_video_pyav(path, np.array(inds), None, 'bilinear')
+        got = video_io._read_video_pyav(path, np.array(inds), None, 'bilinear')
         np.testing.assert_array_equal(got, truth[inds])
 
 
@@ -225,17 +225,17 @@ def test_pyav_resizes_in_bounded_batches(videos, monkeypatch):
     path, inds = videos['x264_bframes'], np.array([3, 40, 41, 77, 5])
     truth = resize_frames(_sequential(path)[inds], (48, 64), 'bilinear')
     batches = []
-    real = loading.resize_frames
+    real = video_io.resize_frames
 
     def spy(imgs, *args):
         batches.append(len(imgs))
         return real(imgs, *args)
-    monkeypatch.setattr(loading, 'resize_frames', spy)
-    got = loading._read_video_pyav(path, inds, (48, 64), 'bilinear')
+    monkeypatch.setattr(video_io, 'resize_frames', spy)
+    got = video_io._read_video_pyav(path, inds, (48, 64), 'bilinear')
     np.testing.assert_array_equal(got, truth)
     assert batches == [5]
     batches.clear()
-    monkeypatch.setattr(loading, '_RESIZE_BATCH_BYTES', 2 * H * W * 3)
-    got = loading._read_video_pyav(path, inds, (48, 64), 'bilinear')
+    monkeypatch.setattr(video_io, '_RESIZE_BATCH_BYTES', 2 * H * W * 3)
+    got = video_io._read_video_pyav(path, inds, (48, 64), 'bilinear')
     np.testing.assert_array_equal(got, truth)
     assert batches == [2, 2, 1]

@@ -196,7 +196,7 @@ def run(args) -> dict:
     from mosic_mm.benchmark.input_pipeline import (H100_BF16_DENSE_TFLOPS,
                                                    build_pipeline,
                                                    count_step_flops, run_modes)
-    from mosic_mm.datasets.transforms.loading import _pyav_available
+    from mosic_mm.datasets.video_io import _pyav_available
     init_default_scope('mmpretrain')
     MMLogger.get_instance('mosic_benchmark', log_level='ERROR')
     size = (args.size, args.size)

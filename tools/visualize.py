@@ -27,8 +27,8 @@ from mmengine.runner import load_checkpoint  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 import mosic_mm  # noqa: E402,F401
-from mosic_mm.datasets.transforms.loading import (read_frame,  # noqa: E402
-                                                  read_video)
+from mosic_mm.datasets.video_io import (read_frame,  # noqa: E402
+                                        read_video)
 from mosic_mm.registry import MODELS  # noqa: E402
 from mosic_mm.trackers import build_tracker, grid_queries  # noqa: E402
 from mosic_mm.visualization import (clip_outputs, clip_panels,  # noqa: E402

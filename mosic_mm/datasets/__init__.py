@@ -1,7 +1,9 @@
 from .synthetic_dataset import SyntheticVideoDataset
 from .transforms import *  # noqa: F401,F403
+from .video_io import CorruptVideoError
 from .video_trajectory_dataset import (VideoTrajectoryDataset, clip_starts,
                                        effective_stride, sample_clip_indices)
 
-__all__ = ['SyntheticVideoDataset', 'VideoTrajectoryDataset', 'clip_starts',
-           'effective_stride', 'sample_clip_indices']
+__all__ = ['CorruptVideoError', 'SyntheticVideoDataset',
+           'VideoTrajectoryDataset', 'clip_starts', 'effective_stride',
+           'sample_clip_indices']

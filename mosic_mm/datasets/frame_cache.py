@@ -31,6 +31,10 @@ from typing import Dict, Optional, Sequence
 import cv2
 import numpy as np
 
+from mosic_mm.datasets.resize import resize_frames
+from mosic_mm.datasets.video_io import read_frame, read_video
+from mosic_mm.datasets.video_trajectory_dataset import (clip_starts,
+                                                        effective_stride)
 from mosic_mm.utils.atomic import atomic_open
 
 FORMAT = 'mosic_mm.frame_cache'
@@ -230,8 +234,6 @@ def cache_frame_indices(total_frames: int, clip_len: int, stride: int,
     :func:`clip_starts` of ``start + effective_stride * arange(clip_len)``
     (int64, increasing). With YT-VOS defaults (stride 6, window_step 12)
     that is every 6th frame."""
-    from mosic_mm.datasets.video_trajectory_dataset import (clip_starts,
-                                                            effective_stride)
     step = effective_stride(total_frames, clip_len, stride)
     starts = clip_starts(total_frames, clip_len, stride, window_step)
     inds = starts[:, None] + step * np.arange(clip_len)[None]
@@ -256,8 +258,6 @@ def decode_for_cache(info: dict, frame_inds: Sequence[int],
     Returns:
         ``(frames uint8 [K, h, w, 3], source_size (H, W))``.
     """
-    from mosic_mm.datasets.transforms.geometry import resize_frames
-    from mosic_mm.datasets.transforms.loading import read_frame, read_video
     inds = np.asarray(frame_inds, dtype=np.int64)
     out, src = [], None
     for lo in range(0, len(inds), chunk):

@@ -7,7 +7,7 @@ import numpy as np
 from mmengine.dataset import BaseDataset
 from mmengine.logging import MMLogger
 
-from mosic_mm.datasets.transforms.loading import CorruptVideoError
+from mosic_mm.datasets.video_io import CorruptVideoError
 from mosic_mm.registry import DATASETS
 
 

@@ -1,11 +1,10 @@
 from .formatting import PackTrackInputs
 from .geometry import ClipFlip, ClipRandomResizedCrop, ClipResize
-from .loading import CorruptVideoError, LoadClip
+from .loading import LoadClip
 from .selection import SelectTracks
 from .tracking import LoadTracks, TrackPoints, track_grid
 
 __all__ = [
     'PackTrackInputs', 'ClipFlip', 'ClipRandomResizedCrop', 'ClipResize',
-    'CorruptVideoError', 'LoadClip', 'LoadTracks', 'SelectTracks',
-    'TrackPoints', 'track_grid'
+    'LoadClip', 'LoadTracks', 'SelectTracks', 'TrackPoints', 'track_grid'
 ]

@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from mosic_mm.registry import MODELS
 
 from .convert_eva import to_timm
+from .weight_init import is_converted_cfg
 
 
 @MODELS.register_module()
@@ -235,12 +236,10 @@ class TimmViT(BaseModule):
         """timm initialised the weights at construction; a
         ``ConvertedPretrained`` init_cfg loads the file (strict)."""
         from mmengine.registry import WEIGHT_INITIALIZERS
-
-        from .vision_transformer import _is_converted_cfg
         cfgs = self.init_cfg or []
         cfgs = [cfgs] if isinstance(cfgs, dict) else list(cfgs)
         for cfg in cfgs:
-            if not _is_converted_cfg(cfg):
+            if not is_converted_cfg(cfg):
                 raise ValueError(
                     "TimmViT takes init_cfg=None or dict(type="
                     f"'ConvertedPretrained', ...), got {cfg}")

@@ -19,11 +19,7 @@ from mmpretrain.models.utils import resize_pos_embed, to_2tuple
 from torch import Tensor, nn
 
 from mosic_mm.registry import MODELS
-
-
-def _is_converted_cfg(cfg: dict) -> bool:
-    from .weight_init import ConvertedPretrainedInit
-    return cfg.get('type') in ('ConvertedPretrained', ConvertedPretrainedInit)
+from .weight_init import is_converted_cfg
 
 
 @MODELS.register_module()
@@ -122,11 +118,11 @@ class DINOVisionTransformer(VisionTransformer):
             cfgs = [self.init_cfg]
         elif isinstance(self.init_cfg, (list, tuple)):
             cfgs = list(self.init_cfg)
-        converted = [c for c in cfgs if _is_converted_cfg(c)]
+        converted = [c for c in cfgs if is_converted_cfg(c)]
         if not converted:
             super().init_weights()
             return
-        others = [c for c in cfgs if not _is_converted_cfg(c)]
+        others = [c for c in cfgs if not is_converted_cfg(c)]
         original = self.init_cfg
         self.init_cfg = (others[0] if len(others) == 1 else others) or None
         try:
@@ -148,11 +144,4 @@ class DINOVisionTransformer(VisionTransformer):
         if param_name == prefix + 'register_tokens':
             return 0, self.num_layers + 2
         return super().get_layer_depth(param_name, prefix)
-
-
-def pos_embed_grid(module: nn.Module) -> Tuple[int, Tuple[int, int]]:
-    """(number of tokens covered by pos_embed before the patches, (h, w))
-    of an mmpretrain ViT (ours or the plain one)."""
-    extra = getattr(module, 'num_pos_extra_tokens', module.num_extra_tokens)
-    return extra, tuple(module.patch_resolution)
 

@@ -25,10 +25,16 @@ from torch import Tensor, nn
 
 from .convert import (StateDict, default_interp, detect_layout, grid_of,
                       resample_pos_embed, strip_prefix, to_mmpretrain)
-from .vision_transformer import DINOVisionTransformer, pos_embed_grid
 
 README_HINT = ('see README.md, section "Backbones and pretrained weights", '
                'for where to download it')
+
+
+def pos_embed_grid(module: nn.Module) -> Tuple[int, Tuple[int, int]]:
+    """(number of tokens covered by pos_embed before the patches, (h, w))
+    of an mmpretrain ViT (ours or the plain one)."""
+    extra = getattr(module, 'num_pos_extra_tokens', module.num_extra_tokens)
+    return extra, tuple(module.patch_resolution)
 
 
 class CheckpointMismatchError(RuntimeError):
@@ -273,8 +279,15 @@ class ConvertedPretrainedInit:
             'ConvertedPretrainedInit(...).load(module) directly.')
 
 
+def is_converted_cfg(cfg: dict) -> bool:
+    """Whether ``cfg`` is a ``ConvertedPretrained`` init_cfg (by name or
+    class); backbones apply it after their default initialisation."""
+    return cfg.get('type') in ('ConvertedPretrained', ConvertedPretrainedInit)
+
+
 __all__ = [
     'CheckpointMismatchError', 'LoadReport', 'read_checkpoint',
     'backbone_state_dict', 'load_state_dict_converted',
-    'ConvertedPretrainedInit', 'strip_components'
+    'ConvertedPretrainedInit', 'strip_components', 'is_converted_cfg',
+    'pos_embed_grid'
 ]
