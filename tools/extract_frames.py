@@ -5,13 +5,10 @@ pipeline").
         [--quality Q] [--all-frames] [--cache-dir DIR] [--shard I/N]
         [--overwrite] [--cfg-options k=v ...]
 
-Per video of ``train_dataloader.dataset``, decodes the frames training clips
-can use (:func:`cache_frame_indices`; ``--all-frames`` for every frame) at
-full size, resizes them with the config's antialiased filter to the size
-``LoadClip`` serves (its ``decode_size``, else the ``ClipResize`` right after
-it, else ``--size``) and writes one file per video atomically. Finished
-videos are skipped (resumable); ``--shard I/N`` splits the videos over N
-processes. Training reads the cache with
+What it does: :mod:`mosic_mm.apis.extract_frames` (one file per video,
+resumable; ``--all-frames`` caches every frame, not only those clips can
+use; ``--size`` when the config does not tell; ``--shard I/N`` splits the
+videos over N processes). Training reads the cache with
 ``LoadClip(decode_size=(H, W), frame_cache=True)``. Exit code 1 if any video
 failed.
 """

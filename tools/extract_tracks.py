@@ -4,15 +4,9 @@
         [--cache-dir DIR] [--overwrite] [--cfg-options k=v ...]
     torchrun --nproc_per_node N tools/extract_tracks.py CONFIG --launcher pytorch
 
-For every video of ``train_dataloader.dataset`` and every clip window
-(``clip_starts``: starts at multiples of the dataset's ``window_step``), runs
-the config's pipeline up to its ``LoadTracks``/``TrackPoints`` step (the
-deterministic prefix, e.g. ``LoadClip`` + ``ClipResize``), tracks a query
-grid on the window's first frame and writes one file per video, atomically.
-Finished videos are skipped (resumable; an interrupted run loses at most the
-video in flight), empty or truncated files are replaced, files extracted
-with other settings need ``--overwrite``; videos are split over ranks (gloo
-on CPU hosts). Exit code 1 if any video failed.
+What it does: :mod:`mosic_mm.apis.extract_tracks` (one file per video,
+resumable; files extracted with other settings need ``--overwrite``; videos
+are split over ranks, gloo on CPU hosts). Exit code 1 if any video failed.
 """
 import argparse
 import os

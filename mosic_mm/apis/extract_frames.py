@@ -15,7 +15,8 @@ import time
 from typing import Optional, Sequence, Tuple
 
 import numpy as np
-from mmengine.config import Config
+
+from mosic_mm.apis.common import job_logger, load_job_config
 
 
 def plan_from_config(cfg, size=None, cache_dir=None) -> dict:
@@ -62,9 +63,6 @@ def extract_frames(config: str, size: Optional[Sequence[int]] = None,
     Returns:
         int: the exit status, 1 if any video failed.
     """
-    from mmengine.logging import MMLogger
-    from mmengine.registry import init_default_scope
-
     import mosic_mm  # noqa: F401
     from mosic_mm.datasets.frame_cache import (FrameCacheError,
                                                cache_frame_indices,
@@ -75,13 +73,8 @@ def extract_frames(config: str, size: Optional[Sequence[int]] = None,
                                                write_frame_file)
     from mosic_mm.registry import DATASETS
 
-    logger = (MMLogger.get_instance('extract_frames')
-              if MMLogger.check_instance_created('extract_frames') else
-              MMLogger.get_instance('extract_frames', log_level='INFO'))
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    logger = job_logger('extract_frames')
+    cfg = load_job_config(config, cfg_options)
     plan = plan_from_config(cfg, size, cache_dir)
     index, count = shard
     if not 0 <= index < count:

@@ -19,6 +19,8 @@ from typing import Optional
 import numpy as np
 from mmengine.config import Config
 
+from mosic_mm.apis.common import job_logger, load_job_config
+
 TRACK_STEPS = ('LoadTracks', 'TrackPoints')
 
 
@@ -136,8 +138,6 @@ def extract_tracks(config: str, tracker: Optional[str] = None,
     """
     from mmengine.dist import (all_gather_object, barrier, get_dist_info,
                                is_main_process)
-    from mmengine.logging import MMLogger
-    from mmengine.registry import init_default_scope
     from tqdm import tqdm
 
     import mosic_mm  # noqa: F401  registers everything
@@ -150,14 +150,8 @@ def extract_tracks(config: str, tracker: Optional[str] = None,
     from mmcv.transforms import Compose
 
     rank, world = get_dist_info()
-    logger = (MMLogger.get_instance('extract_tracks')
-              if MMLogger.check_instance_created('extract_tracks') else
-              MMLogger.get_instance('extract_tracks', log_level='INFO'))
-
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    logger = job_logger('extract_tracks')
+    cfg = load_job_config(config, cfg_options)
     plan = make_plan(cfg, tracker, checkpoint, cache_dir)
     dataset = DATASETS.build(plan['dataset'])  # synthetic: written by rank 0
     prefix = Compose([TRANSFORMS.build(copy.deepcopy(s))
