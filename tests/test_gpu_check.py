@@ -10,6 +10,7 @@ import torch
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.join(REPO, 'tools'))
 import gpu_check  # noqa: E402
+from mosic_mm.apis.gpu_check import TINY_ARCH, build_loader  # noqa: E402
 
 
 def test_gpu_check_tiny_cpu(tmp_path):
@@ -27,7 +28,7 @@ def test_gpu_check_tiny_cpu(tmp_path):
 def test_loader_serves_cached_uint8_clips(tmp_path):
     args = gpu_check.parse_args(['--device', 'cpu', '--tiny', '--workers',
                                  '0', '--root', str(tmp_path / 'd')])
-    loader = gpu_check.build_loader(args, torch.device('cpu'))
+    loader = build_loader(args, torch.device('cpu'))
     batch = next(iter(loader))
     assert batch['inputs'].dtype == torch.uint8
     assert batch['inputs'].shape == (2, 3, 3, 56, 56)
@@ -40,9 +41,9 @@ def test_step_flops_scale_with_batch():
     """count_step_flops counts batch 1 and scales: the real batch-3 step
     counts the same within 1 % (only prototypes / Sinkhorn are not per
     clip)."""
-    from mosic_mm.benchmark.input_pipeline import count_step_flops
+    from mosic_mm.benchmark.gpu_demand import count_step_flops
     cfg = osp.join(REPO, 'configs', 'mosic_vits_ytvos.py')
-    over = dict(arch=gpu_check.TINY_ARCH, img_size=56)
+    over = dict(arch=TINY_ARCH, img_size=56)
     one = count_step_flops(cfg, 3, 3, 16, 56, over)
     import mosic_mm  # noqa: F401
     from mmengine.config import Config

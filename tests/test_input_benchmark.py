@@ -6,10 +6,9 @@ import sys
 import numpy as np
 import pytest
 
-from mosic_mm.benchmark.input_pipeline import (STAGES, build_pipeline,
-                                               cores_needed,
-                                               data_wait_fraction,
-                                               prepare_data, run_modes)
+from mosic_mm.benchmark.gpu_demand import cores_needed, data_wait_fraction
+from mosic_mm.benchmark.input_data import prepare_data
+from mosic_mm.benchmark.input_pipeline import STAGES, build_pipeline, run_modes
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 HW, SIZE = (72, 128), (32, 32)
@@ -89,8 +88,8 @@ def test_video_modes_reduced_equals_today(tmp_path_factory):
 
 def test_profile_video_decode_counts_packets(tmp_path_factory):
     pytest.importorskip('av')
-    from mosic_mm.benchmark.input_pipeline import (make_dataset,
-                                                   profile_video_decode)
+    from mosic_mm.benchmark.decode_profile import profile_video_decode
+    from mosic_mm.benchmark.input_data import make_dataset
     root = make_dataset(str(tmp_path_factory.mktemp('pv')), 1, 40,
                         kind='video', hw=HW)
     path = osp.join(root, 'videos', 'video000.mp4')
@@ -111,8 +110,8 @@ def test_decoder_settings_take_effect(tmp_path_factory):
     av = pytest.importorskip('av')
     if 'libx264' not in av.codecs_available:
         pytest.skip('PyAV without libx264')
-    from mosic_mm.benchmark.input_pipeline import (make_dataset,
-                                                   profile_decoder_settings)
+    from mosic_mm.benchmark.decode_profile import profile_decoder_settings
+    from mosic_mm.benchmark.input_data import make_dataset
     d = tmp_path_factory.mktemp('ds')
     h264 = osp.join(make_dataset(str(d / 'h'), 1, 24, kind='video_h264',
                                  hw=HW), 'videos', 'video000.mp4')
@@ -120,7 +119,7 @@ def test_decoder_settings_take_effect(tmp_path_factory):
                                  hw=HW), 'videos', 'video000.mp4')
     clips = [[2, 9, 16, 23]]
     # the settings' 'exact' is the training reader
-    from mosic_mm.benchmark.input_pipeline import _read_with_settings
+    from mosic_mm.benchmark.decode_profile import _read_with_settings
     from mosic_mm.datasets.video_io import read_video
     for path in (h264, mp4v):
         np.testing.assert_array_equal(
@@ -196,21 +195,22 @@ def test_cli_long_gop_drift(tmp_path):
         pytest.skip('PyAV without libx264')
     sys.path.insert(0, osp.join(REPO, 'tools'))
     import benchmark_input
+    from mosic_mm.apis import benchmark_input as input_api
     args = ['--root', str(tmp_path / 'd'), '--kinds', 'video_h264',
             '--source-hw', '72', '128', '--videos', '1', '--video-frames',
             '12', '--frames', '3', '--stride', '2', '--window-step', '2',
             '--size', '32', '--points', '16', '--grid', '8', '--clips', '2',
             '--batch', '2', '--gpu-step-ms', '10', '--settings-clips', '1',
             '--modes', 'today', 'reduced']
-    res = benchmark_input.run(benchmark_input.parse_args(
+    res = input_api.benchmark_input(benchmark_input.parse_args(
         args + ['--long-gop-frames', '15']))
     assert list(res['long_gop']) == ['0-4', '5-9', '10-14']
     for pos in res['long_gop'].values():
         assert pos['exact']['mae'] == 0
         assert pos['skip_loop_filter=all']['mae'] > 0
-    text = benchmark_input.format_tables(res)
+    text = input_api.format_tables(res)
     assert '| 10-14 | skip_loop_filter=all |' in text
     assert '| video_h264 | swscale_fused |' in text
     with pytest.raises(ValueError, match='shorter than one clip'):
-        benchmark_input.run(benchmark_input.parse_args(
+        input_api.benchmark_input(benchmark_input.parse_args(
             args + ['--long-gop-frames', '4']))

@@ -17,18 +17,13 @@ import argparse
 import json
 import os
 import os.path as osp
-import statistics
 import sys
-import time
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-ARCHS = {'vits': ('ViT-S/14', 'configs/mosic_vits_ytvos.py'),
-         'vitb': ('ViT-B/14', 'configs/mosic_vitb_ytvos.py')}
-TINY_ARCH = dict(embed_dims=32, num_layers=2, num_heads=2,
-                 feedforward_channels=64)
+from mosic_mm.apis.gpu_check import ARCHS, format_table, gpu_check  # noqa
 
 
 def parse_args(argv=None):
@@ -66,140 +61,9 @@ def parse_args(argv=None):
     return args
 
 
-def build_loader(args, device):
-    """The training input pipeline (frame cache) as a DataLoader."""
-    from mmengine.dataset import default_collate
-    from torch.utils.data import DataLoader, RandomSampler
-
-    from mosic_mm.benchmark.input_pipeline import (dataset_cfg, pipeline_cfg,
-                                                   prepare_data)
-    from mosic_mm.registry import DATASETS
-    hw = (72, 128) if args.tiny else (720, 1280)
-    stride, window = (2, 2) if args.tiny else (6, 12)
-    grid = 8 if args.tiny else 32
-    size = (args.size, args.size)
-    ds, dirs = prepare_data(args.root + ('_tiny' if args.tiny else ''),
-                            'jpeg', args.videos, args.video_frames, 90,
-                            args.frames, stride, window, size, grid, hw,
-                            encodings=('raw', ))
-    cfg = dataset_cfg(ds.data_root, 'jpeg', args.frames, stride, window)
-    cfg['pipeline'] = pipeline_cfg('cache', size, grid, args.points,
-                                   frame_cache_dir=dirs['raw'])
-    dataset = DATASETS.build(cfg)
-    workers = max(0, int(args.workers))
-    kwargs = dict(num_workers=workers, collate_fn=default_collate,
-                  pin_memory=device.type == 'cuda', batch_size=args.batch,
-                  sampler=RandomSampler(dataset, replacement=True,
-                                        num_samples=10**7), drop_last=True)
-    if workers:
-        kwargs.update(persistent_workers=True,
-                      prefetch_factor=max(1, args.prefetch))
-    return DataLoader(dataset, **kwargs)
-
-
-def input_rate(loader, batches: int) -> float:
-    """Clips/s of the loader alone (after one warm-up batch)."""
-    it = iter(loader)
-    next(it)
-    start = time.perf_counter()
-    n = 0
-    for _ in range(batches):
-        n += len(next(it)['inputs'])
-    return n / (time.perf_counter() - start)
-
-
-def check_arch(args, name: str, config: str, loader, device) -> dict:
-    import torch
-    from mmengine.config import Config
-    from mmengine.optim import build_optim_wrapper
-
-    from mosic_mm.benchmark.input_pipeline import count_step_flops
-    from mosic_mm.registry import MODELS
-    cfg = Config.fromfile(osp.join(REPO, config))
-    cfg.model.backbone.init_cfg = None
-    overrides = dict(img_size=args.size)
-    if args.tiny:
-        overrides['arch'] = TINY_ARCH
-    cfg.model.backbone.update(overrides)
-    torch.manual_seed(0)
-    model = MODELS.build(cfg.model).to(device).train()
-    optim = build_optim_wrapper(model, cfg.optim_wrapper)
-
-    def sync():
-        if device.type == 'cuda':
-            torch.cuda.synchronize(device)
-
-    if device.type == 'cuda':
-        torch.cuda.reset_peak_memory_stats(device)
-    it = iter(loader)
-    waits, steps = [], []
-    for i in range(args.warmup + args.iters):
-        start = time.perf_counter()
-        batch = next(it)
-        waited = time.perf_counter() - start
-        start = time.perf_counter()
-        model.train_step(batch, optim)
-        model.update_teacher(0.99)
-        sync()
-        if i >= args.warmup:
-            waits.append(waited)
-            steps.append(time.perf_counter() - start)
-    flops = count_step_flops(osp.join(REPO, config), args.batch, args.frames,
-                             args.points, args.size, overrides, str(device))
-    step = statistics.median(steps)
-    if device.type == 'cuda':
-        peak = torch.cuda.max_memory_allocated(device) / 2**30
-    else:  # process RSS high-water mark
-        import resource
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    return dict(arch=name, step_s=step, data_wait_s=statistics.median(waits),
-                gpu_util=sum(steps) / (sum(steps) + sum(waits)),
-                peak_gib=peak, tflop_per_step=flops / 1e12,
-                tflops=flops / step / 1e12,
-                teacher_dtype=cfg.model.get('teacher_dtype'))
-
-
-def format_table(res: dict) -> str:
-    a = res['args']
-    lines = [f"device {res['device']}; B={a['batch']} clips x T={a['frames']}"
-             f" frames x N={a['points']} points, {a['size']} px; input: "
-             f"frame-cached {res['source']} JPEG pipeline, {a['workers']} "
-             "DataLoader "
-             f"workers -> {res['input_clips_per_s']:.1f} clips/s alone",
-             '',
-             '| model | teacher | step (ms) | data wait (ms) | GPU util | '
-             f"peak {'GPU memory' if res['device'] != 'cpu' else 'RSS'} "
-             '(GiB) | TFLOP/step | TFLOP/s |',
-             '|---|---|---|---|---|---|---|---|']
-    for r in res['archs']:
-        lines.append(f"| {r['arch']} | {r['teacher_dtype']} | "
-                     f"{1e3 * r['step_s']:.1f} | {1e3 * r['data_wait_s']:.1f}"
-                     f" | {100 * r['gpu_util']:.0f} % | {r['peak_gib']:.2f} | "
-                     f"{r['tflop_per_step']:.3g} | {r['tflops']:.3g} |")
-    return '\n'.join(lines)
-
-
 def main(argv=None):
     args = parse_args(argv)
-    import cv2
-    import torch
-    from mmengine.logging import MMLogger
-    from mmengine.registry import init_default_scope
-
-    import mosic_mm  # noqa: F401
-    init_default_scope('mmpretrain')
-    MMLogger.get_instance('mosic_gpu_check', log_level='ERROR')
-    cv2.setNumThreads(1)
-    device = torch.device(args.device)
-    t0 = time.perf_counter()
-    loader = build_loader(args, device)
-    rate = input_rate(loader, args.input_batches)
-    archs = [check_arch(args, *ARCHS[a], loader, device) for a in args.archs]
-    res = dict(device=(torch.cuda.get_device_name(device)
-                       if device.type == 'cuda' else 'cpu'),
-               source='72x128' if args.tiny else '1280x720',
-               args=vars(args), input_clips_per_s=rate, archs=archs,
-               seconds=time.perf_counter() - t0)
+    res = gpu_check(args)
     print(format_table(res))
     print(f"(check took {res['seconds']:.0f} s)")
     if args.out:
