@@ -91,6 +91,16 @@ class BaseTracker(metaclass=ABCMeta):
                 f'{visibility.shape}, expected {(num_frames, num_points)}')
         return tracks, visibility
 
+    def query_grid(self, height: int, width: int,
+                   grid_size: int) -> np.ndarray:
+        """The frame-0 queries ``[grid_size**2, 3]`` ``(0, x, y)`` this
+        tracker tracks when a clip is tracked on a regular grid
+        (``track_grid``: :class:`TrackPoints`, the track cache): the cell
+        centres of :func:`grid_queries`. A tracker whose native grid call
+        places its own points (:class:`CoTracker3`) returns those, so the
+        queries stay the points tracked."""
+        return grid_queries(height, width, grid_size, t=0)
+
     def for_clip(self, results: dict) -> 'BaseTracker':
         """The tracker to use for the clip of pipeline ``results``
         (``video_id``, ``frame_inds``, ``data_root``, ...). Trackers see

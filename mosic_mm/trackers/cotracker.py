@@ -17,10 +17,10 @@ from typing import Optional, Tuple
 import numpy as np
 
 from mosic_mm.registry import TRACKERS
-from .base import BaseTracker, grid_queries
+from .base import BaseTracker
 
 __all__ = ['CoTracker3', 'COTRACKER_INSTALL', 'COTRACKER_CHECKPOINTS',
-           'regular_grid_size']
+           'cotracker_grid']
 
 COTRACKER_INSTALL = (
     "the optional 'cotracker' package (not on PyPI; code and weights are "
@@ -46,18 +46,36 @@ def _import_predictor():
             from None
 
 
-def regular_grid_size(queries: np.ndarray, height: int,
-                      width: int) -> Optional[int]:
-    """``g`` if ``queries`` ``[N, 3]`` are exactly the frame-0 grid
-    ``grid_queries(height, width, g, t=0)`` (row-major), else None."""
-    num = queries.shape[0]
-    g = math.isqrt(num)
-    if num == 0 or g * g != num:
-        return None
-    grid = grid_queries(height, width, g, t=0)
-    if np.allclose(queries, grid, rtol=0, atol=1e-3):
-        return g
-    return None
+def cotracker_grid(height: int, width: int, grid_size: int,
+                   working_hw: Tuple[int, int] = (384, 512)) -> np.ndarray:
+    """The points ``predictor(video, grid_size=g, grid_query_frame=0)``
+    tracks on a ``(height, width)`` clip, as queries ``[g*g, 3]`` ``(0, x,
+    y)``, row-major (y outer).
+
+    Co-tracker's documented layout (``get_points_on_a_grid``), computed in
+    the predictor's working resolution ``working_hw = (h', w')``
+    (``CoTrackerPredictor.interp_shape``): g evenly spaced values per axis,
+    from a margin ``m = w' / 64`` (the width's, on both axes) to the
+    opposite margin (``x`` in ``[m, w' - m]``, ``y`` in ``[m, h' - m]``);
+    one point (g = 1) sits at ``(w'/2, h'/2)``. The predictor returns them
+    in clip pixels: ``x * (W-1)/(w'-1)``, ``y * (H-1)/(h'-1)``. On a 96x128
+    clip with g = 8, x runs from 1.99 to 125.26 (:func:`grid_queries`: 7.5
+    to 119.5).
+    """
+    hp, wp = (float(v) for v in working_hw)
+    g = int(grid_size)
+    if g == 1:
+        xs, ys = np.array([wp / 2]), np.array([hp / 2])
+    else:
+        m = wp / 64
+        xs = np.linspace(m, wp - m, g)
+        ys = np.linspace(m, hp - m, g)
+    yy, xx = np.meshgrid(ys * (height - 1) / (hp - 1),
+                         xs * (width - 1) / (wp - 1), indexing='ij')
+    out = np.zeros((g * g, 3), dtype=np.float32)
+    out[:, 1] = xx.reshape(-1)
+    out[:, 2] = yy.reshape(-1)
+    return out
 
 
 _QUERY_MODES = ('grid', 'queries')
@@ -74,16 +92,13 @@ class CoTracker3(BaseTracker):
 
     Two ways to call the predictor (``query_mode``):
 
-    - ``'grid'`` (default): when the queries are the regular frame-0 grid
-      (``grid_queries(H, W, g, t=0)``, what ``track_grid`` / the track cache
-      ask for), call it as the reference does,
+    - ``'grid'`` (default): the regular grid of ``track_grid`` / the track
+      cache is CoTracker's own (:meth:`query_grid` returns
+      :func:`cotracker_grid`, not the cell centres of ``grid_queries``), and
+      queries equal to it are tracked as the reference does,
       ``predictor(video, grid_size=g, grid_query_frame=0)``: the g x g points
-      are tracked jointly with no extra points. The predictor lays its own
-      grid (in its 384x512 working resolution, a margin of 1/64 of the width
-      from the border instead of half a cell), so the frame-0 positions
-      returned are CoTracker's grid points, within half a grid cell of the
-      requested ones and in the same row-major order. Other queries are
-      passed explicitly as in ``'queries'``.
+      jointly, with no extra points. Track k starts at query k (checked on
+      every call). Other queries are passed explicitly as in ``'queries'``.
     - ``'queries'``: always pass the queries explicitly
       (``predictor(video, queries=q)``), split into chunks of ``max_points``
       to bound memory (chunks are tracked independently). The predictor then
@@ -96,8 +111,8 @@ class CoTracker3(BaseTracker):
             to True.
         window_len (int, optional): model window; None -> 60 offline, 16
             online.
-        max_points (int): explicit queries per predictor call (a regular
-            grid in ``'grid'`` mode is one call, as the reference).
+        max_points (int): explicit queries per predictor call (the grid in
+            ``'grid'`` mode is one call, as the reference).
             Defaults to 1024.
         device (str, optional): None -> ``'cuda'`` when available, else
             ``'cpu'``.
@@ -166,6 +181,34 @@ class CoTracker3(BaseTracker):
         state['_model'] = None  # rebuilt lazily in each worker
         return state
 
+    def _working_hw(self) -> Tuple[int, int]:
+        shape = getattr(self.model, 'interp_shape', None)
+        if shape is None or len(shape) != 2:
+            raise RuntimeError(
+                'CoTracker3: the predictor has no interp_shape (its working '
+                "resolution), needed to lay its grid; use query_mode="
+                "'queries'")
+        return int(shape[0]), int(shape[1])
+
+    def query_grid(self, height: int, width: int,
+                   grid_size: int) -> np.ndarray:
+        """``'grid'`` mode: the points the predictor's grid call tracks
+        (:func:`cotracker_grid` at the model's working resolution; builds
+        the model). ``'queries'``: the cell centres of ``grid_queries``."""
+        if self.query_mode != 'grid':
+            return super().query_grid(height, width, grid_size)
+        return cotracker_grid(height, width, grid_size, self._working_hw())
+
+    def _own_grid_size(self, queries: np.ndarray, height: int,
+                       width: int) -> Optional[int]:
+        """``g`` if ``queries`` are exactly :meth:`query_grid` of a g x g
+        grid in ``'grid'`` mode, else None."""
+        g = math.isqrt(queries.shape[0])
+        if self.query_mode != 'grid' or g == 0 or g * g != queries.shape[0]:
+            return None
+        grid = self.query_grid(height, width, g)
+        return g if np.allclose(queries, grid, rtol=0, atol=1e-3) else None
+
     def _track(self, frames: np.ndarray,
                queries: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         import torch
@@ -179,9 +222,7 @@ class CoTracker3(BaseTracker):
         # [T,H,W,3] uint8 -> [1,T,3,H,W] float 0..255, one clip per call
         video = torch.from_numpy(frames).to(device).permute(
             0, 3, 1, 2)[None].float()
-        grid = None
-        if self.query_mode == 'grid':
-            grid = regular_grid_size(queries, *frames.shape[1:3])
+        grid = self._own_grid_size(queries, *frames.shape[1:3])
         if grid is not None:
             # the reference call: no support grid, one call for the grid
             calls = [((0, num_points),
@@ -209,6 +250,14 @@ class CoTracker3(BaseTracker):
                         f'{num_frames} frames')
                 tracks[:, lo:hi] = out_tracks.float().cpu().numpy()
                 visibility[:, lo:hi] = vis.cpu().numpy().astype(bool)
+        if grid is not None:
+            gap = np.abs(tracks[0] - queries[:, 1:]).max()
+            if gap > 1e-2:
+                raise RuntimeError(
+                    f'CoTracker3: the predictor\'s grid_size={grid} call '
+                    f'tracked points up to {gap:.2f} px from the queries '
+                    '(cotracker_grid); its grid layout differs from the '
+                    "documented one: use query_mode='queries'")
         return tracks, visibility
 
     def __repr__(self) -> str:

@@ -12,7 +12,7 @@ from mosic_mm.datasets.track_cache import (TrackCacheError, cache_path,
                                            default_cache_dir, header_mismatch,
                                            read_track_file)
 from mosic_mm.registry import TRANSFORMS
-from mosic_mm.trackers import build_tracker, check_tracker_cfg, grid_queries
+from mosic_mm.trackers import build_tracker, check_tracker_cfg
 
 
 def track_grid(tracker, imgs: np.ndarray, grid_size: int,
@@ -29,6 +29,10 @@ def track_grid(tracker, imgs: np.ndarray, grid_size: int,
         clip: the pipeline results of the clip, passed to the tracker's
             ``for_clip`` (an oracle tracker needs to know the video).
 
+    The queries are the tracker's :meth:`~BaseTracker.query_grid` (the
+    cell centres of :func:`mosic_mm.trackers.grid_queries`, or CoTracker3's
+    own grid), so frame 0 of the tracks holds the points tracked.
+
     Returns:
         float32 ``[T, N, 2]`` tracks (x, y) and bool ``[T, N]`` visibility,
         ``N = grid_size**2``, frame 0 forced visible (reference recipe).
@@ -38,9 +42,9 @@ def track_grid(tracker, imgs: np.ndarray, grid_size: int,
         raise ValueError("results['imgs'] must be a uint8 array "
                          f'[T, H, W, 3], got {shape}')
     height, width = imgs.shape[1:3]
-    queries = grid_queries(height, width, grid_size, t=0)
     if clip is not None:
         tracker = tracker.for_clip(clip)
+    queries = tracker.query_grid(height, width, grid_size)
     tracks, visibility = tracker.track(imgs, queries)
     visibility = np.array(visibility, dtype=bool)
     visibility[0] = True
@@ -55,9 +59,9 @@ class TrackPoints(BaseTransform):
     Required keys: ``imgs`` (uint8 ``[T, H, W, 3]`` RGB).
 
     Added keys: ``tracks`` (float32 ``[T, N, 2]`` (x, y) pixels,
-    ``N = grid_size**2``, row-major as :func:`mosic_mm.trackers.grid_queries`)
-    and ``visibility`` (bool ``[T, N]``; frame 0 forced visible, as in the
-    reference recipe).
+    ``N = grid_size**2``, row-major, starting at the tracker's
+    ``query_grid``, see :func:`track_grid`) and ``visibility`` (bool
+    ``[T, N]``; frame 0 forced visible, as in the reference recipe).
 
     The tracker is built on first use and dropped when pickled, so each
     dataloader worker builds its own. Prefer cached tracks (``LoadTracks``)
