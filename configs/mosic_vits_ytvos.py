@@ -20,4 +20,8 @@ model = dict(
             # img_size=224: the 37x37 pos_embed resampled once to 16x16,
             # bicubic with antialiasing (timm's loader). DINOv2's own
             # interpolation: pos_embed_interp=None (offset 0.1, no antialias).
-            pos_embed_interp=dict(offset=0.0, antialias=True))))
+            pos_embed_interp=dict(offset=0.0, antialias=True))),
+    # The reference normalises training clips with std 0.228 for red (its
+    # ClipToTensor call; 0.229 is ImageNet's): 0.228 * 255 = 58.14.
+    # ImageNet's std: std=(58.395, 57.12, 57.375).
+    data_preprocessor=dict(std=(58.14, 57.12, 57.375)))

@@ -66,9 +66,13 @@ def test_sample_clip_indices():
         assert (np.diff(inds) == 2).all() and 0 <= inds[0] and inds[-1] < 30
     np.testing.assert_array_equal(sample_clip_indices(12, 12, 6, rng),
                                   np.arange(12))
-    # random start: several different starts, covering the whole range
+    # random start: several different starts, covering the whole range,
+    # the last one 80 - 12 * 6 (the reference sampler's bound)
     starts = {int(sample_clip_indices(80, 12, 6, rng)[0]) for _ in range(200)}
-    assert starts == set(range(0, 80 - 66))
+    assert starts == set(range(0, 80 - 72 + 1))
+    starts = {int(sample_clip_indices(80, 12, 6, rng, start_rule='fit')[0])
+              for _ in range(300)}
+    assert starts == set(range(0, 80 - 66))  # every start whose clip fits
     gen = np.random.default_rng(0)
     assert len({int(sample_clip_indices(80, 4, 2, gen)[0])
                 for _ in range(50)}) > 5

@@ -69,14 +69,18 @@ def test_corrupt_files_are_named(tmp_path):
 
 
 def test_cache_frame_indices_by_hand():
-    # 40 frames, T=3, stride 6: last start 40-1-12 = 27, every 4th -> 0..24;
-    # frames s, s+6, s+12
-    inds = cache_frame_indices(40, 3, 6, 4)
-    starts = np.arange(0, 25, 4)
-    want = sorted(set(starts) | set(starts + 6) | set(starts + 12))
-    assert inds.tolist() == want
-    # short video: stride becomes 10 // 3 = 3, starts 0..3 -> frames 0..9
-    assert cache_frame_indices(10, 3, 6, None).tolist() == list(range(10))
+    # 40 frames, T=3, stride 6: last start 40-18 = 22 (start_rule 'fit':
+    # 40-1-12 = 27), every 4th -> 0..20 (0..24); frames s, s+6, s+12
+    for rule, last in (('reference', 20), ('fit', 24)):
+        inds = cache_frame_indices(40, 3, 6, 4, rule)
+        starts = np.arange(0, last + 1, 4)
+        want = sorted(set(starts) | set(starts + 6) | set(starts + 12))
+        assert inds.tolist() == want
+    # short video: stride becomes 10 // 3 = 3, starts 0..1 -> frames
+    # 0, 1, 3, 4, 6, 7 ('fit': starts 0..3 -> frames 0..9)
+    assert cache_frame_indices(10, 3, 6, None).tolist() == [0, 1, 3, 4, 6, 7]
+    assert cache_frame_indices(10, 3, 6, None, 'fit').tolist() == list(
+        range(10))
 
 
 def _write_dataset(root, videos=2, n=14, hw=(48, 80)):
@@ -104,7 +108,7 @@ def test_extract_frames_tool_and_loadclip(tmp_path):
     cache_dir = tmp_path / 'frame_cache' / '24x40'
     path = frame_cache_path(str(cache_dir), 'v0')
     header = read_frame_header(path)
-    # only the frames clips can use: starts 0,2,..,6 (+4, +8)
+    # only the frames clips can use: starts 0, 2 (14 - 3 * 4; +4, +8)
     assert header['frame_inds'] == cache_frame_indices(14, 3, 4, 2).tolist()
     assert header['source_size'] == [48, 80] and header['size'] == [24, 40]
     mtime = os.path.getmtime(path)
@@ -120,7 +124,7 @@ def test_extract_frames_tool_and_loadclip(tmp_path):
                                 window_step=2)
     cached = LoadClip(decode_size=(24, 40), frame_cache=True)
     today = [LoadClip(), ClipResize(scale=(40, 24))]
-    for idx, inds in [(0, [2, 6, 10]), (1, [4, 8, 12])]:
+    for idx, inds in [(0, [2, 6, 10]), (1, [0, 4, 8])]:
         info = dict(ds.get_data_info(idx), frame_inds=np.array(inds),
                     data_root=str(tmp_path))
         ref = today[1](today[0](dict(info)))['imgs']

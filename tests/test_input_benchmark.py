@@ -76,7 +76,7 @@ def test_video_modes_reduced_equals_today(tmp_path_factory):
              for m in ('today', 'reduced', 'reduced_decord', 'cache')}
     assert pipes['today'][0].video_backend == 'decord'
     assert pipes['reduced'][0].video_backend == 'auto'
-    info = dict(ds.get_data_info(0), frame_inds=np.array([14, 20, 26]),
+    info = dict(ds.get_data_info(0), frame_inds=np.array([12, 18, 24]),
                 data_root=ds.data_root)
     out = {m: _run(p, info, seed=3) for m, p in pipes.items()}
     ref = out['today']['inputs'].numpy()

@@ -358,3 +358,16 @@ def test_masking_drops_mask_ratio_of_the_student_tokens(ratio, count, kept):
     torch.manual_seed(1)
     grads = _patches_with_input_gradient(model, _batch(B=3, N=12))
     assert grads.sum(1).tolist() == [kept] * 3
+
+
+def test_ytvos_configs_normalise_with_the_reference_std():
+    """The reference's training clips: mean (0.485, 0.456, 0.406), std
+    (0.228, 0.224, 0.225) (0.228, not ImageNet's 0.229), x 255."""
+    import glob
+    files = sorted(glob.glob('configs/*_ytvos.py')
+                   + glob.glob('configs/baselines/*_ytvos.py'))
+    assert len(files) > 10
+    for f in files:
+        pre = Config.fromfile(f).model.data_preprocessor
+        assert pre.mean == pytest.approx((123.675, 116.28, 103.53)), f
+        assert pre.std == pytest.approx((58.14, 57.12, 57.375)), f

@@ -25,21 +25,27 @@ from mosic_mm.registry import DATASETS, MODELS
 
 # ------------------------------------------------------------ window starts
 def test_clip_starts_and_sampling_from_them():
-    # 24 frames, T=6, stride 3: max start 8
-    assert clip_starts(24, 6, 3).tolist() == list(range(9))
-    assert clip_starts(24, 6, 3, window_step=2).tolist() == [0, 2, 4, 6, 8]
+    # 24 frames, T=6, stride 3: max start 24 - 18 = 6 (the reference's
+    # bound), 24 - 1 - 15 = 8 with start_rule='fit'
+    assert clip_starts(24, 6, 3).tolist() == list(range(7))
+    assert clip_starts(24, 6, 3, start_rule='fit').tolist() == list(range(9))
+    assert clip_starts(24, 6, 3, window_step=2).tolist() == [0, 2, 4, 6]
     assert clip_starts(24, 6, 3, window_step=5).tolist() == [0, 5]
     assert clip_starts(24, 6, 3, window_step=100).tolist() == [0]
-    # short video: stride 6 -> 20 // 6 = 3, max start 20 - 1 - 15 = 4
-    assert clip_starts(20, 6, 6, window_step=2).tolist() == [0, 2, 4]
+    # short video: stride 6 -> 20 // 6 = 3, max start 20 - 18 = 2 (fit: 4)
+    assert clip_starts(20, 6, 6, window_step=2).tolist() == [0, 2]
+    assert clip_starts(20, 6, 6, 2, 'fit').tolist() == [0, 2, 4]
     rng = np.random.RandomState(0)
-    starts = {int(sample_clip_indices(24, 6, 3, rng, window_step=2)[0])
+    starts = {int(sample_clip_indices(24, 6, 3, rng, window_step=2,
+                                      start_rule='fit')[0])
               for _ in range(200)}
     assert starts == {0, 2, 4, 6, 8}
     assert sample_clip_indices(24, 6, 3, rng, random_start=False,
                                window_step=2)[0] == 0
     with pytest.raises(ValueError, match='window_step'):
         clip_starts(24, 6, 3, window_step=0)
+    with pytest.raises(ValueError, match='start_rule'):
+        clip_starts(24, 6, 3, start_rule='any')
 
 
 # ------------------------------------------------------------- file format

@@ -201,6 +201,30 @@ def test_random_resized_crop_visibility_and_pixels():
     assert hits > 0
 
 
+@pytest.mark.parametrize('outside,expected', [
+    # default: leaving the image is occlusion, frame by frame
+    ('invisible', [[True, False, True], [False, True, False]]),
+    # the reference's rule: the tracker's visibility of every track that
+    # starts in the image (a query of the cropped clip), none for the others
+    ('keep', [[True, False, True], [True, False, False]]),
+])
+def test_visibility_of_points_leaving_the_image(outside, expected):
+    """Track A starts inside and leaves the image (tracker: visible), B
+    starts outside and comes in, C stays inside and is occluded in frame 1.
+    Coordinates are never clamped."""
+    tracks = np.array([[[10., 5.], [-3., 5.], [4., 4.]],
+                       [[25., 5.], [6., 5.], [5., 5.]]], np.float32)
+    vis = np.array([[True, True, True], [True, True, False]])
+    t = ClipResize(scale=(20, 20), outside=outside)
+    out = t(dict(imgs=np.zeros((2, 20, 20, 3), np.uint8),
+                 tracks=tracks.copy(), visibility=vis.copy()))
+    assert out['visibility'].tolist() == expected
+    np.testing.assert_array_equal(out['tracks'], tracks)
+    assert ClipRandomResizedCrop().outside == 'invisible'
+    with pytest.raises(ValueError, match='outside'):
+        ClipRandomResizedCrop(outside='clamp')
+
+
 def test_sample_crop_box_bounds_and_fallback():
     rng = np.random.RandomState(0)
     for _ in range(200):

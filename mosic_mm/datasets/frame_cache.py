@@ -229,13 +229,16 @@ class FrameCacheReader:
 
 
 def cache_frame_indices(total_frames: int, clip_len: int, stride: int,
-                        window_step: Optional[int]) -> np.ndarray:
+                        window_step: Optional[int],
+                        start_rule: str = 'reference') -> np.ndarray:
     """The frames any training clip of a video can use: the union over
-    :func:`clip_starts` of ``start + effective_stride * arange(clip_len)``
-    (int64, increasing). With YT-VOS defaults (stride 6, window_step 12)
-    that is every 6th frame."""
+    :func:`clip_starts` (with ``window_step`` and ``start_rule``) of
+    ``start + effective_stride * arange(clip_len)`` (int64, increasing).
+    With YT-VOS defaults (stride 6, window_step 12) that is every 6th
+    frame."""
     step = effective_stride(total_frames, clip_len, stride)
-    starts = clip_starts(total_frames, clip_len, stride, window_step)
+    starts = clip_starts(total_frames, clip_len, stride, window_step,
+                         start_rule)
     inds = starts[:, None] + step * np.arange(clip_len)[None]
     return np.unique(inds.reshape(-1)).astype(np.int64)
 

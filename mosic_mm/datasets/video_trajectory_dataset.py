@@ -26,8 +26,12 @@ def effective_stride(total_frames: int, clip_len: int, stride: int) -> int:
     return int(stride)
 
 
+START_RULES = ('reference', 'fit')
+
+
 def clip_starts(total_frames: int, clip_len: int, stride: int,
-                window_step: Optional[int] = None) -> np.ndarray:
+                window_step: Optional[int] = None,
+                start_rule: str = 'reference') -> np.ndarray:
     """Every start frame a training clip may have.
 
     The single definition shared by :func:`sample_clip_indices` (training)
@@ -38,9 +42,13 @@ def clip_starts(total_frames: int, clip_len: int, stride: int,
         total_frames: frames in the video (>= clip_len).
         clip_len: frames per clip (T).
         stride: preferred step (see :func:`effective_stride`).
-        window_step: None -> every valid start ``0 .. max_start``; an int k
-            -> the multiples of k up to ``max_start``, where ``max_start =
-            total_frames - 1 - (clip_len - 1) * effective_stride``.
+        window_step: None -> every start ``0 .. max_start``; an int k
+            -> the multiples of k up to ``max_start``.
+        start_rule: the last start ``max_start``. 'reference' (the official
+            sampler, ``randint(0, total - T * step)``): ``total_frames -
+            clip_len * step``; 'fit': every start whose clip fits,
+            ``total_frames - 1 - (clip_len - 1) * step`` (``step - 1`` more
+            starts), with ``step`` the :func:`effective_stride`.
 
     Returns:
         int64 ``[S]``, increasing, ``S >= 1`` (always contains 0).
@@ -49,15 +57,21 @@ def clip_starts(total_frames: int, clip_len: int, stride: int,
                                     or window_step < 1):
         raise ValueError('window_step must be None or a positive int, got '
                          f'{window_step!r}')
+    if start_rule not in START_RULES:
+        raise ValueError(f'start_rule must be one of {START_RULES}, got '
+                         f'{start_rule!r}')
     step = effective_stride(total_frames, clip_len, stride)
-    max_start = total_frames - 1 - (clip_len - 1) * step
+    max_start = total_frames - clip_len * step
+    if start_rule == 'fit':
+        max_start += step - 1
     return np.arange(0, max_start + 1, 1 if window_step is None else
                      int(window_step), dtype=np.int64)
 
 
 def sample_clip_indices(total_frames: int, clip_len: int, stride: int,
                         rng=None, random_start: bool = True,
-                        window_step: Optional[int] = None) -> np.ndarray:
+                        window_step: Optional[int] = None,
+                        start_rule: str = 'reference') -> np.ndarray:
     """Frame indices of one clip: ``clip_len`` frames ``stride`` apart.
 
     If ``total_frames < clip_len * stride`` the stride becomes
@@ -73,12 +87,14 @@ def sample_clip_indices(total_frames: int, clip_len: int, stride: int,
         random_start: draw the start (True) or use 0 (False).
         window_step: restrict starts to multiples of it (the windows of a
             track cache); None allows every start.
+        start_rule: the last start, see :func:`clip_starts`.
 
     Returns:
         int64 ``[clip_len]``, increasing, within ``[0, total_frames)``.
     """
     stride = effective_stride(total_frames, clip_len, stride)
-    starts = clip_starts(total_frames, clip_len, stride, window_step)
+    starts = clip_starts(total_frames, clip_len, stride, window_step,
+                         start_rule)
     start = 0
     if random_start and starts.size > 1:
         rng = np.random if rng is None else rng
@@ -141,6 +157,10 @@ class VideoTrajectoryDataset(BaseDataset):
             of it (:func:`clip_starts`): the windows a track cache holds
             (``LoadTracks``, ``tools/extract_tracks.py``). None (default)
             allows every start.
+        start_rule (str): the last start a clip may have
+            (:func:`clip_starts`): 'reference' (default, the official
+            sampler: ``total - clip_len * stride``) or 'fit' (every start
+            whose clip fits: ``total - 1 - (clip_len - 1) * stride``).
         **kwargs: other :class:`mmengine.dataset.BaseDataset` arguments.
     """
 
@@ -156,6 +176,7 @@ class VideoTrajectoryDataset(BaseDataset):
                                               '.webm'),
                  test_mode: bool = False,
                  window_step: Optional[int] = None,
+                 start_rule: str = 'reference',
                  **kwargs):
         if int(clip_len) != clip_len or clip_len < 1:
             raise ValueError('clip_len must be a positive int, got '
@@ -170,6 +191,10 @@ class VideoTrajectoryDataset(BaseDataset):
         self.clip_len = int(clip_len)
         self.frame_stride = int(frame_stride)
         self.window_step = None if window_step is None else int(window_step)
+        if start_rule not in START_RULES:
+            raise ValueError(f'start_rule must be one of {START_RULES}, got '
+                             f'{start_rule!r}')
+        self.start_rule = start_rule
         self.frame_exts = tuple(e.lower() for e in frame_exts)
         self.video_exts = tuple(e.lower() for e in video_exts)
         self.num_skipped = 0
@@ -334,7 +359,7 @@ class VideoTrajectoryDataset(BaseDataset):
         info['frame_inds'] = sample_clip_indices(
             info['total_frames'], self.clip_len, self.frame_stride,
             rng=np.random, random_start=not self.test_mode,
-            window_step=self.window_step)
+            window_step=self.window_step, start_rule=self.start_rule)
         info.setdefault('data_root', self.data_root)  # default track cache
         try:
             return self.pipeline(info)

@@ -6,7 +6,8 @@ frame of ``imgs`` uint8 ``[T, H, W, 3]`` and, when present, to ``tracks``
 float32 ``[T, N, 2]`` (x, y) with ``visibility`` bool ``[T, N]``.
 Coordinates follow docs/conventions.md: pixel centres at integers, the image
 covers ``[-0.5, W-0.5) x [-0.5, H-0.5)``; points leaving the image become
-invisible, their coordinates are never clamped.
+invisible (``outside='invisible'``, default; see :func:`crop_visibility`),
+their coordinates are never clamped.
 """
 import math
 from typing import Sequence, Tuple, Union
@@ -110,9 +111,43 @@ def _check_imgs(results: dict, name: str) -> np.ndarray:
     return imgs
 
 
-def _apply_box(results: dict, bbox, out_hw, interpolation: str) -> None:
+OUTSIDE_RULES = ('invisible', 'keep')
+
+
+def crop_visibility(visibility: np.ndarray, inside: np.ndarray,
+                    outside: str = 'invisible') -> np.ndarray:
+    """Visibility bool ``[T, N]`` of tracks after a crop, from their
+    visibility before it and ``inside`` ``[T, N]`` (point in the output
+    image, :func:`points_inside`).
+
+    - ``'invisible'``: visible where visible and inside, frame by frame (a
+      point that leaves the crop counts as occluded there).
+    - ``'keep'``: the reference's rule (tracker visibility of the cropped
+      clip kept as it is, positions clamped by the feature sampler's border
+      padding): tracks whose frame-0 point lies in the crop (the reference's
+      queries) keep their visibility in every frame, outside the crop too;
+      the others become invisible.
+    """
+    vis = np.asarray(visibility, dtype=bool)
+    if outside == 'invisible':
+        return vis & inside
+    if outside == 'keep':
+        return vis & inside[:1]
+    raise ValueError(f'outside must be one of {OUTSIDE_RULES}, got '
+                     f'{outside!r}')
+
+
+def _check_outside(outside: str, name: str) -> str:
+    if outside not in OUTSIDE_RULES:
+        raise ValueError(f'{name} outside must be one of {OUTSIDE_RULES}, '
+                         f'got {outside!r}')
+    return outside
+
+
+def _apply_box(results: dict, bbox, out_hw, interpolation: str,
+               outside: str = 'invisible') -> None:
     """Crop ``bbox`` from every frame, resize to ``out_hw``, map tracks and
-    mark points outside the output image invisible."""
+    update their visibility (:func:`crop_visibility` with ``outside``)."""
     x0, y0, x1, y1 = bbox
     imgs = results['imgs'][:, y0:y1, x0:x1]
     results['imgs'] = np.ascontiguousarray(
@@ -123,8 +158,8 @@ def _apply_box(results: dict, bbox, out_hw, interpolation: str) -> None:
         results['tracks'] = tracks
         inside = points_inside(tracks, out_hw)
         vis = results.get('visibility')
-        results['visibility'] = inside if vis is None else (
-            np.asarray(vis, dtype=bool) & inside)
+        results['visibility'] = crop_visibility(
+            np.ones_like(inside) if vis is None else vis, inside, outside)
 
 
 def _check_interp(interpolation: str, name: str) -> str:
@@ -148,21 +183,27 @@ class ClipResize(BaseTransform):
         interpolation (str): see :func:`resize_frames`; the default
             'bilinear' is PIL's antialiased bilinear, as the reference
             pipeline resizes (torchvision on PIL images).
+        outside (str): visibility of points outside the image, see
+            :func:`crop_visibility` ('invisible' or 'keep').
     """
 
-    def __init__(self, scale=(224, 224), interpolation: str = 'bilinear'):
+    def __init__(self, scale=(224, 224), interpolation: str = 'bilinear',
+                 outside: str = 'invisible'):
         self.out_hw = _to_hw(scale, 'ClipResize scale')
         self.scale = (self.out_hw[1], self.out_hw[0])
         self.interpolation = _check_interp(interpolation, 'ClipResize')
+        self.outside = _check_outside(outside, 'ClipResize')
 
     def transform(self, results: dict) -> dict:
         h, w = _check_imgs(results, 'ClipResize').shape[1:3]
-        _apply_box(results, (0, 0, w, h), self.out_hw, self.interpolation)
+        _apply_box(results, (0, 0, w, h), self.out_hw, self.interpolation,
+                   self.outside)
         return results
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(scale={self.scale}, '
-                f'interpolation={self.interpolation!r})')
+                f'interpolation={self.interpolation!r}, '
+                f'outside={self.outside!r})')
 
 
 @TRANSFORMS.register_module()
@@ -183,10 +224,15 @@ class ClipRandomResizedCrop(BaseTransform):
             sampled log-uniformly.
         max_attempts (int): draws before falling back to a centre crop.
         interpolation (str): see :class:`ClipResize`.
+        outside (str): visibility of points outside the crop, see
+            :func:`crop_visibility`: 'invisible' (default) or 'keep' (the
+            reference's rule: the tracker's visibility, for tracks starting
+            in the crop).
     """
 
     def __init__(self, size=224, scale=(0.4, 1.0), ratio=(3 / 4, 4 / 3),
-                 max_attempts: int = 10, interpolation: str = 'bilinear'):
+                 max_attempts: int = 10, interpolation: str = 'bilinear',
+                 outside: str = 'invisible'):
         self.out_hw = _to_hw(size, 'ClipRandomResizedCrop size')
         if not 0 < scale[0] <= scale[1] <= 1:
             raise ValueError('ClipRandomResizedCrop scale must satisfy '
@@ -203,11 +249,13 @@ class ClipRandomResizedCrop(BaseTransform):
         self.max_attempts = int(max_attempts)
         self.interpolation = _check_interp(interpolation,
                                            'ClipRandomResizedCrop')
+        self.outside = _check_outside(outside, 'ClipRandomResizedCrop')
 
     def transform(self, results: dict) -> dict:
         hw = _check_imgs(results, 'ClipRandomResizedCrop').shape[1:3]
         bbox = sample_crop_box(hw, self.scale, self.ratio, self.max_attempts)
-        _apply_box(results, bbox, self.out_hw, self.interpolation)
+        _apply_box(results, bbox, self.out_hw, self.interpolation,
+                   self.outside)
         results['crop_bbox'] = bbox
         return results
 
@@ -215,7 +263,8 @@ class ClipRandomResizedCrop(BaseTransform):
         return (f'{self.__class__.__name__}(size={self.size}, '
                 f'scale={self.scale}, ratio={self.ratio}, '
                 f'max_attempts={self.max_attempts}, '
-                f'interpolation={self.interpolation!r})')
+                f'interpolation={self.interpolation!r}, '
+                f'outside={self.outside!r})')
 
 
 @TRANSFORMS.register_module()
