@@ -17,6 +17,8 @@ model = dict(
     head=dict(hidden_channels=(256, 256), out_channels=64, num_prototypes=32),
     num_trainable_blocks=None)  # random init: train the whole backbone
 
+# its learning rates are set for 8 clips (1 process), not the recipe's 64
+auto_scale_lr = dict(base_batch_size=8)
 optim_wrapper = dict(optimizer=dict(lr=1e-3),
                      paramwise_cfg=dict(custom_keys={'backbone': dict(lr_mult=1.0)}))
 train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=max_iters)

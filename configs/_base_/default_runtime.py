@@ -14,8 +14,11 @@ default_hooks = dict(
 # RNGStateHook saves/restores the RNG states in checkpoints (exact resume);
 # MoSiCVisualizationHook adds tracks / PCA-RGB features / cluster maps to
 # tensorboard; RunSummaryHook logs what the run skipped; CheckpointCheckHook
-# refuses a resume/load_from checkpoint whose keys or shapes do not fit.
+# refuses a resume/load_from checkpoint whose keys or shapes do not fit;
+# BatchScaleHook logs the batch and Sinkhorn pool at start-up and warns when
+# they differ from auto_scale_lr.base_batch_size (the recipe's batch).
 custom_hooks = [
+    dict(type='BatchScaleHook'),
     dict(type='CheckpointCheckHook'),
     dict(type='MoSiCTeacherHook', momentum=0.99),
     dict(type='RNGStateHook'),

@@ -1,8 +1,9 @@
+from .batch_scale_hook import BatchScaleHook
 from .checkpoint_check_hook import CheckpointCheckHook
 from .rng_state_hook import RNGStateHook
 from .run_summary_hook import RunSummaryHook
 from .teacher_ema_hook import MoSiCTeacherHook
 from .visualization_hook import MoSiCVisualizationHook
 
-__all__ = ['CheckpointCheckHook', 'MoSiCTeacherHook', 'MoSiCVisualizationHook', 'RNGStateHook',
-           'RunSummaryHook']
+__all__ = ['BatchScaleHook', 'CheckpointCheckHook', 'MoSiCTeacherHook',
+           'MoSiCVisualizationHook', 'RNGStateHook', 'RunSummaryHook']
