@@ -188,3 +188,34 @@ def tiny_train_options(data_root: str, max_iters: int = 2) -> list:
 
 
 os.environ.setdefault('OMP_NUM_THREADS', '2')
+
+
+def hide_modules_prelude(blocked: tuple) -> str:
+    """Python code to prepend to a subprocess's script: one meta-path finder
+    in front of the usual ones reports the ``blocked`` modules (and their
+    submodules) as absent (find_spec -> None, import -> ModuleNotFoundError),
+    e.g. ``('mmcv._ext',)`` as in a venv with mmcv-lite; then checks that it
+    works. Defines ``BLOCKED`` in the script."""
+    import textwrap
+    return textwrap.dedent(f"""
+        import sys
+        BLOCKED = {tuple(blocked)!r}
+
+        class _HideModules:
+            def __init__(self, finders):
+                self.finders = finders
+
+            def find_spec(self, name, path=None, target=None):
+                if any(name == b or name.startswith(b + '.') for b in BLOCKED):
+                    return None
+                for finder in self.finders:
+                    spec = finder.find_spec(name, path, target)
+                    if spec is not None:
+                        return spec
+                return None
+
+        sys.meta_path[:] = [_HideModules(list(sys.meta_path))]
+        import importlib.util
+        for _name in BLOCKED:
+            assert importlib.util.find_spec(_name) is None, _name
+        """)

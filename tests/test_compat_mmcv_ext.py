@@ -14,31 +14,11 @@ import textwrap
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, hide_modules_prelude
 from mosic_mm import compat_mmcv_ext
 
-# One meta-path finder in front of the usual ones that reports mmcv._ext as
-# absent, as in a venv with mmcv-lite.
-WITHOUT_EXT = textwrap.dedent("""
-    import importlib.util
-    import sys
-
-    class _NoExt:
-        def __init__(self, finders):
-            self.finders = finders
-
-        def find_spec(self, name, path=None, target=None):
-            if name == 'mmcv._ext':
-                return None
-            for finder in self.finders:
-                spec = finder.find_spec(name, path, target)
-                if spec is not None:
-                    return spec
-            return None
-
-    sys.meta_path[:] = [_NoExt(list(sys.meta_path))]
-    assert importlib.util.find_spec('mmcv._ext') is None
-    """)
+# mmcv._ext made unimportable, as in a venv with mmcv-lite.
+WITHOUT_EXT = hide_modules_prelude(('mmcv._ext',))
 
 
 def _run(code: str) -> str:

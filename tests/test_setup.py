@@ -9,35 +9,13 @@ import textwrap
 
 import pytest
 
-from conftest import REPO, SYNTHETIC_CONFIG, tiny_train_options
+from conftest import (REPO, SYNTHETIC_CONFIG, hide_modules_prelude,
+                      tiny_train_options)
 
 BLOCKED = ('mmcv.ops', 'mmcv._ext', 'mmseg')
 
-# Prepended to each tool: one meta-path finder in front of the usual ones that
-# reports the blocked modules as absent (find_spec -> None, import ->
-# ModuleNotFoundError), as in a venv with mmcv-lite; then checks it works.
-PRELUDE = textwrap.dedent(f"""
-    import sys
-    BLOCKED = {BLOCKED!r}
-
-    class _NoCompiledOps:
-        def __init__(self, finders):
-            self.finders = finders
-
-        def find_spec(self, name, path=None, target=None):
-            if any(name == b or name.startswith(b + '.') for b in BLOCKED):
-                return None
-            for finder in self.finders:
-                spec = finder.find_spec(name, path, target)
-                if spec is not None:
-                    return spec
-            return None
-
-    sys.meta_path[:] = [_NoCompiledOps(list(sys.meta_path))]
-    import importlib.util
-    for _name in BLOCKED:
-        assert importlib.util.find_spec(_name) is None, _name
-    """)
+# Prepended to each tool: mmcv.ops, mmcv._ext and mmseg made unimportable.
+PRELUDE = hide_modules_prelude(BLOCKED)
 
 EPILOGUE = textwrap.dedent("""
     _loaded = sorted(m for m in sys.modules
