@@ -193,14 +193,14 @@ def test_linear_paper_config(name, arch, width):
     the backbone's width unchanged: 448 px, scored at 100x100, SGD 0.01,
     25 epochs, SyncBN, the MODEL's backbone frozen and loaded."""
     from mmpretrain.models import VisionTransformer
-    from mosic_mm.evaluation.benchmarks import _linear_cfg
+    from mosic_mm.evaluation.linear_benchmark import linear_config
     vit = VisionTransformer(arch=arch, img_size=28, patch_size=14)
     b = BENCHMARKS[name]
     bb = dict(type='VisionTransformer', arch=arch, img_size=224,
               patch_size=14, layer_scale_init_value=1e-5)
     info = dict(mean=(1., 2., 3.), std=(4., 5., 6.))
-    cfg = _linear_cfg(b, vit, info, '/data/x', settings_of(name), '/wd', bb,
-                      '/wd/backbone.pth')
+    cfg = linear_config(b, vit, info, '/data/x', settings_of(name), '/wd',
+                        bb, '/wd/backbone.pth')
     ds = {'voc-linear': 'voc12aug', 'ade-linear': 'ade20k'}[name]
     assert osp.basename(cfg.filename) == f'linear_vit{width}14_{ds}.py'
     m = cfg.model
@@ -224,10 +224,14 @@ def test_linear_paper_config(name, arch, width):
     assert set(roots) == {'/data/x'} == {cfg.val_dataloader.dataset.data_root}
     # one process runs several probes: each Runner gets its own logger and
     # visualizer names (mmengine's default is the time in seconds)
-    again = _linear_cfg(b, vit, info, '/data/x', settings_of(name), '/wd', bb,
-                        '/wd/backbone.pth')
+    again = linear_config(b, vit, info, '/data/x', settings_of(name), '/wd',
+                          bb, '/wd/backbone.pth')
     assert cfg.experiment_name.startswith(name)
     assert again.experiment_name != cfg.experiment_name
+    # (seg_runtime.py names its visualizer: without this the second probe
+    # would save into the first one's work_dir)
+    assert cfg.visualizer.name == cfg.experiment_name
+    assert again.visualizer.name == again.experiment_name
 
 
 def test_bad_data_root_names_the_folder(tiny_config, tmp_path):
@@ -239,7 +243,7 @@ def test_bad_data_root_names_the_folder(tiny_config, tmp_path):
 
 # ------------------------------------------------------------ the tool
 def test_data_root_overrides():
-    tool = _tool()
+    from mosic_mm.apis import evaluate as tool
     names = ['voc-hummingbird', 'voc-linear', 'davis-propagate']
     got = tool.data_roots(['/all', 'voc2012=/voc', 'voc-linear=/lin'], names)
     assert got == {'voc-hummingbird': '/voc', 'voc-linear': '/lin',
@@ -281,8 +285,31 @@ def test_all_paper_table(tiny_config, layouts, tmp_path, capsys):
     assert (out / 'davis-propagate_fast.json').is_file()
 
 
-def test_table_prints_paper_numbers_for_matching_backbone():
+def test_bench_fast_without_data_root(tiny_config, tmp_path, monkeypatch):
+    """`bench NAME --preset fast` with no --data-root runs on the layout it
+    writes, and gives the numbers of an explicit run on that root."""
+    from mosic_mm.apis.evaluate import data_roots
+    from mosic_mm.evaluation import synthetic_data
+    cache = tmp_path / 'cache'
+    monkeypatch.setattr(synthetic_data, 'LAYOUT_CACHE', str(cache))
+    assert data_roots([], ['davis-propagate'], 'fast') == {
+        'davis-propagate': None}
     tool = _tool()
+    common = ['--preset', 'fast', '--no-progress']
+    res = tool.main(['bench', 'davis-propagate', tiny_config, *common,
+                     '--out-dir', str(tmp_path / 'a')])
+    r = next(iter(res['davis-propagate'].values()))
+    assert r['data_root'] == str(cache / 'davis2017')
+    assert any('synthetic davis2017 layout' in n for n in r['notes'])
+    again = tool.main(['bench', 'davis-propagate', tiny_config, *common,
+                       '--data-root', r['data_root'],
+                       '--out-dir', str(tmp_path / 'b')])
+    assert next(iter(again['davis-propagate'].values()))['metrics'] == \
+        r['metrics']
+
+
+def test_table_prints_paper_numbers_for_matching_backbone():
+    from mosic_mm.apis import evaluate as tool
     r = dict(arch='ViT-S/14', metrics={'mIoU K=21': 0.5, 'mIoU K=500': 0.6},
              reference=reference_numbers('voc-overcluster', 'ViT-S/14'),
              data_root='d', protocol='p', notes=[], reference_source='src')

@@ -3,42 +3,44 @@ import numpy as np
 import pytest
 import torch
 
-from mosic_mm.evaluation import (boundary_f_measure, confusion_matrix,
-                                 evaluate_video, hummingbird_miou,
-                                 hungarian_match, iou_from_confusion,
-                                 jf_summary, many_to_one_match, overcluster,
-                                 propagate_labels, region_similarity,
-                                 video_clustering_miou)
+from mosic_mm.evaluation import (boundary_f_measure, evaluate_video,
+                                 greedy_precision_match, hungarian_iou_match,
+                                 jf_summary, overcluster_paper, pair_counts,
+                                 predsmiou_from_counts, propagate_labels,
+                                 region_similarity, video_clustering_paper)
 from mosic_mm.evaluation.davis_metrics import seg2bmap
-from mosic_mm.evaluation.hummingbird import patch_label_histograms
-from mosic_mm.evaluation.matching import remap_confusion
+from mosic_mm.evaluation.hummingbird import (patch_label_counts,
+                                             retrieval_counts)
 
 
 def test_confusion_and_iou():
     gt = np.array([0, 0, 1, 1, 255])
     pred = np.array([0, 1, 1, 1, 0])
-    conf = confusion_matrix(pred, gt, 2, 2)
-    np.testing.assert_array_equal(conf, [[1, 0], [1, 2]])
-    miou, iou = iou_from_confusion(conf)
+    counts = pair_counts(pred, gt, 2, 2, ignore_index=255)   # [gt, pred]
+    np.testing.assert_array_equal(counts, [[1, 1], [0, 2]])
+    miou, iou, mapping = predsmiou_from_counts(counts)
+    assert mapping.tolist() == [0, 1]
     np.testing.assert_allclose(iou, [1 / 2, 2 / 3])
     assert miou == pytest.approx(7 / 12)
-    with pytest.raises(ValueError, match='gt labels'):
-        confusion_matrix(pred, np.array([0, 0, 3, 1, 1]), 2, 2)
+    with pytest.raises(ValueError, match='gt ids'):
+        pair_counts(pred, np.array([0, 0, 3, 1, 1]), 2, 2)
 
 
 def test_matching():
-    # clusters are a permutation of the classes
-    conf = np.array([[0, 5, 0], [0, 0, 7], [4, 0, 0]])
-    np.testing.assert_array_equal(hungarian_match(conf), [1, 2, 0])
-    # 5 clusters, 2 classes: majority; Hungarian leaves 3 unmatched
-    conf = np.array([[3, 1], [0, 2], [5, 0], [0, 9], [1, 0]])
-    np.testing.assert_array_equal(many_to_one_match(conf), [0, 1, 0, 1, 0])
-    m = hungarian_match(conf)
+    # clusters are a permutation of the classes: counts [gt, cluster]
+    counts = np.array([[0, 0, 4], [5, 0, 0], [0, 7, 0]])
+    np.testing.assert_array_equal(hungarian_iou_match(counts), [1, 2, 0])
+    # 5 clusters, 2 classes: precision; Hungarian leaves 3 unmatched
+    counts = np.array([[3, 1], [0, 2], [5, 0], [0, 9], [1, 0]]).T
+    np.testing.assert_array_equal(greedy_precision_match(counts),
+                                  [0, 1, 0, 1, 0])
+    m = hungarian_iou_match(counts)
     assert sorted(m[m >= 0].tolist()) == [0, 1] and (m < 0).sum() == 3
-    # unmatched pixels count in the gt union only
-    miou, iou = iou_from_confusion(remap_confusion(
-        np.array([[4, 0], [0, 4], [2, 2]]), np.array([0, 1, -1]), 2))
-    np.testing.assert_allclose(iou, [4 / 6, 4 / 6])
+    # unmatched clusters join class 0 (background)
+    miou, iou, mapping = predsmiou_from_counts(
+        np.array([[4, 0, 2], [0, 4, 2]]))
+    assert mapping.tolist() == [0, 1, 0]
+    np.testing.assert_allclose(iou, [6 / 8, 4 / 6])
 
 
 def _square(size, y0, x0, s):
@@ -126,25 +128,29 @@ def test_overclustering_separable_features():
     sub = rng.integers(0, 2, (N, h, w))  # two modes per class
     feats = centres[labels * 2 + sub] + rng.normal(size=(N, h, w, 16)) * 0.01
     feats = feats.transpose(0, 3, 1, 2)
-    masks = np.kron(labels, np.ones((2, 2), np.int64))  # [N, 8, 8]
-    res = overcluster(feats, masks, C, ks=[3, 6], seeds=[0, 1], pca_dim=8,
-                      nredo=10)
-    assert res[6]['mIoU'] == pytest.approx(1.0)
+    # masks on the token grid: the bilinear upsampling is the identity;
+    # K = 4C: the protocol's one randomly initialised faiss run keeps every
+    # cluster inside one mode (K = 2C can merge two modes: 0.68 here)
+    res = overcluster_paper(feats, labels, C, ks=[3, 12], pca_dim=8)
+    assert res[12]['mIoU'] == pytest.approx(1.0)
     # with K = C, two modes per class cannot all be matched one-to-one
     noise = rng.normal(size=feats.shape)
-    assert overcluster(noise, masks, C, ks=[3], seeds=[0])[3]['mIoU'] < 0.7
+    assert overcluster_paper(noise, labels, C, ks=[3],
+                             pca_dim=8)[3]['mIoU'] < 0.7
     with pytest.raises(ValueError, match='below the number of classes'):
-        overcluster(feats, masks, C, ks=[2])
+        overcluster_paper(feats, labels, C, ks=[2], pca_dim=8)
 
 
-def test_patch_label_histograms():
+def test_patch_label_counts_ignore():
     m = np.array([[[0, 1, 2, 2], [1, 1, 2, 255]]])  # [1, 2, 4], grid (1, 2)
-    h = patch_label_histograms(m, (1, 2), 3)
-    np.testing.assert_allclose(h[0, 0, 0], [1 / 4, 3 / 4, 0])
-    np.testing.assert_allclose(h[0, 0, 1], [0, 0, 1])
+    c = patch_label_counts(m, (1, 2), 3)
+    np.testing.assert_array_equal(c[0, 0, 0], [1, 3, 0])
+    np.testing.assert_array_equal(c[0, 0, 1], [0, 0, 3])
 
 
 def test_hummingbird_retrieval():
+    """Retrieval from a memory of separable patch keys (the scoring half of
+    the Hummingbird protocol, :func:`retrieval_counts`)."""
     rng = np.random.default_rng(0)
     C = 4
     centres = rng.normal(size=(C, 8))
@@ -152,45 +158,51 @@ def test_hummingbird_retrieval():
     def make(n):
         labels = rng.integers(0, C, (n, 4, 4))
         f = centres[labels] + rng.normal(size=(n, 4, 4, 8)) * 0.05
-        return f.transpose(0, 3, 1, 2), np.kron(labels, np.ones((3, 3), int))
+        return (torch.from_numpy(f.reshape(-1, 8)).float(),
+                np.kron(labels, np.ones((3, 3), int)))
+
+    def miou(keys, masks, val_q, val_m):
+        counts = patch_label_counts(masks, (4, 4), C, None).reshape(-1, C)
+        keys = torch.nn.functional.normalize(keys, dim=1)
+        total = retrieval_counts(val_q, keys, torch.from_numpy(counts),
+                                 list(val_m), (4, 4), C, 255, k=5)
+        return predsmiou_from_counts(total)[0]
 
     tr_f, tr_m = make(8)
     va_f, va_m = make(3)
     # patch labels are exact; bilinear upsampling only rounds corners
-    assert hummingbird_miou(tr_f, tr_m, va_f, va_m, C, k=5) > 0.95
-    assert hummingbird_miou(tr_f, tr_m, va_f, va_m, C, k=5,
-                            fraction=1 / 4) > 0.95
+    assert miou(tr_f, tr_m, va_f, va_m) > 0.95
+    assert miou(tr_f[:2 * 16], tr_m[:2], va_f, va_m) > 0.95   # 1/4
     shuffled = rng.permutation(tr_m.reshape(-1)).reshape(tr_m.shape)
-    assert hummingbird_miou(tr_f, shuffled, va_f, va_m, C, k=5) < 0.6
+    assert miou(tr_f, shuffled, va_f, va_m) < 0.6
 
 
 def test_video_clustering():
-    masks, feats = _moving_object()
-    for mode in ('frame', 'clip'):
-        assert video_clustering_miou(feats, masks, mode) == \
-            pytest.approx(1.0)
-    noise = np.random.default_rng(0).normal(size=feats.shape)
-    assert video_clustering_miou(noise, masks, 'clip') < 0.8
-    with pytest.raises(ValueError, match='mode'):
-        video_clustering_miou(feats, masks, 'video')
-
-
-def test_linear_probe_separates_linearly_separable_features():
-    from mosic_mm.evaluation import linear_probe_miou
+    """TimeT's protocol on one batch (masks on the token grid, K = #labels
+    of the unit): a 4x4-patch object of one-hot features (+ a little noise:
+    faiss's random init never sees duplicate points) moving over 6 frames
+    is found in every frame and clip."""
+    T, g = 6, 8
+    masks = np.zeros((T, g, g), np.int64)
+    feats = np.zeros((T, 3, g, g), np.float32)
+    feats[:, 0] = 1
+    for t in range(T):
+        r, c = t % 4, 1 + t % 3
+        masks[t, r:r + 4, c:c + 4] = 2
+        feats[t, :, r:r + 4, c:c + 4] = 0
+        feats[t, 2, r:r + 4, c:c + 4] = 1
     rng = np.random.default_rng(0)
-    # 3 classes on a 4x4 token grid, masks at 8x8 (each token = 2x2 px)
-    labels = rng.integers(0, 3, size=(40, 4, 4))
-    feats = np.eye(3, dtype=np.float32)[labels].transpose(0, 3, 1, 2)
-    feats = feats * 2 + rng.normal(0, 0.05, feats.shape).astype(np.float32)
-    masks = labels.repeat(2, 1).repeat(2, 2)
-    miou = linear_probe_miou(feats[:30], masks[:30], feats[30:], masks[30:],
-                             num_classes=3, steps=200)
-    # bilinear upsampling blurs the borders between tokens a little
-    assert miou > 0.85
-    # features that carry no label information cannot be probed
-    noise = rng.normal(size=feats.shape).astype(np.float32)
-    assert linear_probe_miou(noise[:30], masks[:30], noise[30:], masks[30:],
-                             num_classes=3, steps=200) < 0.5
+    feats += rng.normal(size=feats.shape).astype(np.float32) * 0.05
+    for mode in ('frame', 'clip'):
+        r = video_clustering_paper([(feats[None], masks[None])], mode,
+                                   num_clusters=None, pca_dim=2)
+        assert r['mIoU'] == pytest.approx(1.0)
+    noise = rng.normal(size=(1, ) + feats.shape)
+    assert video_clustering_paper([(noise, masks[None])], 'clip',
+                                  num_clusters=None,
+                                  pca_dim=2)['mIoU'] < 0.8
+    with pytest.raises(ValueError, match='mode'):
+        video_clustering_paper([(feats[None], masks[None])], 'video')
 
 
 def _f_reference(gt, pred, r):

@@ -9,14 +9,24 @@ import numpy as np
 import pytest
 import torch
 
+from mosic_mm.datasets.transforms.geometry import sample_crop_box
 from mosic_mm.evaluation.hummingbird import (IVFIndex, exact_knn,
-                                             knn_recall, patch_label_counts)
+                                             knn_recall, patch_label_counts,
+                                             retrieval_counts)
 from mosic_mm.evaluation.hummingbird_paper import (
     HUMMINGBIRD_PAPER, _jitter, augment_pair, build_paper_memory,
-    class_frequency_sample, crop_params, hummingbird_paper_miou, make_split,
-    miou_from_counts, pair_counts_maps, patches_per_image, retrieval_counts,
-    split_subset)
-from mosic_mm.evaluation.predsmiou import predsmiou
+    class_frequency_sample, hummingbird_paper_miou, patches_per_image)
+from mosic_mm.evaluation.hummingbird_splits import make_split, split_subset
+from mosic_mm.evaluation.predsmiou import (pair_counts, predsmiou,
+                                           predsmiou_from_counts)
+
+
+def crop_params(h, w, rng, scale=(0.5, 2.0)):
+    """The memory's crop (row drawn first, as torchvision) as torchvision's
+    (top, left, height, width)."""
+    x0, y0, x1, y1 = sample_crop_box((h, w), scale, (3 / 4, 4 / 3), rng=rng,
+                                     row_first=True)
+    return y0, x0, y1 - y0, x1 - x0
 
 
 class TinySet:
@@ -176,6 +186,27 @@ def test_crop_params_match_torchvision():
     assert abs(area_o - area_r) < 0.02
 
 
+def test_memory_crop_draws_the_row_first():
+    """The one crop sampler draws as torchvision's get_params: area, log
+    aspect, then the top row before the left column (row_first=True; the
+    training clips draw the column first), from a numpy Generator."""
+    import math
+    for seed in range(20):
+        ref = np.random.default_rng(seed)
+        area = 60 * 80 * ref.uniform(0.1, 0.3)
+        aspect = math.exp(ref.uniform(math.log(3 / 4), math.log(4 / 3)))
+        w, h = (int(round(math.sqrt(area * a))) for a in (aspect,
+                                                          1 / aspect))
+        top, left = ref.integers(0, 60 - h + 1), ref.integers(0, 80 - w + 1)
+        for row_first, want in ((True, (left, top)), (False, None)):
+            x0, y0, x1, y1 = sample_crop_box(
+                (60, 80), (0.1, 0.3), (3 / 4, 4 / 3),
+                rng=np.random.default_rng(seed), row_first=row_first)
+            assert (x1 - x0, y1 - y0) == (w, h)
+            if want is not None:
+                assert (x0, y0) == want
+
+
 # ----------------------------------------------------------------- sampling
 def reference_scores(counts):
     """The official loops: for each patch the set of its classes; class
@@ -327,32 +358,32 @@ def test_scoring_equals_independent_reference():
                                           dim=1),
             torch.from_numpy(counts), masks, grid, K, 255, k=k,
             temperature=T)
-        ours, _ = miou_from_counts(total)
+        ours = predsmiou_from_counts(total)[0]
         ref = reference_miou(queries, keys, counts.astype(float), masks,
                              grid, K, 255, k, T)
         assert ours == pytest.approx(ref, abs=1e-12)
         assert total.sum() == sum((m != 255).sum() for m in masks)
-    # miou_from_counts == predsmiou on the pixels
+    # predsmiou_from_counts == predsmiou on the pixels
     pred = rng.integers(0, 4, 500)
     gt = rng.integers(0, 4, 500)
-    assert miou_from_counts(pair_counts_maps(pred, gt, 4, 255))[0] == \
+    assert predsmiou_from_counts(pair_counts(pred, gt, 4, 4, 255))[0] == \
         pytest.approx(predsmiou(pred, gt, 4, 4)[0])
 
 
 def test_ignore_label_per_dataset():
     pred = np.array([[0, 1, 2], [1, 1, 2]])
     gt = np.array([[0, 1, 2], [0, 255, 2]])
-    voc = pair_counts_maps(pred, gt, 3, 255)      # 0 scored, 255 dropped
+    voc = pair_counts(pred, gt, 3, 3, 255)        # 0 scored, 255 dropped
     assert voc.sum() == 5 and voc[0].sum() == 2
     gt_ade = np.array([[0, 1, 2], [0, 1, 2]])
-    ade = pair_counts_maps(pred, gt_ade, 3, 0)    # 0 dropped
+    ade = pair_counts(pred, gt_ade, 3, 3, 0)      # 0 dropped
     assert ade.sum() == 4 and ade[0].sum() == 0
     # ADE20K: mean over all 151 classes, class 0 never in the gt -> the
     # score of a perfect prediction is 150/151 (as the official PredsmIoU)
     perfect = np.diag(np.r_[0, np.full(150, 10)])
-    assert miou_from_counts(perfect)[0] == pytest.approx(150 / 151)
+    assert predsmiou_from_counts(perfect)[0] == pytest.approx(150 / 151)
     with pytest.raises(ValueError, match='gt ids'):
-        pair_counts_maps(pred, gt, 3, 0)           # 255 is not ADE's ignore
+        pair_counts(pred, gt, 3, 3, 0)             # 255 is not ADE's ignore
 
 
 # --------------------------------------------------------------- end to end
@@ -533,7 +564,7 @@ def test_pipeline_equals_its_pieces():
     by hand."""
     import torch.nn.functional as F
 
-    from mosic_mm.evaluation.hummingbird_paper import _patch_tokens
+    from mosic_mm.evaluation.hummingbird_paper import patch_rows
     vit = tiny_vit()
     train, val = striped_set(6, 255), striped_set(4, 255, seed=2)
     out = hummingbird_paper_miou(vit, {}, train, val, input_size=28,
@@ -551,10 +582,10 @@ def test_pipeline_equals_its_pieces():
         imgs.append(x[0].permute(1, 2, 0).numpy())
         masks.append(F.interpolate(torch.from_numpy(mask)[None, None].float(),
                                    size=(28, 28))[0, 0].long().numpy())
-    q = _patch_tokens(vit, imgs, mean, std).flatten(0, 1)
+    q = patch_rows(vit, imgs, mean, std).flatten(0, 1)
     total = retrieval_counts(q, keys, counts, masks, (2, 2), 3, 255,
                              temperature=0.5)
-    miou, iou = miou_from_counts(total)
+    miou, iou, _ = predsmiou_from_counts(total)
     assert out['mIoU'] == pytest.approx(miou, abs=1e-9)
     assert out['per_class_iou'] == pytest.approx(iou.tolist(), abs=1e-9)
     # the temperature matters here: sharper weights change the prediction

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from mosic_mm.evaluation import video_clustering as vc
+from mosic_mm.evaluation.clustering import faiss_kmeans
 from mosic_mm.evaluation.data import resize_masks
 from mosic_mm.evaluation.video_clustering import (TIMET_VIDEO_CLUSTERING,
                                                   iter_timet_clips,
@@ -68,7 +69,7 @@ def test_kmeans_uses_faiss_defaults(monkeypatch):
 
     monkeypatch.setattr(faiss, 'Kmeans', Spy)
     x = np.random.default_rng(0).normal(size=(300, 5)).astype(np.float32)
-    vc._faiss_kmeans(x, 10, 50, 5, 1)
+    faiss_kmeans(x, 10, 50, 5, 1)
     assert seen['k'] == 10 and seen['niter'] == 50 and seen['nredo'] == 5
     assert seen['seed'] == 1 and seen['spherical'] is False
     assert seen['max_pts'] == 256
@@ -205,13 +206,13 @@ def test_cluster_maps_match_independent_pipeline(mode):
 def test_per_unit_k_from_labels(monkeypatch):
     """num_clusters=None: K = #labels present in each frame (clip)."""
     ks = []
-    real = vc._faiss_kmeans
+    real = vc.faiss_kmeans
 
     def spy(x, k, *a):
         ks.append(k)
         return real(x, k, *a)
 
-    monkeypatch.setattr(vc, '_faiss_kmeans', spy)
+    monkeypatch.setattr(vc, 'faiss_kmeans', spy)
     masks = np.zeros((1, 2, 12, 12), np.int64)
     masks[0, 0, :4] = 1
     masks[0, 1, :4] = 2

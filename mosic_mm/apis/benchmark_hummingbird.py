@@ -18,10 +18,10 @@ import torch
 
 from mosic_mm.evaluation.hummingbird import IVFIndex, exact_knn, knn_recall
 from mosic_mm.evaluation.hummingbird_paper import (HUMMINGBIRD_PAPER,
-                                                   _patch_tokens,
                                                    augment_pair,
                                                    class_frequency_sample,
                                                    patch_label_counts,
+                                                   patch_rows,
                                                    patches_per_image)
 
 ARCHS = {  # DINOv2 ViT-S/14 and ViT-B/14 shapes
@@ -86,7 +86,7 @@ def benchmark_hummingbird(size: int = 518, keys: int = 131072,
                                 patch_size=p, out_type='featmap')
         vit.eval()
         x = [rng.uniform(0, 255, (size, size, 3)).astype(np.float32)]
-        t, f = timed(lambda: _patch_tokens(vit, x, (123.675, 116.28, 103.53),
+        t, f = timed(lambda: patch_rows(vit, x, (123.675, 116.28, 103.53),
                                         (58.395, 57.12, 65.025)),
                      repeats)
         assert f.shape == (1, g * g, arch['embed_dims'])

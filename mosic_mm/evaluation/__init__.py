@@ -1,37 +1,33 @@
-"""Frozen-feature evaluations (docs/evaluation.md): pure functions on arrays."""
+"""Frozen-feature evaluations (docs/evaluation.md): one implementation per
+protocol (paper settings and fast presets are settings of it), one home
+per primitive (:mod:`.predsmiou`: pixel counts and matching,
+:mod:`.clustering`: standardise + PCA and K-means, :mod:`.features`: the
+backbone forward; crops come from ``mosic_mm.datasets.transforms.geometry``).
+"""
+from .benchmarks import (BENCHMARKS, SYNTHETIC_BENCHMARKS, reference_numbers,
+                         run_benchmark, settings_of)
 from .davis_metrics import (boundary_f_measure, evaluate_video, jf_summary,
                             region_similarity)
-from .hummingbird import hummingbird_miou
 from .hummingbird_paper import HUMMINGBIRD_PAPER, hummingbird_paper_miou
 from .label_propagation import propagate_labels
-from .linear_probe import linear_probe_miou
-from .matching import hungarian_match, many_to_one_match
-from .overclustering import overcluster
-from .segmentation_metrics import confusion_matrix, iou_from_confusion
-from .video_clustering import video_clustering_miou
-
-__all__ = [
-    'boundary_f_measure', 'evaluate_video', 'jf_summary',
-    'region_similarity', 'hummingbird_miou', 'HUMMINGBIRD_PAPER',
-    'hummingbird_paper_miou', 'linear_probe_miou',
-    'propagate_labels',
-    'hungarian_match', 'many_to_one_match', 'overcluster',
-    'confusion_matrix', 'iou_from_confusion', 'video_clustering_miou',
-]
-
-from .tracking_metrics import average_metrics, tapvid_metrics  # noqa: E402
-
-__all__ += ['average_metrics', 'tapvid_metrics']
-
-from .paper_data import (SegImageSet, SegVideoSet, ade20k,  # noqa: E402
-                         davis2017, voc2012, ytvos2019)
-from .video_clustering import (TIMET_VIDEO_CLUSTERING,  # noqa: E402
+from .overclustering import overcluster_paper
+from .paper_data import (SegImageSet, SegVideoSet, ade20k, davis2017,
+                         synthetic_frames, synthetic_videos, voc2012,
+                         ytvos2019)
+from .predsmiou import (greedy_precision_match, hungarian_iou_match,
+                        pair_counts, predsmiou, predsmiou_from_counts)
+from .tracking_metrics import average_metrics, tapvid_metrics
+from .video_clustering import (TIMET_VIDEO_CLUSTERING, timet_miou,
                                video_clustering_paper)
 
-__all__ += ['SegImageSet', 'SegVideoSet', 'ade20k', 'davis2017', 'voc2012',
-            'ytvos2019', 'TIMET_VIDEO_CLUSTERING', 'video_clustering_paper']
-
-from .benchmarks import (BENCHMARKS, reference_numbers,  # noqa: E402
-                         run_benchmark)
-
-__all__ += ['BENCHMARKS', 'reference_numbers', 'run_benchmark']
+__all__ = [
+    'BENCHMARKS', 'SYNTHETIC_BENCHMARKS', 'reference_numbers',
+    'run_benchmark', 'settings_of', 'boundary_f_measure', 'evaluate_video',
+    'jf_summary', 'region_similarity', 'HUMMINGBIRD_PAPER',
+    'hummingbird_paper_miou', 'propagate_labels', 'overcluster_paper',
+    'SegImageSet', 'SegVideoSet', 'ade20k', 'davis2017', 'synthetic_frames',
+    'synthetic_videos', 'voc2012', 'ytvos2019', 'greedy_precision_match',
+    'hungarian_iou_match', 'pair_counts', 'predsmiou',
+    'predsmiou_from_counts', 'average_metrics', 'tapvid_metrics',
+    'TIMET_VIDEO_CLUSTERING', 'timet_miou', 'video_clustering_paper'
+]

@@ -3,10 +3,10 @@ size, protocol function and settings, and holds the paper's reference
 numbers, so ``tools/evaluate.py bench NAME MODEL`` gives a number that sits
 beside the MoSiC paper's tables.
 
-Two presets, never confused (docs/evaluation.md): ``'paper'`` = the settings the
-MoSiC authors ran (every constant below), ``'fast'`` = the same pipeline at
-CPU/test sizes (tiny inputs, few probe iterations, no memory cap). A result
-always carries the preset it used.
+Two presets, never confused (docs/evaluation.md): ``'paper'`` = the
+settings the MoSiC authors ran (every constant below), ``'fast'`` = the
+same code at CPU/test sizes (tiny inputs, few probe iterations, no memory
+cap). A result always carries the preset it used.
 
 Reference numbers (mIoU x100) are the MoSiC (ICCV 2025, arXiv 2506.08694)
 tables for ViT-S/14 (DINOv2 start vs MoSiC) and ViT-B/14 (MoSiC in-context VOC
@@ -14,37 +14,41 @@ only) as a secondary source reports them, not yet checked against the paper;
 docs/evaluation.md lists them per table cell. A ``None`` is a number that
 source does not give.
 
-Datasets are read with :mod:`.paper_data` (real layouts); the protocol code
-lives in its own modules: :func:`.hummingbird_paper.hummingbird_paper_miou`,
+Datasets are read with :mod:`.paper_data` (real layouts, and the
+synthetic frame folders); :mod:`.runners` holds one runner per protocol
+(:func:`.hummingbird_paper.hummingbird_paper_miou`,
 :func:`.overclustering.overcluster_paper`,
 :func:`.video_clustering.video_clustering_paper` + ``timet_batches``,
 :func:`.label_propagation.propagate_labels` + :mod:`.davis_metrics`, and the
-mmseg linear configs ``configs/benchmarks/mmseg/linear_vit{s,b}14_*.py``
-(NeCo's protocol) run in-process by an mmengine Runner.
+mmseg linear configs run in-process by an mmengine Runner,
+:mod:`.linear_benchmark`).
+
+:data:`SYNTHETIC_BENCHMARKS` are the same protocols on the demo's synthetic
+frame folders (``tools/evaluate.py`` per-protocol subcommands, the demo,
+the mini reproduction): only the dataset reader and the fast settings
+differ. Without a data root the fast preset of a paper benchmark runs on
+synthetic data in its dataset's layout (:mod:`.synthetic_data`).
 """
 import copy
-import os
-import os.path as osp
-import tempfile
-import uuid
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Dict, Optional, Tuple, Union
 
-import numpy as np
 import torch
 
-__all__ = ['Benchmark', 'BENCHMARKS', 'PRESETS', 'detect_arch',
-           'reference_numbers', 'run_benchmark', 'settings_of']
+from .features import detect_arch
+from .runners import RUNNERS
+from .synthetic_data import (DEFAULT_VIDEOS, FAST_LAYOUTS,
+                             ensure_synthetic_videos, synthetic_layout)
+
+__all__ = ['Benchmark', 'BENCHMARKS', 'SYNTHETIC_BENCHMARKS', 'PRESETS',
+           'detect_arch', 'reference_numbers', 'run_benchmark',
+           'settings_of', 'default_root']
 
 PRESETS = ('paper', 'fast')
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 _S, _B = 'ViT-S/14', 'ViT-B/14'
 _SRC = ('MoSiC paper tables as a secondary source reports them, not yet '
         'checked against the paper (docs/evaluation.md)')
-# ImageNet normalisation on the 0..255 scale
-_IMNET_MEAN = (123.675, 116.28, 103.53)
-_IMNET_STD = (58.395, 57.12, 57.375)
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,8 @@ class Benchmark:
         task: 'hummingbird' | 'linear' | 'overcluster' | 'videoclust' |
             'propagate'.
         dataset: reader of :mod:`.paper_data` ('voc2012', 'ade20k',
-            'davis2017', 'ytvos2019').
+            'davis2017', 'ytvos2019', 'synthetic_frames',
+            'synthetic_videos'), called with ``settings['reader_args']``.
         data_root: default root (``--data-root`` overrides).
         splits: {'train': split, 'val': split} passed to the reader.
         protocol: which paper / code the settings reproduce.
@@ -232,22 +237,6 @@ def settings_of(name: str, preset: str = 'paper') -> dict:
     return copy.deepcopy(BENCHMARKS[name].settings[preset])
 
 
-def detect_arch(vit: torch.nn.Module) -> Optional[str]:
-    """'ViT-S/14' (width 384), 'ViT-B/14' (768) for a patch-14 ViT, else
-    None (no paper reference applies)."""
-    from mosic_mm.models.utils import vit_patch_size
-    width = getattr(vit, 'embed_dims', None) or getattr(vit, 'embed_dim',
-                                                        None)
-    try:
-        patch = vit_patch_size(vit)
-    except Exception:  # noqa: BLE001  (not a ViT we know: no reference)
-        return None
-    patch = patch[0] if isinstance(patch, (tuple, list)) else patch
-    if patch != 14:
-        return None
-    return {384: _S, 768: _B}.get(int(width) if width else -1)
-
-
 def reference_numbers(name: str, arch: Optional[str]
                       ) -> Dict[str, Dict[str, Optional[float]]]:
     """{metric: {'DINOv2': x100 | None, 'MoSiC': x100 | None}} of the paper
@@ -259,263 +248,76 @@ def reference_numbers(name: str, arch: Optional[str]
     return copy.deepcopy(BENCHMARKS[name].reference.get(arch, {}))
 
 
-# ------------------------------------------------------------------ runners
-def _reader(bench: Benchmark, root: str, split: str):
-    from . import paper_data
-    return getattr(paper_data, bench.dataset)(root, split)
+# ------------------------------------------------ the synthetic frame folders
+def _on_frames(task: str, base: str, reader: str, metrics: Tuple[str, ...],
+               reader_args: dict, **fast) -> Benchmark:
+    """``base``'s protocol on the demo's synthetic videos: its settings with
+    ``reader_args``, and ``fast`` on top of its fast preset."""
+    b = BENCHMARKS[base]
+    paper = dict(b.settings['paper'], reader_args=reader_args)
+    return Benchmark(
+        f'synthetic-{task}', b.task, reader, DEFAULT_VIDEOS,
+        dict(train='train', val='val'),
+        f'{b.protocol}; on the synthetic videos (fast preset, not comparable '
+        'with the paper)',
+        dict(paper=paper, fast=dict(b.settings['fast'],
+                                    reader_args=reader_args, **fast)),
+        metrics, deviations=b.deviations)
 
 
-def _load_all(image_set, indices, size: int, progress: bool, desc: str
-              ) -> Tuple[List[np.ndarray], np.ndarray]:
-    """Images (original size) and masks resized (PIL nearest) to size."""
-    from tqdm import tqdm
-
-    from .data import resize_masks
-    imgs, masks = [], []
-    for i in tqdm(indices, desc=desc, unit='img', leave=False,
-                  disable=not progress):
-        img, m = image_set.load(i)
-        imgs.append(img)
-        masks.append(resize_masks(m[None], size)[0])
-    return imgs, np.stack(masks)
-
-
-def _split_file(root: str, name: str) -> Optional[str]:
-    for sub in ('sets', osp.join('ImageSets', 'Segmentation')):
-        p = osp.join(root, sub, name + '.txt')
-        if osp.isfile(p):
-            return p
-    return None
-
-
-def _run_hummingbird(bench, vit, info, root, s, progress, **_):
-    from .hummingbird_paper import hummingbird_paper_miou, split_subset
-    train = _reader(bench, root, bench.splits['train'])
-    val = _reader(bench, root, bench.splits['val'])
-    out, notes = {}, []
-    for d in s['fractions']:
-        name = f'{bench.splits["train"]}_{d}_{s["split_seed"]}'
-        sub, desc = split_subset(train, _split_file(root, name),
-                                 None if d == 1 else d, s['split_seed'])
-        notes.append(f'1/{d}: {desc}')
-        r = hummingbird_paper_miou(
-            vit, info, sub, val, input_size=s['input_size'],
-            memory_size=s['memory_size'],
-            augmentation_epochs=s['augmentation_epochs'], k=s['k'],
-            temperature=s['temperature'], seed=s['seed'], index=s['index'],
-            batch_size=s['batch_size'], progress=progress)
-        out[f'mIoU 1/{d}'] = float(r['mIoU'])
-    return out, notes
+def _synthetic_registry() -> Dict[str, Benchmark]:
+    frames = dict(frame_step=4, max_videos=None)
+    videos = dict(max_videos=None)
+    b = [
+        _on_frames('hummingbird', 'voc-hummingbird', 'synthetic_frames',
+                   ('mIoU 1/1', ), frames, fractions=(1, ), input_size=None),
+        _on_frames('linear', 'voc-linear', 'synthetic_frames', ('mIoU', ),
+                   dict(frame_step=4), input_size=None, iters=200,
+                   batch_size=8, lr=0.05,
+                   config='configs/benchmarks/mmseg/linear_synthetic.py'),
+        _on_frames('overcluster', 'voc-overcluster', 'synthetic_frames',
+                   ('mIoU K=C', 'mIoU K=4C'), frames, input_size=None,
+                   mask_size=None, ks=None),
+        _on_frames('videoclust', 'davis-videoclust', 'synthetic_videos',
+                   ('mIoU frame', 'mIoU clip'), videos, input_size=None,
+                   eval_size=None, mode=('frame', 'clip')),
+        _on_frames('propagate', 'davis-propagate', 'synthetic_videos',
+                   ('J&F', 'J', 'F'), videos, input_size=None),
+    ]
+    return {x.task: x for x in b}
 
 
-def _run_overcluster(bench, vit, info, root, s, progress, **_):
-    from .features import extract_features
-    from .overclustering import overcluster_paper
-    val = _reader(bench, root, bench.splits['val'])
-    n = len(val) if s['num_images'] is None else min(s['num_images'],
-                                                     len(val))
-    imgs, masks = _load_all(val, range(n), s['mask_size'], progress,
-                            'overcluster: images')
-    feats = extract_features(vit, imgs, s['input_size'], info['mean'],
-                             info['std'], progress=progress,
-                             distributed=True)
-    res = overcluster_paper(feats, masks, val.num_classes, ks=s['ks'],
-                            pca_dim=s['pca_dim'], niter=s['niter'],
-                            seed=s['seed'], ignore_index=val.ignore_index)
-    return ({f'mIoU K={k}': r['mIoU'] for k, r in res.items()},
-            [f'{n} val images'])
+#: task -> the protocol on the demo's synthetic frame folders. Settings of
+#: None: input_size = the backbone's img_size, a mask / eval size = the
+#: input size, ks = (C, 4C) for C classes.
+SYNTHETIC_BENCHMARKS: Dict[str, Benchmark] = _synthetic_registry()
 
 
-def _run_videoclust(bench, vit, info, root, s, progress, **_):
-    from .features import extract_features
-    from .video_clustering import timet_batches, video_clustering_paper
-    vs = _reader(bench, root, bench.splits['val'])
-    mean = tuple(255 * m for m in s['mean'])
-    std = tuple(255 * x for x in s['std'])
-
-    def extract(frames):
-        return extract_features(vit, frames, s['input_size'], mean, std)
-    from tqdm import tqdm
-    batches = timet_batches(vs, extract, batch_size=s['batch_size'],
-                            num_frames=s['num_frames'], seed=s['clip_seed'],
-                            eval_size=s['eval_size'])
-    total = -(-len(vs) // s['batch_size'])
-    batches = tqdm(batches, total=total, desc=f'{bench.name}: batches',
-                   leave=False, disable=not progress)
-    r = video_clustering_paper(batches, mode=s['mode'],
-                               num_clusters=s['num_clusters'],
-                               pca_dim=s['pca_dim'], niter=s['niter'],
-                               nredo=s['nredo'], seed=s['kmeans_seed'])
-    return {'mIoU': float(r['mIoU'])}, [f'{len(vs)} videos, '
-                                        f'{r["units"]} units']
+def default_root(bench: Benchmark, preset: str) -> str:
+    """The data root when none is given: the benchmark's own for the paper
+    preset; for the fast preset synthetic data in the dataset's layout
+    (written on first use) or the demo's synthetic videos."""
+    if preset == 'fast' and bench.dataset in FAST_LAYOUTS:
+        return synthetic_layout(bench.dataset)
+    if bench.dataset.startswith('synthetic'):
+        return ensure_synthetic_videos(bench.data_root)
+    return bench.data_root
 
 
-def _run_propagate(bench, vit, info, root, s, progress, **_):
-    from tqdm import tqdm
-
-    from mosic_mm.models.utils import vit_patch_size
-
-    from .davis_metrics import evaluate_video, jf_summary
-    from .features import extract_features
-    from .label_propagation import propagate_labels
-    vs = _reader(bench, root, bench.splits['val'])
-    p = vit_patch_size(vit)
-    p = p[0] if isinstance(p, (tuple, list)) else p
-    per_video = {}
-    for v in tqdm(vs.videos, desc=f'{bench.name}: videos', unit='video',
-                  leave=False, disable=not progress):
-        frames, masks = vs.load(v)
-        if isinstance(s['input_size'], int):
-            size = s['input_size']
-        else:                              # native, multiple of the patch
-            H, W = frames.shape[1:3]
-            size = (max(p, H // p * p), max(p, W // p * p))
-        feats = extract_features(vit, frames, size, info['mean'],
-                                 info['std'], s['batch_size'])
-        pred = propagate_labels(feats, masks[0], s['n_context'], s['radius'],
-                                s['topk'], s['temperature'])
-        per_video[v] = evaluate_video(masks, pred)
-    js = jf_summary(per_video)
-    return {'J&F': js['J&F'], 'J': js['J'], 'F': js['F']}, [
-        f'{len(vs)} videos']
-
-
-def _linear_cfg(bench, vit, info, root, s, work_dir, backbone_cfg,
-                ckpt_path):
-    """The mmseg linear config for this benchmark and model."""
-    from mmengine.config import Config
-    ds = {'voc2012': 'voc12aug', 'ade20k': 'ade20k'}[bench.dataset]
-    width = {_S: 's', _B: 'b'}.get(detect_arch(vit), 's')
-    cfg = Config.fromfile(osp.join(REPO, 'configs', 'benchmarks', 'mmseg',
-                                   f'linear_vit{width}14_{ds}.py'))
-    size = s['input_size']
-    bb = copy.deepcopy(dict(backbone_cfg))
-    if '.' not in bb.get('type', 'VisionTransformer'):
-        bb['type'] = 'mmpretrain.' + bb.get('type', 'VisionTransformer')
-    depth = len(vit.layers) if hasattr(vit, 'layers') else None
-    bb.update(img_size=size, out_type='featmap', final_norm=True,
-              init_cfg=dict(type='Pretrained', checkpoint=ckpt_path,
-                            prefix='backbone.'))
-    if depth is not None:
-        bb['frozen_stages'] = depth
-    cfg.model.backbone = bb
-    cfg.model.data_preprocessor.size = (size, size)
-    cfg.model.data_preprocessor.mean = list(info['mean'])
-    cfg.model.data_preprocessor.std = list(info['std'])
-    cfg.model.decode_head.in_channels = int(
-        getattr(vit, 'embed_dims', cfg.model.decode_head.in_channels))
-    cfg.work_dir = work_dir
-    # mmengine names the run's logger and visualizer instances after
-    # experiment_name (default: config name + time in seconds): a second
-    # probe started within the same second would log and draw into the
-    # first one's instances, i.e. into its work_dir
-    cfg.experiment_name = f'{bench.name}_{uuid.uuid4().hex[:12]}'
-
-    def set_pipeline(pipeline):
-        for t in pipeline:
-            if t['type'] == 'Resize':
-                t['scale'] = (size, size)
-            if t['type'] == 'ResizeSegMap':
-                t['size'] = s['score_size']
-
-    def set_root(ds_cfg):
-        if ds_cfg.get('type') == 'ConcatDataset':
-            for d in ds_cfg['datasets']:
-                set_root(d)
-            return
-        ds_cfg['data_root'] = root
-        set_pipeline(ds_cfg['pipeline'])
-
-    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        dl = cfg[name]
-        set_root(dl.dataset)
-        set_pipeline(dl.dataset.get('pipeline', []))
-    cfg.train_dataloader.batch_size = s['batch_size']
-    if s.get('iters'):                       # fast preset
-        cfg.model.decode_head.norm_cfg = dict(type='BN', requires_grad=True)
-        for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-            cfg[name].num_workers = 0
-            cfg[name].persistent_workers = False
-        cfg.train_dataloader.sampler = dict(type='InfiniteSampler',
-                                            shuffle=True)
-        cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=s['iters'],
-                             val_interval=10 ** 9)
-        cfg.param_scheduler = [dict(type='CosineAnnealingLR',
-                                    T_max=s['iters'], eta_min=0.0,
-                                    by_epoch=False)]
-        cfg.default_hooks.checkpoint = dict(type='CheckpointHook',
-                                            by_epoch=False,
-                                            interval=10 ** 9)
-        cfg.default_hooks.logger = dict(type='LoggerHook', interval=10)
-        cfg.log_processor = dict(by_epoch=False)
-        cfg.env_cfg = dict(cudnn_benchmark=False,
-                           mp_cfg=dict(mp_start_method='fork',
-                                       opencv_num_threads=0),
-                           dist_cfg=dict(backend='gloo'))
-    cfg.default_hooks.visualization = dict(type='SegVisualizationHook',
-                                           draw=False)
-    cfg.launcher = 'pytorch' if _dist_on() else 'none'
-    if _dist_on() and not torch.cuda.is_available():
-        from mosic_mm.utils.dist import cpu_ddp_config
-        cpu_ddp_config(cfg)
-    return cfg
-
-
-def _dist_on() -> bool:
-    return torch.distributed.is_available() and \
-        torch.distributed.is_initialized()
-
-
-def _run_linear(bench, vit, info, root, s, progress, work_dir=None,
-                backbone_cfg=None, **_):
-    """Train + test the mmseg linear probe on the MODEL's frozen backbone
-    (its weights are written to a temporary backbone file)."""
-    from mmengine.runner import Runner
-    if backbone_cfg is None:
-        raise ValueError(f'{bench.name} needs the model\'s backbone config '
-                         '(info["backbone_cfg"] from build_backbone)')
-    tmp = None
-    if work_dir is None:
-        tmp = tempfile.TemporaryDirectory(prefix=f'{bench.name}-')
-        work_dir = tmp.name
-    os.makedirs(work_dir, exist_ok=True)
-    ckpt = osp.join(work_dir, 'backbone.pth')
-    from mmengine import dist
-    if dist.get_rank() == 0:
-        torch.save({'state_dict': {f'backbone.{k}': v.detach().cpu()
-                                   for k, v in vit.state_dict().items()}},
-                   ckpt)
-    dist.barrier()
-    try:
-        cfg = _linear_cfg(bench, vit, info, root, s, work_dir, backbone_cfg,
-                          ckpt)
-        runner = Runner.from_cfg(cfg)
-        runner.train()
-        metrics = runner.test()
-    finally:
-        if tmp is not None:
-            dist.barrier()
-            if dist.get_rank() == 0:
-                tmp.cleanup()
-    return {'mIoU': float(metrics['mIoU']) / 100.0}, [
-        f'mmseg {osp.basename(cfg.filename)}']
-
-
-_RUNNERS: Dict[str, Callable] = dict(
-    hummingbird=_run_hummingbird, overcluster=_run_overcluster,
-    videoclust=_run_videoclust, propagate=_run_propagate, linear=_run_linear)
-
-
-def run_benchmark(name: str, vit: torch.nn.Module, info: dict,
-                  data_root: Optional[str] = None, preset: str = 'paper',
-                  progress: bool = True, work_dir: Optional[str] = None,
+def run_benchmark(name: Union[str, Benchmark], vit: torch.nn.Module,
+                  info: dict, data_root: Optional[str] = None,
+                  preset: str = 'paper', progress: bool = True,
+                  work_dir: Optional[str] = None,
                   overrides: Optional[dict] = None) -> dict:
-    """Run one named benchmark on a frozen backbone.
+    """Run one benchmark on a frozen backbone.
 
     Args:
+        name: a key of :data:`BENCHMARKS` or a :class:`Benchmark` (e.g. of
+            :data:`SYNTHETIC_BENCHMARKS`).
         vit, info: from :func:`.features.build_backbone` (``info`` needs
-            mean, std, and for the linear benchmarks ``backbone_cfg``).
-        data_root: dataset root (default: the benchmark's).
+            mean, std, img_size, and for the linear benchmarks
+            ``backbone_cfg``).
+        data_root: dataset root (default: :func:`default_root`).
         preset: 'paper' | 'fast'.
         overrides: settings replaced on top of the preset (named in the
             result's ``settings``).
@@ -524,16 +326,27 @@ def run_benchmark(name: str, vit: torch.nn.Module, info: dict,
         dict(benchmark, preset, arch, metrics {name: [0, 1]}, reference
         {metric: {'DINOv2', 'MoSiC'}} (x100), settings, notes, protocol).
     """
-    s = settings_of(name, preset)      # (unknown name / preset: errors)
-    bench = BENCHMARKS[name]
+    if isinstance(name, Benchmark):
+        bench = name
+        if preset not in bench.settings:
+            raise ValueError(f'preset must be one of '
+                             f'{tuple(bench.settings)}, got {preset!r}')
+        s = copy.deepcopy(bench.settings[preset])
+    else:
+        s = settings_of(name, preset)  # (unknown name / preset: errors)
+        bench = BENCHMARKS[name]
     s.update(overrides or {})
-    root = data_root or bench.data_root
+    root = data_root or default_root(bench, preset)
     arch = detect_arch(vit)
-    metrics, notes = _RUNNERS[bench.task](
+    metrics, notes = RUNNERS[bench.task](
         bench, vit, info, root, s, progress, work_dir=work_dir,
         backbone_cfg=info.get('backbone_cfg'))
-    return dict(benchmark=name, preset=preset, arch=arch, data_root=root,
-                metrics=metrics, reference=reference_numbers(name, arch),
+    if not data_root and preset == 'fast' and bench.dataset in FAST_LAYOUTS:
+        notes.append(f'synthetic {bench.dataset} layout (no data root given)')
+    ref = reference_numbers(bench.name, arch) if bench.name in BENCHMARKS \
+        else {}
+    return dict(benchmark=bench.name, preset=preset, arch=arch,
+                data_root=root, metrics=metrics, reference=ref,
                 reference_source=bench.reference_source,
                 protocol=bench.protocol, settings=s, notes=notes,
                 deviations=list(bench.deviations))

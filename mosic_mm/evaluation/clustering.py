@@ -1,41 +1,25 @@
-"""PCA and K-means (faiss) on feature rows."""
-from typing import Tuple
+"""The clustering primitives of the protocols, one home each: feature maps
+upsampled to pixel rows, per-dimension standardisation + faiss PCA, and
+faiss K-means (with faiss's defaults, as the official code runs it)."""
+from typing import Callable, Iterable, Optional, Sequence, Union
 
 import numpy as np
 
-__all__ = ['pca', 'kmeans', 'RunningStandardScaler', 'train_faiss_pca',
-           'faiss_kmeans_default']
+__all__ = ['upsample_rows', 'RunningStandardScaler', 'train_faiss_pca',
+           'standardize_pca', 'faiss_kmeans']
 
 
-def pca(x: np.ndarray, dim: int) -> np.ndarray:
-    """Project rows x [N, C] on their top ``dim`` principal components
-    -> float32 [N, min(dim, C)] (centred; no whitening)."""
-    x = np.asarray(x, np.float64)
-    if dim >= x.shape[1]:
-        return (x - x.mean(0)).astype(np.float32)
-    xc = x - x.mean(0)
-    cov = xc.T @ xc / max(len(x) - 1, 1)
-    vals, vecs = np.linalg.eigh(cov)
-    top = vecs[:, np.argsort(vals)[::-1][:dim]]
-    return (xc @ top).astype(np.float32)
-
-
-def kmeans(x: np.ndarray, k: int, seed: int = 0, niter: int = 50,
-           nredo: int = 1) -> Tuple[np.ndarray, np.ndarray]:
-    """K-means with faiss: x [N, D] -> (labels int64 [N], centroids
-    float32 [k, D])."""
-    import faiss
-    x = np.ascontiguousarray(x, np.float32)
-    if len(x) < k:
-        raise ValueError(f'K-means with k={k} needs at least k points, got '
-                         f'{len(x)}')
-    km = faiss.Kmeans(x.shape[1], int(k), niter=niter, nredo=nredo,
-                      seed=int(seed), verbose=False,
-                      min_points_per_centroid=1,
-                      max_points_per_centroid=max(256, len(x) // k + 1))
-    km.train(x)
-    _, labels = km.index.search(x, 1)
-    return labels[:, 0].astype(np.int64), km.centroids.copy()
+def upsample_rows(maps: np.ndarray, size: Union[int, Sequence[int]],
+                  dtype=np.float32) -> np.ndarray:
+    """Feature maps float [n, D, h, w] -> bilinearly upsampled
+    (align_corners=False, computed in ``dtype``) pixel rows float32
+    [n * H * W, D] for ``size`` = H (square) or (H, W)."""
+    import torch
+    import torch.nn.functional as F
+    size = (size, size) if isinstance(size, int) else tuple(size)
+    t = torch.from_numpy(np.ascontiguousarray(maps, dtype))
+    up = F.interpolate(t, size=size, mode='bilinear', align_corners=False)
+    return up.permute(0, 2, 3, 1).reshape(-1, t.shape[1]).float().numpy()
 
 
 class RunningStandardScaler:
@@ -86,18 +70,61 @@ def train_faiss_pca(rows: np.ndarray, dim: int):
     return pca
 
 
-def faiss_kmeans_default(x: np.ndarray, k: int, niter: int = 20,
-                         seed: int = 1234) -> np.ndarray:
-    """faiss ``Kmeans(d, k, niter)`` with faiss's defaults otherwise
-    (training subsample of at most 256 points per centroid, one run,
-    seed 1234) as the official code runs it; x [N, D] -> labels int64 [N]."""
+def standardize_pca(chunks: Callable[[], Iterable[np.ndarray]], dim: int,
+                    standardize: bool = True,
+                    max_train_rows: Optional[int] = None, seed: int = 0
+                    ) -> Callable[[np.ndarray], np.ndarray]:
+    """Fit the per-dimension standardisation (over every row) and a faiss
+    PCA to ``dim`` dims, as the official protocols do before K-means.
+
+    Args:
+        chunks: called once per pass, yields the rows float [n_i, C] in a
+            fixed order (one array, or chunks of a larger set).
+        standardize: False skips the standardisation (PCA on raw rows).
+        max_train_rows: the PCA is trained on at most this many rows, drawn
+            without replacement with ``default_rng(seed)`` (None: every
+            row).
+
+    Returns:
+        ``project(rows float [n, C]) -> float32 [n, dim]``.
+    """
+    scaler = RunningStandardScaler() if standardize else None
+    total = 0
+    for rows in chunks():
+        total += len(rows)
+        if scaler is not None:
+            scaler.update(rows)
+
+    def norm(rows: np.ndarray) -> np.ndarray:
+        return scaler.transform(rows) if scaler is not None else \
+            np.asarray(rows, np.float32)
+
+    if max_train_rows is None or total <= max_train_rows:
+        train = [norm(rows) for rows in chunks()]
+    else:
+        pick = np.sort(np.random.default_rng(seed).choice(
+            total, max_train_rows, replace=False))
+        train, start = [], 0
+        for rows in chunks():
+            sel = pick[(pick >= start) & (pick < start + len(rows))] - start
+            train.append(norm(np.asarray(rows)[sel]))
+            start += len(rows)
+    pca = train_faiss_pca(np.concatenate(train), dim)
+    return lambda rows: pca.apply_py(np.ascontiguousarray(norm(rows)))
+
+
+def faiss_kmeans(x: np.ndarray, k: int, niter: int = 20, nredo: int = 1,
+                 seed: int = 1234) -> np.ndarray:
+    """``faiss.Kmeans(d, k, niter, nredo, seed)`` with faiss's defaults
+    otherwise (training subsample of at most 256 points per centroid, not
+    spherical), as the official code runs it; x [N, D] -> labels int64 [N]
+    (nearest centroid)."""
     import faiss
     x = np.ascontiguousarray(x, np.float32)
     if len(x) < k:
-        raise ValueError(f'K-means with k={k} needs at least k points, got '
+        raise ValueError(f'K-means with K={k} needs at least K points, got '
                          f'{len(x)}')
-    km = faiss.Kmeans(x.shape[1], int(k), niter=int(niter), seed=int(seed),
-                      verbose=False)
+    km = faiss.Kmeans(x.shape[1], int(k), niter=int(niter), nredo=int(nredo),
+                      seed=int(seed), verbose=False, spherical=False)
     km.train(x)
-    _, labels = km.index.search(x, 1)
-    return labels[:, 0].astype(np.int64)
+    return km.index.search(x, 1)[1][:, 0].astype(np.int64)

@@ -1,22 +1,14 @@
-"""Readers for the evaluation data layouts.
-
-- video (DAVIS-2017 / YouTube-VOS / synthetic): ``JPEGImages/<video>/*.jpg``,
-  ``<ann_dir>/<video>/*.png`` (palette or grey PNG of ids) and a list of
-  videos in ``ImageSets/<split>.txt`` or ``ImageSets/2017/<split>.txt``.
-- image (Pascal VOC style): ``<img_dir>/<stem>.jpg``, ``<ann_dir>/<stem>.png``
-  and a list file of stems.
-"""
-import os
+"""File-level readers shared by the dataset readers of :mod:`.paper_data`:
+list files, RGB images, label PNGs (palette or grey), and PIL-style nearest
+resizing of label maps."""
 import os.path as osp
-from typing import List, Optional, Tuple
+from typing import List
 
 import cv2
 import numpy as np
 from PIL import Image
 
-__all__ = ['read_list', 'video_list', 'read_image', 'read_mask',
-           'load_video', 'load_video_frames', 'load_image_list',
-           'resize_masks']
+__all__ = ['read_list', 'read_image', 'read_mask', 'resize_masks']
 
 
 def read_list(path: str) -> List[str]:
@@ -24,18 +16,6 @@ def read_list(path: str) -> List[str]:
         raise FileNotFoundError(f'list file {path} does not exist')
     with open(path) as f:
         return [ln.strip() for ln in f if ln.strip()]
-
-
-def video_list(root: str, split: str) -> List[str]:
-    """Video names of a split (``ImageSets/<split>.txt`` or
-    ``ImageSets/2017/<split>.txt``)."""
-    for cand in (osp.join(root, 'ImageSets', f'{split}.txt'),
-                 osp.join(root, 'ImageSets', '2017', f'{split}.txt')):
-        if osp.isfile(cand):
-            return read_list(cand)
-    raise FileNotFoundError(f'no list of {split!r} videos under {root}: '
-                            f'expected ImageSets/{split}.txt or '
-                            f'ImageSets/2017/{split}.txt')
 
 
 def read_image(path: str) -> np.ndarray:
@@ -55,49 +35,6 @@ def read_mask(path: str) -> np.ndarray:
         raise ValueError(f'{path}: expected a palette or grey PNG of label '
                          f'ids, got mode {img.mode}')
     return np.array(img)
-
-
-def load_video(root: str, video: str, ann_dir: str = 'Annotations',
-               frame_step: int = 1) -> Tuple[np.ndarray, np.ndarray]:
-    """Frames uint8 [T, H, W, 3] and masks uint8 [T, H, W] of one video
-    (every ``frame_step``-th frame with a mask)."""
-    img_dir = osp.join(root, 'JPEGImages', video)
-    if not osp.isdir(img_dir):
-        raise FileNotFoundError(f'frame folder {img_dir} does not exist')
-    stems = sorted(osp.splitext(f)[0] for f in os.listdir(img_dir)
-                   if f.endswith('.jpg'))[::frame_step]
-    frames = np.stack([read_image(osp.join(img_dir, s + '.jpg'))
-                       for s in stems])
-    masks = np.stack([read_mask(osp.join(root, ann_dir, video, s + '.png'))
-                      for s in stems])
-    return frames, masks
-
-
-def load_video_frames(root: str, split: str, ann_dir: str = 'Annotations',
-                      frame_step: int = 1,
-                      max_videos: Optional[int] = None
-                      ) -> Tuple[List[np.ndarray], List[np.ndarray]]:
-    """Frames and masks of every frame (step ``frame_step``) of a split's
-    videos, as flat lists of [H, W, 3] / [H, W] arrays."""
-    images, masks = [], []
-    for v in video_list(root, split)[:max_videos]:
-        f, m = load_video(root, v, ann_dir, frame_step)
-        images.extend(f)
-        masks.extend(m)
-    return images, masks
-
-
-def load_image_list(root: str, list_file: str, img_dir: str, ann_dir: str,
-                    img_suffix: str = '.jpg', ann_suffix: str = '.png',
-                    max_images: Optional[int] = None
-                    ) -> Tuple[List[np.ndarray], List[np.ndarray]]:
-    """Images and masks named by a list file (paths relative to root)."""
-    stems = read_list(osp.join(root, list_file))[:max_images]
-    images = [read_image(osp.join(root, img_dir, s + img_suffix))
-              for s in stems]
-    masks = [read_mask(osp.join(root, ann_dir, s + ann_suffix))
-             for s in stems]
-    return images, masks
 
 
 def resize_masks(masks, size: int) -> np.ndarray:

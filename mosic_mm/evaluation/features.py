@@ -18,6 +18,7 @@ from mmengine.logging import MMLogger
 from torch import nn
 
 __all__ = ['load_state_dict_file', 'load_config', 'build_backbone',
+           'detect_arch', 'input_size', 'backbone_device', 'featmap',
            'extract_features', 'shard_range']
 
 
@@ -125,6 +126,55 @@ def shard_range(n: int, rank: int, world_size: int) -> range:
     return range(start, start + base + (rank < extra))
 
 
+def detect_arch(vit: nn.Module) -> Optional[str]:
+    """'ViT-S/14' (width 384), 'ViT-B/14' (768) for a patch-14 ViT, else
+    None (no paper reference applies)."""
+    from mosic_mm.models.utils import vit_patch_size
+    width = getattr(vit, 'embed_dims', None) or getattr(vit, 'embed_dim',
+                                                        None)
+    try:
+        patch = vit_patch_size(vit)
+    except Exception:  # noqa: BLE001  (not a ViT we know: no reference)
+        return None
+    patch = patch[0] if isinstance(patch, (tuple, list)) else patch
+    if patch != 14:
+        return None
+    return {384: 'ViT-S/14', 768: 'ViT-B/14'}.get(int(width) if width else -1)
+
+
+def input_size(settings: dict, info: dict, key: str = 'input_size'):
+    """A protocol's input size: ``settings[key]``, or the backbone's own
+    ``img_size`` (``info`` of :func:`build_backbone`) when it is None."""
+    return info['img_size'] if settings.get(key) is None else settings[key]
+
+
+def backbone_device(vit: nn.Module) -> torch.device:
+    """The device of the backbone's parameters (CPU without any)."""
+    p = next(vit.parameters(), None)
+    return p.device if p is not None else torch.device('cpu')
+
+
+@torch.no_grad()
+def featmap(vit: nn.Module, x: torch.Tensor, mean, std,
+            amp: bool = False) -> torch.Tensor:
+    """The one forward of every protocol: images float [B, 3, H, W] on the
+    0..255 scale (any device; H, W multiples of the patch) -> moved to the
+    backbone's device, normalised ``(x - mean) / std`` -> patch tokens of
+    the last block after the final norm, float32 [B, C, H/p, W/p] on the
+    backbone's device. ``amp``: autocast on CUDA."""
+    from mosic_mm.models.utils import (embed_tokens, forward_blocks,
+                                       patch_featmap)
+    dev = backbone_device(vit)
+    x = x.to(dev).float()
+    f32 = dict(dtype=torch.float32, device=dev)
+    x = (x - torch.tensor(mean, **f32).view(1, 3, 1, 1)) / \
+        torch.tensor(std, **f32).view(1, 3, 1, 1)
+    with torch.autocast(dev.type, enabled=amp and dev.type == 'cuda'):
+        tokens, grid = embed_tokens(vit, x)
+        fmap = patch_featmap(vit, forward_blocks(vit, tokens, hw=grid), grid)
+    return fmap.float()
+
+
 @torch.no_grad()
 def extract_features(vit: nn.Module, images: np.ndarray, size,
                      mean, std, batch_size: int = 16,
@@ -147,8 +197,7 @@ def extract_features(vit: nn.Module, images: np.ndarray, size,
         float32 [N, C, H/p, W/p].
     """
     from mmengine import dist
-    from mosic_mm.models.utils import (embed_tokens, forward_blocks,
-                                       patch_featmap, vit_patch_size)
+    from mosic_mm.models.utils import vit_patch_size
     if len(images) == 0:
         raise ValueError('extract_features got no image')
     rank, ws = dist.get_rank(), dist.get_world_size()
@@ -166,10 +215,6 @@ def extract_features(vit: nn.Module, images: np.ndarray, size,
     if hw[0] % p or hw[1] % p:
         raise ValueError(f'input size {size} is not a multiple of the patch '
                          f'size {p}')
-    param = next(vit.parameters(), None)
-    dev = param.device if param is not None else torch.device('cpu')
-    mean_t = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
-    std_t = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
     chunks = range(0, len(images), batch_size)
     if progress:
         from tqdm import tqdm
@@ -181,8 +226,5 @@ def extract_features(vit: nn.Module, images: np.ndarray, size,
         x = torch.cat([F.interpolate(b, size=hw, mode='bilinear',
                                      align_corners=False, antialias=True)
                        for b in batch])
-        x = ((x - mean_t) / std_t).to(dev)
-        tokens, grid = embed_tokens(vit, x)
-        out.append(patch_featmap(vit, forward_blocks(vit, tokens, hw=grid),
-                                 grid).float().cpu())
+        out.append(featmap(vit, x, mean, std).cpu())
     return torch.cat(out).numpy()

@@ -1,29 +1,23 @@
-"""In-context (Hummingbird) retrieval segmentation (Balazevic et al. 2023).
+"""In-context (Hummingbird) retrieval segmentation (Balazevic et al. 2023):
+the retrieval half of :mod:`.hummingbird_paper`.
 
-A memory bank holds the patch features of labelled training images with
-the label histogram of each patch; a query patch takes its k nearest
-neighbours (cosine, faiss), weights them with softmax(cos / 0.02), and
-predicts the weighted mean of their histograms. The patch predictions are
-upsampled bilinearly to the mask resolution and the argmax is scored (mIoU).
-Training fractions (1/128 ... 1/1) sub-sample the training images.
-
-:func:`hummingbird_miou` is the fast preset (arrays in, all patches, faiss
-flat). The pieces shared with the paper protocol
-(:mod:`.hummingbird_paper`): patch label counts / histograms, the soft
-label transfer, blocked exact k-NN (any device, fp16 keys), a faiss IVF
-index and its recall@k against exact search.
+A memory holds patch keys (unit rows) with the pixel counts of each class
+in the patch; a query patch takes its k nearest keys (inner product; exact
+blocked search or a faiss IVF index with its recall@k measured), weights
+their label distributions with softmax(cos / T), and the patch predictions
+are upsampled bilinearly to the scored mask size, argmax, and counted
+against the ground truth.
 """
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .segmentation_metrics import confusion_matrix, iou_from_confusion
+from .predsmiou import pair_counts
 
-__all__ = ['patch_label_counts', 'patch_label_histograms', 'build_memory',
-           'retrieve', 'soft_labels', 'exact_knn', 'IVFIndex', 'knn_recall',
-           'hummingbird_miou']
+__all__ = ['patch_label_counts', 'soft_labels', 'exact_knn', 'IVFIndex',
+           'knn_recall', 'predict_label_maps', 'retrieval_counts']
 
 
 def patch_label_counts(masks: np.ndarray, grid: Tuple[int, int],
@@ -64,47 +58,6 @@ def patch_label_counts(masks: np.ndarray, grid: Tuple[int, int],
     return counts.reshape(N, h, w, num_classes).astype(dtype)
 
 
-def patch_label_histograms(masks: np.ndarray, grid: Tuple[int, int],
-                           num_classes: int,
-                           ignore_index: int = 255) -> np.ndarray:
-    """Class distribution inside each patch.
-
-    Args:
-        masks: int [N, H, W]; H, W multiples of the grid (h, w).
-        grid: (h, w) token grid.
-
-    Returns:
-        float32 [N, h, w, num_classes]: fractions of the labelled pixels of
-        each patch (all zero for a patch with only ignored pixels).
-    """
-    cells = patch_label_counts(masks, grid, num_classes,
-                               ignore_index).astype(np.float32)
-    total = cells.sum(-1, keepdims=True)
-    return np.where(total > 0, cells / np.maximum(total, 1), 0.0).astype(
-        np.float32)
-
-
-def build_memory(features: np.ndarray, histograms: np.ndarray,
-                 memory_size: Optional[int] = None,
-                 seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
-    """features [N, C, h, w] + histograms [N, h, w, K] -> memory keys
-    (L2-normalised) float32 [M, C] and values [M, K]; patches without any
-    labelled pixel are dropped; ``memory_size`` keeps a random subset."""
-    features = np.asarray(features, np.float32)
-    C = features.shape[1]
-    keys = features.transpose(0, 2, 3, 1).reshape(-1, C)
-    values = histograms.reshape(len(keys), -1)
-    keep = values.sum(1) > 0
-    keys, values = keys[keep], values[keep]
-    if memory_size is not None and len(keys) > memory_size:
-        pick = np.random.default_rng(seed).choice(len(keys), memory_size,
-                                                  replace=False)
-        keys, values = keys[pick], values[pick]
-    keys = keys / np.maximum(np.linalg.norm(keys, axis=1, keepdims=True),
-                             1e-12)
-    return np.ascontiguousarray(keys, np.float32), values
-
-
 def soft_labels(sims: torch.Tensor, values: torch.Tensor,
                 temperature: float = 0.02) -> torch.Tensor:
     """sims [Q, k] (cosine of each query's k neighbours), values [Q, k, K]
@@ -112,22 +65,6 @@ def soft_labels(sims: torch.Tensor, values: torch.Tensor,
     values_j."""
     weights = torch.softmax(sims.float() / temperature, dim=1)
     return torch.einsum('qk,qkc->qc', weights, values.float())
-
-
-def retrieve(queries: np.ndarray, keys: np.ndarray, values: np.ndarray,
-             k: int = 30, temperature: float = 0.02) -> np.ndarray:
-    """queries [Q, C], keys [M, C] (unit rows), values [M, K] -> predicted
-    label distributions [Q, K] = sum_j softmax(cos_j / T) * values_j over
-    the k nearest keys."""
-    import faiss
-    q = np.asarray(queries, np.float32)
-    q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
-    index = faiss.IndexFlatIP(keys.shape[1])
-    index.add(keys)
-    k = min(int(k), len(keys))
-    sims, idx = index.search(np.ascontiguousarray(q), k)
-    return soft_labels(torch.from_numpy(sims),
-                       torch.from_numpy(values[idx]), temperature).numpy()
 
 
 @torch.no_grad()
@@ -252,35 +189,68 @@ def knn_recall(approx_idx: torch.Tensor, exact_idx: torch.Tensor) -> float:
     return float(hits.float().mean())
 
 
-def hummingbird_miou(train_features: np.ndarray, train_masks: np.ndarray,
-                     val_features: np.ndarray, val_masks: np.ndarray,
-                     num_classes: int, k: int = 30,
-                     temperature: float = 0.02, fraction: float = 1.0,
-                     memory_size: Optional[int] = None, seed: int = 0,
-                     ignore_index: int = 255) -> float:
-    """mIoU in [0, 1] of retrieval segmentation.
+def predict_label_maps(sims: torch.Tensor, idx: torch.Tensor,
+                       counts: torch.Tensor, grid: Tuple[int, int],
+                       size: int, temperature: float = 0.02) -> torch.Tensor:
+    """Label maps of query images from their neighbours.
 
     Args:
-        train_features / val_features: float [N, C, h, w].
-        train_masks / val_masks: int [N, H, W] (H, W multiples of h, w).
-        fraction: share of training images in the memory (at least one).
+        sims, idx: [N*h*w, k] neighbour similarities / memory rows of the
+            patches of N images (row-major grid).
+        counts: [M, K] memory pixel counts per class (each row's sum is the
+            patch's pixel count).
+        grid: (h, w).
+
+    Returns:
+        int64 [N, size, size]: argmax of the softmax(sims / T)-weighted
+        label distributions, bilinearly upsampled (align_corners=False).
     """
-    n = len(train_features)
-    num = max(1, int(round(n * fraction)))
-    pick = np.sort(np.random.default_rng(seed).choice(n, num, replace=False))
-    grid = train_features.shape[2:]
-    hist = patch_label_histograms(train_masks[pick], grid, num_classes,
-                                  ignore_index)
-    keys, values = build_memory(train_features[pick], hist, memory_size,
-                                seed)
-    N, C, h, w = val_features.shape
-    q = np.asarray(val_features, np.float32).transpose(0, 2, 3, 1).reshape(
-        -1, C)
-    probs = retrieve(q, keys, values, k, temperature)
-    probs = torch.from_numpy(probs).view(N, h, w, -1).permute(0, 3, 1, 2)
-    probs = F.interpolate(probs, size=tuple(val_masks.shape[1:]),
-                          mode='bilinear', align_corners=False)
-    pred = probs.argmax(1).numpy()
-    conf = confusion_matrix(pred, val_masks, num_classes, num_classes,
-                            ignore_index)
-    return iou_from_confusion(conf)[0]
+    h, w = grid
+    vals = counts[idx.cpu()].float()                      # [Q, k, K]
+    vals = vals / vals.sum(-1, keepdim=True).clamp_min(1)
+    probs = soft_labels(sims.cpu(), vals, temperature)    # [Q, K]
+    probs = probs.view(-1, h, w, probs.shape[-1]).permute(0, 3, 1, 2)
+    probs = F.interpolate(probs, size=(size, size), mode='bilinear',
+                          align_corners=False)
+    return probs.argmax(1)
+
+
+def retrieval_counts(queries: torch.Tensor, keys: torch.Tensor,
+                     counts: torch.Tensor, val_masks: Sequence[np.ndarray],
+                     grid: Tuple[int, int], num_classes: int,
+                     ignore_index: int, *, k: int = 30,
+                     temperature: float = 0.02, index=None,
+                     images_per_block: int = 16, progress: bool = False,
+                     normalized: bool = False,
+                     search_kwargs: Optional[dict] = None) -> np.ndarray:
+    """[K, K] (gt, predicted) pixel counts of the val images whose patch
+    tokens are ``queries`` [N*h*w, C] (N = len(val_masks), masks already at
+    the scoring size; ``normalized``: rows already unit, else normalised in
+    chunks into a copy). ``index``: None = exact search, or an object with
+    ``search(queries, k)`` (e.g. :class:`IVFIndex`)."""
+    q = queries
+    if not normalized:
+        q = torch.empty_like(queries)
+        for a in range(0, len(q), 1 << 16):
+            q[a:a + (1 << 16)] = F.normalize(
+                queries[a:a + (1 << 16)].float(), dim=1).to(q.dtype)
+    if index is None:
+        sims, idx = exact_knn(q, keys, k, progress=progress,
+                              **(search_kwargs or {}))
+    else:
+        sims, idx = index.search(q, k)
+        if (idx < 0).any():
+            raise RuntimeError(f'{int((idx < 0).any(1).sum())} queries got '
+                               f'fewer than {k} neighbours from the index; '
+                               'raise nprobe')
+    hw = grid[0] * grid[1]
+    size = val_masks[0].shape[-1]
+    total = np.zeros((num_classes, num_classes), np.int64)
+    for a in range(0, len(val_masks), images_per_block):
+        b = min(len(val_masks), a + images_per_block)
+        pred = predict_label_maps(sims[a * hw:b * hw], idx[a * hw:b * hw],
+                                  counts, grid, size, temperature)
+        for j in range(a, b):
+            total += pair_counts(pred[j - a].numpy(), val_masks[j],
+                                 num_classes, num_classes, ignore_index)
+    return total

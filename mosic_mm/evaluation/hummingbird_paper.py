@@ -14,7 +14,8 @@ Memory (training images, ``augmentation_epochs`` = 2 passes):
     colour jitter on the uint8 image (brightness, contrast, saturation, hue
     0.1 each, each applied with p = 0.5, in that order) -> random resized
     crop (scale (0.5, 2.0), ratio (3/4, 4/3), torchvision's sampler with its
-    10 tries and centre-crop fallback) to 518 x 518, image bilinear
+    10 tries and centre-crop fallback: ``geometry.sample_crop_box``) to
+    518 x 518, image bilinear
     (antialiased), mask nearest, the same crop for both -> mask label 255
     set to 0 -> per 14 x 14 patch, the label distribution over *all* its
     pixels -> ``memory_size // (N * passes)`` patches per image kept: score =
@@ -41,22 +42,22 @@ the per-image patch count capped at the patches of an image (the official
 ``torch.topk`` raises when ``memory_size // (N * passes)`` exceeds them,
 i.e. on every fractional split with the 10,240,000 memory).
 """
-import os.path as osp
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .hummingbird import (IVFIndex, exact_knn, knn_recall, patch_label_counts,
-                          soft_labels)
-from .predsmiou import hungarian_iou_match
+from mosic_mm.datasets.transforms.geometry import sample_crop_box
 
-__all__ = ['HUMMINGBIRD_PAPER', 'crop_params', 'augment_pair',
-           'resize_val_mask', 'class_frequency_sample', 'patches_per_image',
-           'build_paper_memory', 'predict_label_maps', 'pair_counts_maps',
-           'miou_from_counts', 'retrieval_counts', 'make_split',
-           'read_split', 'split_subset', 'hummingbird_paper_miou']
+from .features import backbone_device, featmap
+from .hummingbird import (IVFIndex, exact_knn, knn_recall, patch_label_counts,
+                          retrieval_counts)
+from .predsmiou import predsmiou_from_counts
+
+__all__ = ['HUMMINGBIRD_PAPER', 'augment_pair', 'resize_val_mask',
+           'class_frequency_sample', 'patches_per_image', 'patch_rows',
+           'build_paper_memory', 'hummingbird_paper_miou']
 
 #: Every setting of the official run (file / function it was read from).
 HUMMINGBIRD_PAPER = dict(
@@ -129,35 +130,6 @@ HUMMINGBIRD_PAPER = dict(
 
 
 # ----------------------------------------------------------------- augment
-def crop_params(height: int, width: int, rng: np.random.Generator,
-                scale: Sequence[float] = (0.5, 2.0),
-                ratio: Sequence[float] = (3 / 4, 4 / 3)
-                ) -> Tuple[int, int, int, int]:
-    """torchvision ``RandomResizedCrop.get_params`` semantics with a numpy
-    generator: 10 tries of area ~ U(scale) x H x W and log-uniform aspect
-    ratio; a crop that does not fit falls back to the whole image clamped to
-    the ratio range, centred. -> (top, left, h, w)."""
-    area = height * width
-    log_r = np.log(ratio)
-    for _ in range(10):
-        target = area * rng.uniform(scale[0], scale[1])
-        aspect = np.exp(rng.uniform(log_r[0], log_r[1]))
-        w = int(round(np.sqrt(target * aspect)))
-        h = int(round(np.sqrt(target / aspect)))
-        if 0 < w <= width and 0 < h <= height:
-            top = int(rng.integers(0, height - h + 1))
-            left = int(rng.integers(0, width - w + 1))
-            return top, left, h, w
-    in_ratio = width / height
-    if in_ratio < min(ratio):
-        w, h = width, int(round(width / min(ratio)))
-    elif in_ratio > max(ratio):
-        h, w = height, int(round(height * max(ratio)))
-    else:
-        w, h = width, height
-    return (height - h) // 2, (width - w) // 2, h, w
-
-
 def _jitter(img: np.ndarray, rng: np.random.Generator, cfg: dict
             ) -> np.ndarray:
     """Independent colour jitters on uint8 [H, W, 3] (torchvision's PIL
@@ -197,8 +169,10 @@ def augment_pair(img: np.ndarray, mask: np.ndarray, size: int,
         raise ValueError(f'image {img.shape[:2]} and mask {mask.shape} '
                          'differ in size')
     img = _jitter(np.ascontiguousarray(img, np.uint8), rng, cfg)
-    top, left, h, w = crop_params(*mask.shape, rng, cfg['crop_scale'],
-                                  cfg['crop_ratio'])
+    x0, y0, x1, y1 = sample_crop_box(mask.shape, cfg['crop_scale'],
+                                     cfg['crop_ratio'], rng=rng,
+                                     row_first=True)
+    top, left, h, w = y0, x0, y1 - y0, x1 - x0
     x = torch.from_numpy(np.ascontiguousarray(
         img[top:top + h, left:left + w])).permute(2, 0, 1)[None].float()
     x = F.interpolate(x, size=(size, size), mode='bilinear',
@@ -254,28 +228,12 @@ def patches_per_image(memory_size: Optional[int], num_images: int,
 
 
 # --------------------------------------------------------------- features
-def _device(vit: torch.nn.Module) -> torch.device:
-    p = next(vit.parameters(), None)
-    return p.device if p is not None else torch.device('cpu')
-
-
-@torch.no_grad()
-def _patch_tokens(vit: torch.nn.Module, images: List[np.ndarray], mean,
-                  std, amp: bool = False) -> torch.Tensor:
+def patch_rows(vit: torch.nn.Module, images: List[np.ndarray], mean,
+                std, amp: bool = False) -> torch.Tensor:
     """Float images [size, size, 3] (0..255, already at the input size) ->
-    patch tokens after the final norm [B, h*w, C] (row-major grid), on the
-    backbone's device."""
-    from mosic_mm.models.utils.vit_tokens import (embed_tokens,
-                                                  forward_blocks,
-                                                  patch_featmap)
-    dev = _device(vit)
-    x = torch.from_numpy(np.stack(images)).to(dev).permute(0, 3, 1, 2)
-    x = (x.float() - torch.tensor(mean, device=dev).view(1, 3, 1, 1)) / \
-        torch.tensor(std, device=dev).view(1, 3, 1, 1)
-    with torch.autocast(dev.type, enabled=amp and dev.type == 'cuda'):
-        tokens, hw = embed_tokens(vit, x)
-        fmap = patch_featmap(vit, forward_blocks(vit, tokens, hw=hw), hw)
-    return fmap.float().flatten(2).transpose(1, 2)
+    patch tokens [B, h*w, C] (row-major grid) on the backbone's device."""
+    x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2)
+    return featmap(vit, x, mean, std, amp).flatten(2).transpose(1, 2)
 
 
 def _dist() -> Tuple[int, int]:
@@ -341,7 +299,7 @@ def build_paper_memory(vit: torch.nn.Module, train_set, *,
     batch = []
 
     def flush():
-        feats = _patch_tokens(vit, [b[0] for b in batch], mean, std, amp)
+        feats = patch_rows(vit, [b[0] for b in batch], mean, std, amp)
         if store['keys'] is None:
             store['keys'] = torch.empty(rows, feats.shape[-1],
                                         dtype=key_dtype)
@@ -397,175 +355,6 @@ def _gather_rows(x: torch.Tensor, chunk: int = 1 << 20) -> torch.Tensor:
     return out
 
 
-# ---------------------------------------------------------------- scoring
-def predict_label_maps(sims: torch.Tensor, idx: torch.Tensor,
-                       counts: torch.Tensor, grid: Tuple[int, int],
-                       size: int, temperature: float = 0.02) -> torch.Tensor:
-    """Label maps of query images from their neighbours.
-
-    Args:
-        sims, idx: [N*h*w, k] neighbour similarities / memory rows of the
-            patches of N images (row-major grid).
-        counts: [M, K] memory pixel counts per class (each row's sum is the
-            patch's pixel count).
-        grid: (h, w).
-
-    Returns:
-        int64 [N, size, size]: argmax of the softmax(sims / T)-weighted
-        label distributions, bilinearly upsampled (align_corners=False).
-    """
-    h, w = grid
-    vals = counts[idx.cpu()].float()                      # [Q, k, K]
-    vals = vals / vals.sum(-1, keepdim=True).clamp_min(1)
-    probs = soft_labels(sims.cpu(), vals, temperature)    # [Q, K]
-    probs = probs.view(-1, h, w, probs.shape[-1]).permute(0, 3, 1, 2)
-    probs = F.interpolate(probs, size=(size, size), mode='bilinear',
-                          align_corners=False)
-    return probs.argmax(1)
-
-
-def pair_counts_maps(pred: np.ndarray, gt: np.ndarray, num_classes: int,
-                     ignore_index: int) -> np.ndarray:
-    """int64 [K, K] pixels with (gt class i, predicted class j), pixels of
-    ``ignore_index`` dropped (as the official valid mask)."""
-    pred = np.asarray(pred).reshape(-1)
-    gt = np.asarray(gt).reshape(-1)
-    ok = gt != ignore_index
-    g, p = gt[ok].astype(np.int64), pred[ok].astype(np.int64)
-    if g.size and (g.min() < 0 or g.max() >= num_classes):
-        raise ValueError(f'gt ids must be in [0, {num_classes}) or '
-                         f'{ignore_index}, got {g.min()}..{g.max()}')
-    return np.bincount(g * num_classes + p, minlength=num_classes *
-                       num_classes).reshape(num_classes, num_classes)
-
-
-def miou_from_counts(counts: np.ndarray) -> Tuple[float, np.ndarray]:
-    """``PredsmIoU`` (Hungarian on IoU, unmatched -> class 0, mean over all
-    classes) from [G, P] pixel counts -> (mIoU, per-class IoU [G])."""
-    counts = np.asarray(counts, np.int64)
-    G = counts.shape[0]
-    mapping = hungarian_iou_match(counts)
-    merged = np.zeros((G, G), np.int64)
-    np.add.at(merged.T, mapping, counts.T)
-    tp = np.diag(merged).astype(np.float64)
-    iou = tp / np.maximum(merged.sum(0) + merged.sum(1) - tp, 1e-8)
-    return float(iou.mean()), iou
-
-
-def retrieval_counts(queries: torch.Tensor, keys: torch.Tensor,
-                     counts: torch.Tensor, val_masks: Sequence[np.ndarray],
-                     grid: Tuple[int, int], num_classes: int,
-                     ignore_index: int, *, k: int = 30,
-                     temperature: float = 0.02, index=None,
-                     images_per_block: int = 16, progress: bool = False,
-                     normalized: bool = False,
-                     search_kwargs: Optional[dict] = None) -> np.ndarray:
-    """[K, K] (gt, predicted) pixel counts of the val images whose patch
-    tokens are ``queries`` [N*h*w, C] (N = len(val_masks), masks already at
-    the scoring size; ``normalized``: rows already unit, else normalised in
-    chunks into a copy). ``index``: None = exact search, or an object with
-    ``search(queries, k)`` (e.g. :class:`IVFIndex`)."""
-    q = queries
-    if not normalized:
-        q = torch.empty_like(queries)
-        for a in range(0, len(q), 1 << 16):
-            q[a:a + (1 << 16)] = F.normalize(
-                queries[a:a + (1 << 16)].float(), dim=1).to(q.dtype)
-    if index is None:
-        sims, idx = exact_knn(q, keys, k, progress=progress,
-                              **(search_kwargs or {}))
-    else:
-        sims, idx = index.search(q, k)
-        if (idx < 0).any():
-            raise RuntimeError(f'{int((idx < 0).any(1).sum())} queries got '
-                               f'fewer than {k} neighbours from the index; '
-                               'raise nprobe')
-    hw = grid[0] * grid[1]
-    size = val_masks[0].shape[-1]
-    total = np.zeros((num_classes, num_classes), np.int64)
-    for a in range(0, len(val_masks), images_per_block):
-        b = min(len(val_masks), a + images_per_block)
-        pred = predict_label_maps(sims[a * hw:b * hw], idx[a * hw:b * hw],
-                                  counts, grid, size, temperature)
-        for j in range(a, b):
-            total += pair_counts_maps(pred[j - a].numpy(), val_masks[j],
-                                      num_classes, ignore_index)
-    return total
-
-
-# ----------------------------------------------------------------- splits
-def read_split(path: str) -> List[str]:
-    """Stems of an official split file (one per line, blanks skipped)."""
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'split file {path} does not exist')
-    with open(path) as f:
-        stems = [s.strip() for s in f if s.strip()]
-    if not stems:
-        raise ValueError(f'split file {path} lists no image')
-    return stems
-
-
-def make_split(train_set, denominator: int, seed: int = 42,
-               progress: bool = False) -> List[str]:
-    """A class-balanced 1/``denominator`` split, for when the official file
-    is absent. NOT the official file: the generator of
-    ``trainaug_128_42.txt`` & co. is unpublished; their sizes (VOC 80 / 160
-    / 1320, ADE20K 150 / 300 / 2550 for 1/128, 1/64, 1/8) equal
-    ``round(N / (d * C_fg)) * C_fg`` with C_fg the scored classes (VOC 20,
-    ADE20K 150), i.e. the same number of images per class, which this
-    reproduces: for each scored class in increasing id, ``n_c`` images
-    containing it are drawn (``default_rng(seed)``) from those not yet
-    taken; class 0 (VOC background, ADE20K 'other') is not balanced.
-    Reads every training mask once. Returns the stems, in draw order.
-    """
-    n = len(train_set)
-    K, ign = train_set.num_classes, train_set.ignore_index
-    scored = [c for c in range(1, K) if c != ign]
-    per_class = max(1, int(round(n / (denominator * len(scored)))))
-    present = np.zeros((n, K), bool)
-    for i in _bar(range(n), n, 'split: reading masks', progress):
-        m = train_set.load(i)[1]
-        ids = np.unique(m)
-        ids = ids[(ids >= 0) & (ids < K)]
-        present[i, ids] = True
-    rng = np.random.default_rng(seed)
-    taken = np.zeros(n, bool)
-    order = []
-    for c in scored:
-        cand = np.flatnonzero(present[:, c] & ~taken)
-        pick = rng.permutation(cand)[:per_class]
-        taken[pick] = True
-        order.extend(pick.tolist())
-    stems = [osp.splitext(osp.basename(train_set.items[i][0]))[0]
-             for i in order]
-    return stems
-
-
-def split_subset(train_set, split_file: Optional[str] = None,
-                 denominator: Optional[int] = None, seed: int = 42):
-    """The training images of a Hummingbird fraction.
-
-    ``split_file`` (an official list such as ``sets/trainaug_128_42.txt``)
-    when it exists; else, with ``denominator``, a split generated by
-    :func:`make_split` (NOT the official file; logged); neither: the whole
-    set. -> (SegImageSet-like, description)."""
-    import logging
-    if split_file is not None and osp.isfile(split_file):
-        return train_set.subset(read_split(split_file)), \
-            f'official split file {split_file}'
-    if denominator in (None, 1):
-        if split_file is not None:
-            raise FileNotFoundError(f'split file {split_file} does not '
-                                    'exist (pass denominator= to generate '
-                                    'one)')
-        return train_set, 'full training set'
-    desc = (f'generated class-balanced 1/{denominator} split (seed {seed}; '
-            'not the official file'
-            + (f', {split_file} is missing)' if split_file else ')'))
-    logging.getLogger(__name__).warning(desc)
-    return train_set.subset(make_split(train_set, denominator, seed)), desc
-
-
 # ------------------------------------------------------------------- main
 def hummingbird_paper_miou(vit: torch.nn.Module, info: dict, train_set,
                            val_set, *, input_size: int = 518,
@@ -589,7 +378,8 @@ def hummingbird_paper_miou(vit: torch.nn.Module, info: dict, train_set,
         train_set, val_set: SegImageSet-like (``__len__``, ``load(i)`` ->
             (uint8 [H, W, 3], int [H, W]), ``num_classes``,
             ``ignore_index``); a split file is applied by the caller with
-            ``train_set.subset(read_split(path))``.
+            ``train_set.subset(read_split(path))``
+            (:mod:`.hummingbird_splits`).
         memory_size: official 10,240,000 patches; None keeps every patch.
         index: 'exact' (blocked matmul + top-k) or 'ivf' (faiss IVF, fp16
             codes; its recall@k against exact search is measured on
@@ -617,7 +407,7 @@ def hummingbird_paper_miou(vit: torch.nn.Module, info: dict, train_set,
         seed=seed, batch_size=batch_size, key_dtype=key_dtype, amp=amp,
         progress=progress, cfg=cfg)
     keys, counts = _gather_rows(keys), _gather_rows(counts)
-    dev = _device(vit)
+    dev = backbone_device(vit)
     g = input_size // vit_patch_size(vit)
     rank, ws = _dist()
     # queries: this rank's share of the val images
@@ -637,7 +427,7 @@ def hummingbird_paper_miou(vit: torch.nn.Module, info: dict, train_set,
         m = resize_val_mask(mask, input_size)
         masks.append(m.astype(np.uint8) if small else m)
         if len(batch) == batch_size or j == mine[-1]:
-            f = _patch_tokens(vit, batch, mean, std, amp).flatten(0, 1)
+            f = patch_rows(vit, batch, mean, std, amp).flatten(0, 1)
             if q is None:
                 q = torch.empty(len(mine) * g * g, f.shape[-1],
                                 dtype=key_dtype, device=dev)
@@ -669,7 +459,7 @@ def hummingbird_paper_miou(vit: torch.nn.Module, info: dict, train_set,
         t = torch.from_numpy(total)
         dist.all_reduce(t)
         total = t.numpy()
-    miou, iou = miou_from_counts(total)
+    miou, iou, _ = predsmiou_from_counts(total)
     out.update(mIoU=miou, per_class_iou=iou.tolist(),
                settings=dict(input_size=input_size, memory_size=memory_size,
                              augmentation_epochs=augmentation_epochs, k=k,

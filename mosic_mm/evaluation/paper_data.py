@@ -62,6 +62,15 @@ YouTube-VOS 2019 -- :func:`ytvos2019`
     ``split='train'`` with ``videos=`` the 695 ids of ``val.txt`` in
     SMSD75/TimeT_clean (its 20 % held-out train videos; ``train.txt`` there
     lists the other 2,776), or a ``val1/`` folder made that way.
+
+Synthetic videos (the demo's frame folders) -- :func:`synthetic_frames`,
+:func:`synthetic_videos`
+    ``<root>/JPEGImages/<video>/<frame>.jpg``, ``Annotations/`` (instance
+    ids), ``ClassAnnotations/`` (class ids), ``ImageSets/<split>.txt`` and
+    ``meta.json`` (``classes``), as :func:`mosic_mm.synthetic.write_dataset`
+    writes them. The image protocols read every ``frame_step``-th frame
+    with its class mask, the video protocols every frame with its instance
+    mask; ``ignore_index = 255`` (no pixel carries it).
 """
 import json
 import logging
@@ -75,7 +84,8 @@ import numpy as np
 from .data import read_image, read_list, read_mask
 
 __all__ = ['SegImageSet', 'SegVideoSet', 'voc2012', 'ade20k', 'davis2017',
-           'ytvos2019', 'VOC_NUM_CLASSES', 'ADE_NUM_CLASSES']
+           'ytvos2019', 'synthetic_frames', 'synthetic_videos',
+           'VOC_NUM_CLASSES', 'ADE_NUM_CLASSES']
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +104,10 @@ _ADE_LAYOUT = ('expected ADEChallengeData2016 (images/{training,validation}/'
 _DAVIS_LAYOUT = ('expected DAVIS 2017 (JPEGImages/<res>/<video>/*.jpg, '
                  'Annotations/<res>/<video>/*.png, '
                  'ImageSets/2017/<split>.txt)')
+_SYNTHETIC_LAYOUT = ('expected the synthetic videos (JPEGImages/<video>/'
+                     '*.jpg, Annotations/, ClassAnnotations/, '
+                     'ImageSets/<split>.txt, meta.json) that '
+                     'tools/make_synthetic.py writes')
 _YTVOS_LAYOUT = ('expected YouTube-VOS 2019 ('
                  '<split>/JPEGImages/<video>/*.jpg, '
                  '<split>/Annotations/<video>/*.png, <split>/meta.json)')
@@ -360,3 +374,45 @@ def ytvos2019(root: str, split: str = 'valid', labels: str = 'category',
                     base, unannotated)
     return SegVideoSet(f'ytvos2019-{split}', base, videos, 255, img_root,
                        ann_root, frames, category)
+
+
+def _synthetic_split(root: str, split: str,
+                     max_videos: Optional[int]) -> Tuple[List[str], int]:
+    """(videos of ``ImageSets/<split>.txt``, number of classes)."""
+    _need_dir(root, _SYNTHETIC_LAYOUT)
+    meta_path = osp.join(root, 'meta.json')
+    if not osp.isfile(meta_path):
+        raise FileNotFoundError(f'missing {meta_path}; {_SYNTHETIC_LAYOUT}')
+    with open(meta_path) as f:
+        classes = json.load(f).get('classes')
+    if not classes:
+        raise ValueError(f'{meta_path} lists no classes; {_SYNTHETIC_LAYOUT}')
+    videos = read_list(_need_file(osp.join(root, 'ImageSets', split + '.txt'),
+                                  _SYNTHETIC_LAYOUT))
+    return videos[:max_videos], len(classes)
+
+
+def synthetic_frames(root: str, split: str = 'val', frame_step: int = 4,
+                     max_videos: Optional[int] = None) -> SegImageSet:
+    """Every ``frame_step``-th frame of the synthetic ``split`` videos with
+    its class mask (``ClassAnnotations``), as an image set."""
+    videos, num_classes = _synthetic_split(root, split, max_videos)
+    items = []
+    for v in videos:
+        img_v = _need_dir(osp.join(root, 'JPEGImages', v), _SYNTHETIC_LAYOUT)
+        stems = _stems(img_v, '.jpg')[::frame_step]
+        items += _pairs(img_v, osp.join(root, 'ClassAnnotations', v), stems,
+                        osp.join(root, 'ImageSets', split + '.txt'))
+    return SegImageSet(f'synthetic-{split}', root, items, num_classes, 255)
+
+
+def synthetic_videos(root: str, split: str = 'val',
+                     max_videos: Optional[int] = None) -> SegVideoSet:
+    """The synthetic ``split`` videos, every frame with its instance mask
+    (``Annotations``)."""
+    videos, _ = _synthetic_split(root, split, max_videos)
+    img_root = osp.join(root, 'JPEGImages')
+    ann_root = osp.join(root, 'Annotations')
+    frames = _video_frames(img_root, ann_root, videos, _SYNTHETIC_LAYOUT)
+    return SegVideoSet(f'synthetic-{split}', root, videos, 255, img_root,
+                       ann_root, frames)

@@ -1,9 +1,13 @@
-"""Cluster / class matching and mIoU as the official MoSiC evaluation scores
-them (``PredsmIoU`` of Leopart / NeCo / MoSiC ``evaluation/eval_metrics.py``).
+"""Pixel counting, cluster / class matching and mIoU as the official MoSiC
+evaluation scores them (``PredsmIoU`` of Leopart / NeCo / MoSiC
+``evaluation/eval_metrics.py``, TimeT's ``metrics.py``): the one home of
+the (gt, prediction) pixel counts and of the Hungarian matching of every
+protocol.
 
 Written from that code's definitions (not copied):
 
-- inputs are the *valid* pixels only (the caller drops the ignore label);
+- inputs are the *valid* pixels only (the caller drops the ignore label,
+  or passes ``ignore_index`` to :func:`pair_counts`);
 - Hungarian matching maximises the summed IoU of (class, cluster) pairs
   (``linear_sum_assignment(1 - IoU)``); clusters left unmatched are merged
   into class 0 (background);
@@ -13,28 +17,35 @@ Written from that code's definitions (not copied):
   mean over *all* ``num_gt`` classes (a class absent from both prediction
   and ground truth counts 0).
 """
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 __all__ = ['pair_counts', 'score_matrix', 'hungarian_iou_match',
-           'greedy_precision_match', 'predsmiou']
+           'greedy_precision_match', 'predsmiou_from_counts', 'predsmiou']
 
 
 def pair_counts(pred: np.ndarray, gt: np.ndarray, num_pred: int,
-                num_gt: int) -> np.ndarray:
-    """int64 [num_gt, num_pred]: #pixels with gt class i and cluster j."""
-    pred = np.asarray(pred, np.int64).reshape(-1)
-    gt = np.asarray(gt, np.int64).reshape(-1)
+                num_gt: int, ignore_index: Optional[int] = None
+                ) -> np.ndarray:
+    """int64 [num_gt, num_pred]: #pixels with gt class i and prediction j.
+
+    ``pred`` / ``gt``: int arrays of equal size (any shapes); pixels whose
+    gt is ``ignore_index`` are dropped first (None: none is)."""
+    pred = np.asarray(pred).reshape(-1).astype(np.int64)
+    gt = np.asarray(gt).reshape(-1).astype(np.int64)
     if pred.shape != gt.shape:
         raise ValueError(f'pred has {pred.size} pixels, gt {gt.size}')
+    if ignore_index is not None:
+        keep = gt != ignore_index
+        pred, gt = pred[keep], gt[keep]
     if pred.size and (pred.min() < 0 or pred.max() >= num_pred):
         raise ValueError(f'pred ids must be in [0, {num_pred}), got '
                          f'{pred.min()}..{pred.max()}')
     if gt.size and (gt.min() < 0 or gt.max() >= num_gt):
-        raise ValueError(f'gt ids must be in [0, {num_gt}) (drop the ignore '
-                         f'label first), got {gt.min()}..{gt.max()}')
+        raise ValueError(f'gt ids must be in [0, {num_gt}) (or the ignore '
+                         f'label {ignore_index}), got {gt.min()}..{gt.max()}')
     return np.bincount(gt * num_pred + pred, minlength=num_gt *
                        num_pred).reshape(num_gt, num_pred)
 
@@ -52,11 +63,12 @@ def score_matrix(counts: np.ndarray, precision_based: bool = False
 
 
 def hungarian_iou_match(counts: np.ndarray) -> np.ndarray:
-    """One-to-one matching maximising summed IoU; counts [G, P] -> class of
-    each cluster int64 [P] (unmatched clusters -> 0, background)."""
+    """One-to-one matching maximising the summed IoU
+    (``linear_sum_assignment(1 - IoU)``); counts [G, P] -> class index of
+    each cluster int64 [P], -1 for a cluster left unmatched (P > G)."""
     iou = score_matrix(counts)
     gt_idx, pred_idx = linear_sum_assignment(1 - iou)
-    mapping = np.zeros(iou.shape[1], np.int64)
+    mapping = np.full(iou.shape[1], -1, np.int64)
     mapping[pred_idx] = gt_idx
     return mapping
 
@@ -68,23 +80,35 @@ def greedy_precision_match(counts: np.ndarray) -> np.ndarray:
         np.int64)
 
 
-def predsmiou(pred: np.ndarray, gt: np.ndarray, num_pred: int, num_gt: int,
-              many_to_one: bool = False
-              ) -> Tuple[float, np.ndarray, np.ndarray]:
-    """Matched mIoU of cluster ids ``pred`` vs class ids ``gt`` (valid
-    pixels only, any equal shapes).
+def predsmiou_from_counts(counts: np.ndarray, many_to_one: bool = False
+                          ) -> Tuple[float, np.ndarray, np.ndarray]:
+    """``PredsmIoU`` from [G, P] (gt, cluster) pixel counts: match (Hungarian
+    on IoU, unmatched -> class 0; or many-to-one by precision), merge, IoU
+    of every class.
 
     Returns:
-        (mIoU over all num_gt classes, per-class IoU float64 [num_gt],
-        class of each cluster int64 [num_pred]).
+        (mIoU over all G classes, per-class IoU float64 [G], class of each
+        cluster int64 [P]).
     """
-    counts = pair_counts(pred, gt, num_pred, num_gt)
-    mapping = greedy_precision_match(counts) if many_to_one else \
-        hungarian_iou_match(counts)
-    merged = np.zeros((num_gt, num_gt), np.int64)  # [gt, matched class]
+    counts = np.asarray(counts, np.int64)
+    G = counts.shape[0]
+    if many_to_one:
+        mapping = greedy_precision_match(counts)
+    else:
+        mapping = np.maximum(hungarian_iou_match(counts), 0)
+    merged = np.zeros((G, G), np.int64)  # [gt, matched class]
     np.add.at(merged.T, mapping, counts.T)
     tp = np.diag(merged).astype(np.float64)
     fp = merged.sum(0) - tp
     fn = merged.sum(1) - tp
     iou = tp / np.maximum(tp + fp + fn, 1e-8)
     return float(iou.mean()), iou, mapping
+
+
+def predsmiou(pred: np.ndarray, gt: np.ndarray, num_pred: int, num_gt: int,
+              many_to_one: bool = False
+              ) -> Tuple[float, np.ndarray, np.ndarray]:
+    """Matched mIoU of cluster ids ``pred`` vs class ids ``gt`` (valid
+    pixels only, any equal shapes); see :func:`predsmiou_from_counts`."""
+    return predsmiou_from_counts(pair_counts(pred, gt, num_pred, num_gt),
+                                 many_to_one)

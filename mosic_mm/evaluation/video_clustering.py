@@ -1,9 +1,10 @@
 """Unsupervised video segmentation by clustering frozen patch features,
 scored with Hungarian matching.
 
-Two kinds (docs/evaluation.md, "Two kinds of settings"), never confused:
-
-**Paper protocol** -- :func:`video_clustering_paper`, the defaults of
+One implementation, :func:`video_clustering_paper`; its defaults are the
+paper protocol (:data:`TIMET_VIDEO_CLUSTERING`), the fast presets
+(docs/evaluation.md, "Two kinds of settings") change sizes only. The
+defaults of
 :data:`TIMET_VIDEO_CLUSTERING`: TimeT's evaluation as its code runs it by
 default (SMSD75/Timetuning ``evaluation.py`` ``main`` / ``Evaluator.evaluate``
 / ``evaluate_localizations``, ``clustering.py`` ``cluster_features``,
@@ -41,31 +42,22 @@ of labels present in the unit). ``'dataset'`` mode (TimeT's
 ``dataset-wise``: one PCA and one K-means over all clips, scored once, at
 112 px in TimeT's main) is provided too.
 
-**Fast preset** -- :func:`video_clustering_miou` (tests, demo, the
-``tools/evaluate.py videoclust`` subcommand): L2-normalised tokens, K = #labels
-of the unit, nearest upsampling of the cluster labels, mIoU over present
-labels with ``ignore_index`` skipped, mean over units.
-
 Not reproduced from TimeT on purpose: its unseeded ``random.sample`` (we
 draw frames from a seeded ``numpy`` generator), and its in-place YT-VOS
 instance -> category relabelling, which can merge objects when a category id
 equals a later instance id (:mod:`.paper_data` maps through a lookup table).
 """
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
 
-from .clustering import kmeans
+from .clustering import faiss_kmeans, standardize_pca, upsample_rows
 from .data import resize_masks
-from .matching import hungarian_match, remap_confusion
-from .overclustering import upsample_labels
-from .segmentation_metrics import confusion_matrix, iou_from_confusion
+from .predsmiou import hungarian_iou_match, pair_counts
 
 __all__ = ['TIMET_VIDEO_CLUSTERING', 'sample_frame_indices',
            'timet_miou', 'timet_cluster_maps',
-           'video_clustering_paper', 'iter_timet_clips', 'timet_batches',
-           'matched_miou', 'cluster_unit',
-           'video_clustering_miou']
+           'video_clustering_paper', 'iter_timet_clips', 'timet_batches']
 
 #: Every constant of TimeT's default video clustering evaluation.
 TIMET_VIDEO_CLUSTERING: Dict[str, object] = dict(
@@ -112,7 +104,6 @@ def timet_miou(pred: np.ndarray, gt: np.ndarray,
     (any equal shapes, any non-negative ids); unmatched clusters become
     label 0; mean IoU over the labels present in ``gt`` (0 included).
     ``ignore_index`` (not TimeT's default) drops those pixels first."""
-    from scipy.optimize import linear_sum_assignment
     pred = np.asarray(pred, np.int64).reshape(-1)
     gt = np.asarray(gt, np.int64).reshape(-1)
     if pred.shape != gt.shape:
@@ -124,60 +115,16 @@ def timet_miou(pred: np.ndarray, gt: np.ndarray,
         raise ValueError('no scored pixel in this unit')
     p_ids, p = np.unique(pred, return_inverse=True)
     g_ids, g = np.unique(gt, return_inverse=True)
-    counts = np.bincount(g * len(p_ids) + p, minlength=len(g_ids) *
-                         len(p_ids)).reshape(len(g_ids), len(p_ids))
-    tp = counts.astype(np.float64)
-    union = tp.sum(0, keepdims=True) + tp.sum(1, keepdims=True) - tp
-    iou = tp / np.maximum(union, 1e-8)
-    rows, cols = linear_sum_assignment(1 - iou)
-    cluster_label = np.zeros(len(p_ids), np.int64)       # unmatched -> 0
-    cluster_label[cols] = g_ids[rows]
-    out = cluster_label[p]
+    counts = pair_counts(p, g, len(p_ids), len(g_ids))    # [G, P]
+    match = hungarian_iou_match(counts)
+    cluster_label = np.where(match >= 0, g_ids[np.maximum(match, 0)], 0)
     scores = []
-    for c in g_ids:
-        t, q = gt == c, out == c
-        inter = np.count_nonzero(t & q)
-        scores.append(inter / max(np.count_nonzero(t | q), 1e-8))
+    for i, c in enumerate(g_ids):                         # unmatched -> 0
+        mine = cluster_label == c
+        inter = counts[i, mine].sum()
+        union = counts[i].sum() + counts[:, mine].sum() - inter
+        scores.append(inter / max(union, 1e-8))
     return float(np.mean(scores))
-
-
-def _faiss_kmeans(x: np.ndarray, k: int, niter: int, nredo: int,
-                  seed: int) -> np.ndarray:
-    """``faiss.Kmeans(d, k, niter, nredo, seed)`` with faiss's other
-    defaults; x [N, D] -> labels int64 [N]."""
-    import faiss
-    x = np.ascontiguousarray(x, np.float32)
-    if len(x) < k:
-        raise ValueError(f'K-means with K={k} needs at least K points, got '
-                         f'{len(x)}')
-    km = faiss.Kmeans(x.shape[1], int(k), niter=int(niter), nredo=int(nredo),
-                      seed=int(seed), verbose=False, spherical=False)
-    km.train(x)
-    return km.index.search(x, 1)[1][:, 0].astype(np.int64)
-
-
-def _standardize_pca(rows: np.ndarray, dim: int, standardize: bool
-                     ) -> np.ndarray:
-    """rows [N, C] -> float32 [N, dim]: per-dimension standardisation
-    (population std, zero-variance dims unscaled) and faiss PCA."""
-    from .clustering import RunningStandardScaler, train_faiss_pca
-    rows = np.asarray(rows, np.float32)
-    if standardize:
-        sc = RunningStandardScaler()
-        sc.update(rows)
-        rows = sc.transform(rows)
-    return train_faiss_pca(rows, dim).apply_py(np.ascontiguousarray(rows))
-
-
-def _upsample(maps: np.ndarray, size: int) -> np.ndarray:
-    """float [n, D, h, w] -> rows float32 [n * size * size, D] (bilinear,
-    align_corners=False, computed in float64 as TimeT)."""
-    import torch
-    import torch.nn.functional as F
-    t = torch.from_numpy(np.ascontiguousarray(maps, np.float64))
-    up = F.interpolate(t, size=(size, size), mode='bilinear',
-                       align_corners=False)
-    return up.permute(0, 2, 3, 1).reshape(-1, maps.shape[1]).float().numpy()
 
 
 def timet_cluster_maps(features: np.ndarray, eval_size: int = 224,
@@ -207,7 +154,7 @@ def timet_cluster_maps(features: np.ndarray, eval_size: int = 224,
                          f'{features.shape}')
     B, Fr, C, h, w = features.shape
     rows = features.transpose(0, 1, 3, 4, 2).reshape(-1, C)
-    red = _standardize_pca(rows, pca_dim, standardize)
+    red = standardize_pca(lambda: [rows], pca_dim, standardize)(rows)
     maps = red.reshape(B, Fr, h, w, -1).transpose(0, 1, 4, 2, 3)
     units = ([(b, slice(f, f + 1)) for b in range(B) for f in range(Fr)]
              if mode == 'frame' else
@@ -218,8 +165,8 @@ def timet_cluster_maps(features: np.ndarray, eval_size: int = 224,
         k = num_clusters if num_clusters is not None else \
             len(np.unique(np.asarray(masks)[b, fs]))
         unit = maps[b, fs].reshape(-1, *maps.shape[2:])
-        labels = _faiss_kmeans(_upsample(unit, eval_size), k, niter, nredo,
-                               seed)
+        labels = faiss_kmeans(upsample_rows(unit, eval_size, np.float64), k,
+                              niter, nredo, seed)
         out[b, fs] = labels.reshape(out[b, fs].shape)
     return out
 
@@ -311,64 +258,3 @@ def timet_batches(video_set, extract, batch_size: int = 16,
             feats, masks = [], []
     if feats:
         yield np.stack(feats), np.stack(masks)
-
-
-# --------------------------------------------------------------------------
-# fast preset
-# --------------------------------------------------------------------------
-def matched_miou(clusters: np.ndarray, labels: np.ndarray,
-                 num_clusters: int, ignore_index: int = 255) -> float:
-    """Hungarian-matched mIoU over the labels present in ``labels``.
-
-    clusters: int [...] in [0, num_clusters); labels: int [...] arbitrary
-    ids (ignore_index skipped)."""
-    ids = np.unique(labels[labels != ignore_index])
-    dense = np.full(labels.shape, ignore_index, np.int64)
-    for i, v in enumerate(ids):
-        dense[labels == v] = i
-    conf = confusion_matrix(clusters, dense, num_clusters, len(ids),
-                            ignore_index)
-    mapping = hungarian_match(conf)
-    return iou_from_confusion(remap_confusion(conf, mapping, len(ids)))[0]
-
-
-def cluster_unit(features: np.ndarray, out_size, num_clusters: int,
-                 seed: int = 0) -> np.ndarray:
-    """K-means on the L2-normalised patches of features [N, C, h, w]
-    -> cluster maps int64 [N, *out_size] (nearest upsampling)."""
-    N, C, h, w = features.shape
-    rows = features.transpose(0, 2, 3, 1).reshape(-1, C)
-    rows = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True),
-                             1e-12)
-    labels, _ = kmeans(rows, num_clusters, seed=seed)
-    return upsample_labels(labels.reshape(N, h, w), out_size)
-
-
-def video_clustering_miou(features: np.ndarray, masks: np.ndarray,
-                          mode: str = 'frame',
-                          num_clusters: Optional[int] = None,
-                          seeds: Sequence[int] = (0, ),
-                          ignore_index: int = 255) -> float:
-    """Fast preset (not the paper protocol): mean matched mIoU of one video.
-
-    Args:
-        features: float [T, C, h, w]; masks: int [T, H, W].
-        mode: 'frame' (cluster and match each frame) or 'clip'.
-        num_clusters: K; default the number of labels in the unit.
-    """
-    if mode not in ('frame', 'clip'):
-        raise ValueError(f"mode must be 'frame' or 'clip', got {mode!r}")
-    features = np.asarray(features, np.float32)
-    masks = np.asarray(masks)
-    units = [slice(t, t + 1) for t in range(len(masks))] \
-        if mode == 'frame' else [slice(0, len(masks))]
-    scores = []
-    for sl in units:
-        m = masks[sl]
-        k = num_clusters or len(np.unique(m[m != ignore_index]))
-        if k == 0:
-            continue
-        for seed in seeds:
-            clusters = cluster_unit(features[sl], m.shape[1:], k, seed)
-            scores.append(matched_miou(clusters, m, k, ignore_index))
-    return float(np.mean(scores))
