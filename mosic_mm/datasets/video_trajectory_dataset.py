@@ -8,6 +8,7 @@ from mmengine.dataset import BaseDataset
 from mmengine.logging import MMLogger
 
 from mosic_mm.datasets.video_io import CorruptVideoError
+from mosic_mm.datasets.video_lists import listed_frame_folders
 from mosic_mm.registry import DATASETS
 
 
@@ -149,6 +150,8 @@ class VideoTrajectoryDataset(BaseDataset):
         frame_stride (int): preferred step between sampled frames.
         ann_file (str): optional list of videos, one folder name or relative
             video path per line; blank lines and ``#`` comments are ignored.
+            Frame folders at other depths are named by their relative path
+            (``<video>/origin``; :mod:`~mosic_mm.datasets.video_lists`).
         data_prefix (dict, optional): ``img`` sub-folder of ``data_root``;
             defaults to ``dict(img='JPEGImages')``.
         frame_exts, video_exts (tuple[str]): recognised file extensions.
@@ -275,6 +278,10 @@ class VideoTrajectoryDataset(BaseDataset):
         """Frame-folder infos, or None if ``img_dir`` holds no such folder."""
         if not osp.isdir(img_dir):
             return None
+        if names is not None and any('/' in n for n in names):
+            # a list of nested paths (VSPW, CO3D, EPIC; video_lists.py)
+            return listed_frame_folders(img_dir, names, self.frame_exts,
+                                        self.ann_file)
         with os.scandir(img_dir) as it:
             subdirs = sorted(e.name for e in it
                              if e.is_dir() and not e.name.startswith('.'))

@@ -20,8 +20,9 @@ Modules: :mod:`.styles` (classes, styles, argument checks),
 :mod:`.appearance` (textures, canvases, lights), :mod:`.scene` (motion, the
 scene model and :func:`ground_truth_tracks`), :mod:`.render`
 (:func:`render_video`, :func:`render_scene`), :mod:`.writer`
-(:func:`write_dataset`, the YouTube-VOS / DAVIS layout) and :mod:`.layouts`
-(the layouts of the paper evaluations). This package imports nothing else of
+(:func:`write_dataset`, the YouTube-VOS / DAVIS layout), :mod:`.layouts`
+(the layouts of the paper evaluations) and :mod:`.training_layouts` (those of
+the official code's training sets). This package imports nothing else of
 mosic_mm: the datasets and the ground-truth tracker both build on it.
 """
 from .layouts import (ADE_IDS, VOC_IDS, make_ade_layout, make_davis_layout,
@@ -29,9 +30,11 @@ from .layouts import (ADE_IDS, VOC_IDS, make_ade_layout, make_davis_layout,
 from .render import render_scene, render_video
 from .scene import ground_truth_tracks
 from .styles import CLASSES, PALETTE, STYLES
+from .training_layouts import TRAINING_LAYOUTS
 from .writer import GENERATOR_NAME, GENERATOR_VERSION, write_dataset
 
 __all__ = ['CLASSES', 'PALETTE', 'GENERATOR_NAME', 'GENERATOR_VERSION',
            'STYLES', 'render_video', 'render_scene', 'ground_truth_tracks',
            'write_dataset', 'make_voc_layout', 'make_ade_layout',
-           'make_davis_layout', 'make_ytvos_layout', 'VOC_IDS', 'ADE_IDS']
+           'make_davis_layout', 'make_ytvos_layout', 'VOC_IDS', 'ADE_IDS',
+           'TRAINING_LAYOUTS']

@@ -13,12 +13,16 @@ def _umask() -> int:
 
 
 @contextlib.contextmanager
-def atomic_open(path: str, suffix: str = '') -> Iterator[BinaryIO]:
+def atomic_open(path: str, suffix: str = '',
+                fsync: bool = True) -> Iterator[BinaryIO]:
     """Write ``path`` atomically: yields a binary file ``.tmp_*<suffix>``
     beside it; on success the file is fsynced, given the umask's permissions
     (mkstemp makes it 0600) and renamed to ``path``; on any error it is
     removed and an existing ``path`` is unchanged. Interrupted runs leave
-    only ``.tmp_*`` files, which the extraction tools clean up."""
+    only ``.tmp_*`` files, which the extraction tools clean up.
+    ``fsync=False`` skips the sync (a crash may then leave ``path`` short;
+    for writers that check the size on resume, e.g. unpacking millions of
+    frames, where a sync per file dominates)."""
     directory = osp.dirname(osp.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix='.tmp_', suffix=suffix)
@@ -26,7 +30,8 @@ def atomic_open(path: str, suffix: str = '') -> Iterator[BinaryIO]:
         with os.fdopen(fd, 'wb') as f:
             yield f
             f.flush()
-            os.fsync(f.fileno())
+            if fsync:
+                os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:

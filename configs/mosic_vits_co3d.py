@@ -1,0 +1,13 @@
+# The reference recipe (mosic_vits_ytvos.py) trained on
+# CO3D's sequences instead of YouTube-VOS: only the dataset
+# differs (_base_/datasets/co3d.py; layout and preparation in
+# docs/datasets.md). Its LoadTracks names this config's extraction command.
+_base_ = ['./mosic_vits_ytvos.py', '_base_/datasets/co3d.py']
+train_pipeline = [
+    dict(t, extract_cmd='python tools/extract_tracks.py '
+         'configs/mosic_vits_co3d.py (multi-GPU: torchrun '
+         '--nproc_per_node 8 tools/extract_tracks.py '
+         'configs/mosic_vits_co3d.py --launcher pytorch)')
+    if t.type == 'LoadTracks' else t for t in _base_.train_pipeline]
+train_dataloader = dict(
+    dataset=dict(_base_.co3d_train, pipeline=train_pipeline))
