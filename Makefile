@@ -1,9 +1,9 @@
 # `make demo` / `make test` create or refresh .venv first; a second run installs
 # nothing. Three levels of set-up (tools/install_deps.sh, docs/setup.md):
 #   setup       the main job (training, extraction, evaluation): mmcv-lite, wheels
-#               only, never compiles. `make demo` needs only this.
+#               only, never compiles.
 #   setup-dev   + mmsegmentation and the test tools, wheels only, never compiles:
-#               what `make test` needs (mmseg runs on mmcv-lite through
+#               what `make test` and `make demo` need (mmseg runs on mmcv-lite through
 #               mosic_mm/compat_mmcv_ext.py; compiled mmcv ops raise when called).
 #   setup-full  setup-dev with full mmcv (compiled ops) instead of mmcv-lite, from a
 #               prebuilt wheel ($MMCV_WHEEL_DIR, ../shared/wheels) or built once
@@ -47,7 +47,8 @@ test: $(DEV)
 test-fast: $(DEV)
 	$(PY) -m pytest tests
 
-demo: $(CORE)
+# The demo's table includes the linear probe (an mmseg config): setup-dev.
+demo: $(DEV)
 	bash tools/demo.sh
 
 # image-SSL start | +image SSL | +MoSiC static | +MoSiC (docs/mini_reproduction.md)

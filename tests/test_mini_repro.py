@@ -1,4 +1,5 @@
-"""The mini reproduction (tools/reproduce_mini.py, configs/mini/): the
+"""The mini reproduction (mosic_mm/apis/mini_*.py behind
+tools/reproduce_mini.py, configs/mini/): the
 image-SSL pretraining config runs, its cached start is reused, and the MoSiC
 configs start from exactly its backbone."""
 import json
@@ -9,10 +10,10 @@ import sys
 import pytest
 import torch
 
-from conftest import REPO
+from conftest import REPO, load_tool
 
-sys.path.insert(0, osp.join(REPO, 'tools'))
-import reproduce_mini as rm  # noqa: E402
+from mosic_mm.apis import mini_demo as md
+from mosic_mm.apis import mini_reproduction as rm
 
 
 def _tiny_options(data_root):
@@ -139,9 +140,9 @@ def test_start_prepares_only_the_mini_data(tmp_path, monkeypatch,
 
 def test_table_reports_mean_and_spread():
     runs = {'start': [{'m': 0.5}], 'arm': [{'m': 0.2}, {'m': 0.4}]}
-    s = rm.summarise(runs, [0, 1])
+    s = md.summarise(runs, [0, 1])
     assert s['arm']['m'] == pytest.approx((0.3, 0.1, 2))
-    table = rm.format_table(s, 'hdr')
+    table = md.format_table(s, 'hdr')
     assert '30.00 +- 10.00' in table and '50.00' in table
 
 
@@ -305,7 +306,7 @@ def test_evaluate_runs_chunks_side_by_side_and_keeps_the_order(
     models = [f'm{i}.pth' for i in range(5)]
     calls = []
 
-    def fake_run_all(jobs, n):
+    def fake_run_all(jobs, n, share=None):
         assert n == 2 and len(jobs) == 2
         for cmd, log in jobs:
             calls.append(cmd)
@@ -325,3 +326,225 @@ def test_evaluate_runs_chunks_side_by_side_and_keeps_the_order(
                c[-2:] == ['--max-videos', '2'] for c in calls)
     assert sorted(os.listdir(tmp_path)) == ['eval_propagate_224px-0.json',
                                             'eval_propagate_224px-1.json']
+
+
+# ------------------------------------------------------------ the demo
+def test_committed_start_was_made_under_the_current_config(monkeypatch):
+    # assets/mini/imgssl_start.pth(.json): a config change without
+    # remaking the start (make reproduce-mini) turns this red
+    monkeypatch.chdir(REPO)
+    assert rm.check_start_asset() == rm.config_digest(rm.PRETRAIN_CFG)
+    state = torch.load(rm.START_ASSET, map_location='cpu', weights_only=True)
+    assert set(state) == {'state_dict'}
+    assert all(k.startswith('backbone.') for k in state['state_dict'])
+    # the demo's MoSiC loads it strictly, student and teacher alike
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmpretrain.registry import MODELS
+    import mosic_mm  # noqa: F401
+    init_default_scope('mmpretrain')
+    model = MODELS.build(Config.fromfile(rm.DEMO_CFG).model)
+    model.init_weights()
+    for net in (model.backbone, model.teacher['backbone']):
+        for k, v in net.state_dict().items():
+            assert torch.equal(v, state['state_dict']['backbone.' + k]), k
+
+
+def test_a_stale_or_missing_start_asset_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)
+    changed = tmp_path / 'pretrain.py'
+    changed.write_text(f'_base_ = [{osp.join(REPO, rm.PRETRAIN_CFG)!r}]\n'
+                       'imgssl_iters = 999\n')
+    with pytest.raises(ValueError, match='make reproduce-mini'):
+        rm.check_start_asset(rm.START_ASSET, str(changed))
+    with pytest.raises(FileNotFoundError, match='nothing.pth'):
+        rm.check_start_asset(str(tmp_path / 'nothing.pth'))
+
+
+def test_config_digest_follows_what_changes_the_weights(tmp_path,
+                                                       monkeypatch):
+    monkeypatch.chdir(REPO)
+    base = rm.config_digest(rm.PRETRAIN_CFG)
+    # the same on every machine: no absolute path in what it hashes
+    assert rm.config_digest(osp.join(REPO, rm.PRETRAIN_CFG)) == base
+
+    def digest(text):
+        path = tmp_path / f'c{len(os.listdir(tmp_path))}.py'
+        path.write_text(f'_base_ = [{osp.join(REPO, rm.PRETRAIN_CFG)!r}]\n'
+                        + text)
+        return rm.config_digest(str(path))
+    # logging, checkpoint intervals, --auto-scale-lr's base: the same start
+    assert digest('auto_scale_lr = dict(base_batch_size=3)\n'
+                  'default_hooks = dict(logger=dict(interval=1), '
+                  'checkpoint=dict(interval=7))\n') == base
+    # the schedule, the optimiser, the data: another start
+    assert digest('train_cfg = dict(max_iters=999)\n') != base
+    assert digest('optim_wrapper = dict(optimizer=dict(lr=2e-3))\n') != base
+    assert digest("train_dataloader = dict(dataset=dict(data_root='x'))\n") \
+        != base
+
+
+def _fake_start(path, digest):
+    torch.save({'state_dict': {'backbone.w': torch.ones(2),
+                               'neck.w': torch.zeros(3)},
+                'optimizer': {}}, path)
+    with open(path + '.json', 'w') as f:
+        json.dump({'config_digest': digest}, f)
+
+
+def test_start_asset_is_rewritten_only_when_stale(tmp_path):
+    start, asset = str(tmp_path / 'start.pth'), str(tmp_path / 'a' / 'x.pth')
+    _fake_start(start, 'd1')
+    assert rm.refresh_start_asset(start, asset)
+    state = torch.load(asset, map_location='cpu', weights_only=True)
+    assert list(state['state_dict']) == ['backbone.w']  # backbone only
+    assert rm.recorded_digest(asset) == 'd1'
+    mtime = os.stat(asset).st_mtime_ns
+    assert not rm.refresh_start_asset(start, asset)  # same config: kept
+    assert os.stat(asset).st_mtime_ns == mtime
+    _fake_start(start, 'd2')  # remade under another config
+    assert rm.refresh_start_asset(start, asset)
+    assert rm.recorded_digest(asset) == 'd2'
+
+
+def test_family_verdicts_and_gains():
+    start = {'DAVIS J&F': .10, 'overcluster K=6 mIoU': .30,
+             'overcluster K=24 mIoU': .50, 'hummingbird 1/1 mIoU': .60,
+             'linear probe mIoU': .58, 'videoclust per-frame mIoU': .23,
+             'videoclust per-clip mIoU': .17, 'DAVIS J': .11}
+    trained = dict(start, **{'DAVIS J&F': .12, 'overcluster K=6 mIoU': .29,
+                             'hummingbird 1/1 mIoU': .59,
+                             'videoclust per-frame mIoU': .24,
+                             'videoclust per-clip mIoU': .18,
+                             'linear probe mIoU': .59})
+    trained['overcluster K=24 mIoU'] = .51
+    assert md.family_verdicts(start, trained) == {
+        'J&F': 'better', 'overclustering': 'mixed', 'Hummingbird': 'worse',
+        'linear': 'better', 'video clustering': 'better'}
+    # a protocol evaluate.py skipped is said so; half a family is an error
+    del trained['linear probe mIoU'], start['linear probe mIoU']
+    assert md.family_verdicts(start, trained)['linear'] == 'not evaluated'
+    del trained['overcluster K=6 mIoU']
+    with pytest.raises(KeyError, match="family 'overclustering'"):
+        md.family_verdicts(start, trained)
+    g = md.gains({'m': .5}, [{'m': .6}, {'m': .8}])
+    assert g['m'] == pytest.approx((.2, .1, 2))
+
+
+def test_reference_applies_only_to_its_settings(tmp_path):
+    path = tmp_path / 'ref.json'
+    assert md.load_reference(str(path), {})[1].endswith('not found')
+    settings = dict(config_digest='a', start_digest='b', iters=400,
+                    eval_args=[])
+    path.write_text(json.dumps({'settings': settings, 'seeds': [0, 1]}))
+    assert md.load_reference(str(path), settings)[0]['seeds'] == [0, 1]
+    ref, why = md.load_reference(str(path), dict(settings, iters=200))
+    assert ref is None and 'iters' in why
+
+
+def test_committed_reference_matches_the_demo_settings(monkeypatch):
+    # assets/mini/demo_reference.json: the seed spreads printed beside the
+    # demo's numbers; a demo config, start or step change without
+    # re-measuring them (reproduce_mini.py --demo --seeds 0 1 2
+    # --write-reference) turns this red
+    from mmengine.config import Config
+    monkeypatch.chdir(REPO)
+    iters = Config.fromfile(rm.DEMO_CFG).mini_iters
+    ref, why = md.load_reference(
+        rm.DEMO_REFERENCE, md.demo_settings(rm.START_ASSET, iters, []))
+    assert ref is not None, why
+    assert len(ref['seeds']) >= 3 and len(ref['runs']) == len(ref['seeds'])
+    md.family_verdicts(ref['start'], ref['runs'][0])  # every family there
+
+
+def test_demo_config_is_the_exact_track_arm_from_the_committed_start():
+    from mmengine.config import Config
+    demo = Config.fromfile(osp.join(REPO, rm.DEMO_CFG))
+    gt = Config.fromfile(osp.join(REPO, rm.GT_CFG))
+    assert demo.model.backbone.init_cfg.checkpoint == rm.START_ASSET
+    demo.model.backbone.init_cfg.checkpoint = gt.start_checkpoint
+    assert demo.model == gt.model
+    assert demo.optim_wrapper == gt.optim_wrapper
+    assert demo.param_scheduler == gt.param_scheduler
+    assert demo.mini_iters == gt.mini_iters
+    load = demo.train_dataloader.dataset.pipeline[1]
+    assert load.tracker == gt.tracker
+    assert load.extract_cmd.endswith(rm.DEMO_CFG)  # its own track cache
+    # its videos are the first ones of the mini reproduction's (videos are
+    # seeded by split and index), in a root of their own
+    d, g = demo.train_dataloader.dataset, gt.train_dataloader.dataset
+    assert d.data_root != g.data_root
+    assert d.num_train <= g.num_train and d.num_val <= g.num_val
+    for k in ('num_frames', 'size', 'style', 'clip_len', 'frame_stride'):
+        assert d[k] == g[k], k
+
+
+def test_demo_trains_evaluates_and_says_where_things_are(
+        tmp_path, monkeypatch, capsys):
+    # the demo's flow with the subprocesses intercepted: the committed
+    # start is checked and evaluated while the tracks are extracted, then
+    # the exact-track arm trains from it (after both: the cores are free),
+    # then the trained model is evaluated; the table, the verdict and the
+    # output paths are printed
+    import threading
+    monkeypatch.chdir(REPO)
+    calls, lock = [], threading.Lock()
+
+    def log(item):
+        with lock:
+            calls.append(item)
+    monkeypatch.setattr(md, 'ensure_data', lambda root, cfg: log(
+        ('data', root, cfg)))
+    monkeypatch.setattr(md, '_run', lambda cmd, _: log(('extract', cmd)))
+
+    def fake_run_all(jobs, n):
+        for cmd, _ in jobs:
+            log(('train', cmd))
+            wd = cmd[cmd.index('--work-dir') + 1]
+            os.makedirs(wd)
+            with open(osp.join(wd, 'last_checkpoint'), 'w') as f:
+                f.write(osp.join(wd, 'iter_400.pth'))
+    monkeypatch.setattr(md, '_run_all', fake_run_all)
+    metrics = [m for _, ms in md.FAMILIES for m in ms]
+
+    def fake_evaluate(task, models, root, args, label, share=None):
+        log((f'eval {label}', task, models, share))
+        score = 0.5 if label == 'start' else 0.51
+        return [{m: score for m in metrics} for _ in models]
+    monkeypatch.setattr(md, '_evaluate', fake_evaluate)
+    load_tool('reproduce_mini.py').main(['--demo', '--out', str(tmp_path)])
+    kinds = [c[0] for c in calls]
+    assert kinds[0] == 'data' and calls[0][2] == rm.DEMO_CFG
+    assert sorted(kinds[1:3]) == ['eval start', 'extract']  # side by side
+    assert kinds[3:] == ['train', 'eval mosic']
+    data, ev_start, extract, train, ev_mosic = [
+        next(c for c in calls if c[0] == k) for k in
+        ('data', 'eval start', 'extract', 'train', 'eval mosic')]
+    assert extract[1][1:] == ['tools/extract_tracks.py', rm.DEMO_CFG]
+    train = train[1]
+    assert train[1:3] == ['tools/train.py', rm.DEMO_CFG]
+    assert f'model.backbone.init_cfg.checkpoint={rm.START_ASSET}' in train
+    assert 'randomness.seed=0' in train
+    assert ev_start[1] == 'all' and ev_start[3] == 2  # one core each
+    from mmengine.config import Config
+    start_cfg = Config.fromfile(ev_start[2][0])
+    assert start_cfg.model.backbone.init_cfg.checkpoint == osp.abspath(
+        rm.START_ASSET)
+    assert ev_mosic[2] == [f'{tmp_path}/mosic_demo_seed0/iter_400.pth']
+    out = capsys.readouterr().out
+    assert 'better on 5 of 5 families' in out
+    assert f'checkpoints: {tmp_path}/mosic_demo_seed0/iter_400.pth' in out
+    assert f'tensorboard --logdir {tmp_path}' in out
+    assert json.load(open(tmp_path / 'results.json'))['seeds'] == [0]
+
+
+def test_write_reference_needs_the_demo_and_several_seeds():
+    with pytest.raises(SystemExit):
+        load_tool('reproduce_mini.py').parse_args(['--write-reference', '--seeds', '0', '1'])
+    with pytest.raises(SystemExit):
+        load_tool('reproduce_mini.py').parse_args(['--demo', '--write-reference'])
+    args = load_tool('reproduce_mini.py').parse_args(['--demo'])
+    assert (args.seeds, args.start, args.out) == (
+        [0], rm.START_ASSET, 'work_dirs/mini_demo')
+    args = load_tool('reproduce_mini.py').parse_args([])
+    assert args.seeds == [0, 1, 2] and args.start != rm.START_ASSET
