@@ -229,8 +229,9 @@ def demo(args) -> dict:
     table = demo_table(start, runs, args.seeds, reference)
     header = (f'Demo: MoSiC on exact tracks ({DEMO_CFG}, {n_iters} steps) '
               f'from the image-SSL start {args.start}, on the synthetic val '
-              f'split of {data_root}; fast CPU presets of tools/evaluate.py '
-              '(not the paper protocols). gain = MoSiC - start; reference '
+              f'split of {data_root}; tools/evaluate.py (the paper '
+              'protocols at their fast presets, docs/evaluation.md). '
+              'gain = MoSiC - start; reference '
               + (f'gain = the same run for seeds {reference["seeds"]} '
                  f'({DEMO_REFERENCE}, {reference["cpus"]} CPUs), mean +- '
                  'std: a gain beyond that spread is more than seed noise'
@@ -287,8 +288,8 @@ def run(args) -> dict:
         i += len(args.seeds)
     summary = summarise(results, args.seeds)
     header = (f'Mini reproduction on the synthetic val split of {data_root}: '
-              f'fast CPU presets of tools/evaluate.py (not the paper '
-              f'protocols), '
+              f'tools/evaluate.py (the paper protocols at their fast '
+              f'presets, docs/evaluation.md), '
               f'scores x100, mean +- std over {len(args.seeds)} training '
               f'seeds {args.seeds} of {n_iters} steps per arm (start: one '
               f'MoCoV3 checkpoint; random init: seed 0); appearance '
