@@ -78,7 +78,8 @@ def test_extract_train_evaluate_without_compiled_ops(synthetic_root,
     # the checkpoint carries its (tiny) config
     out = _run_tool('evaluate.py', 'overcluster', str(ckpt),
                     '--data-root', synthetic_root,
-                    '--input-size', '56', '--seeds', '0', '--ks', '6')
+                    '--input-size', '56', '--ks', '6',
+                    '--set', 'pca_dim=16')  # the tiny ViT is 32 wide
     assert 'overcluster K=6 mIoU' in out
 
 
