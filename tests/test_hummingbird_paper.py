@@ -592,3 +592,28 @@ def test_pipeline_equals_its_pieces():
     sharp = retrieval_counts(q, keys, counts, masks, (2, 2), 3, 255,
                              temperature=0.02)
     assert not np.array_equal(sharp, total)
+
+
+def test_memory_crop_downscale_is_antialiased():
+    """Issue 23 item 14: a 1-px stripe pattern (mean 127.5) downscaled
+    >= 20x by the memory crop. An antialiased resize averages the stripes
+    (every output pixel near 127.5); a resize without antialiasing (bilinear
+    or nearest) samples one or two stripes and returns values far from the
+    mean. Independent reference: PIL's antialiased bilinear resize."""
+    from PIL import Image
+
+    from mosic_mm.evaluation.hummingbird_paper import (HUMMINGBIRD_PAPER,
+                                                       augment_pair)
+    cfg = dict(HUMMINGBIRD_PAPER, jitter=())
+    stripes = np.zeros((480, 480, 3), np.uint8)
+    stripes[:, ::2] = 255
+    mask = np.zeros((480, 480), np.int64)
+    ref = np.asarray(Image.fromarray(stripes).resize((16, 16),
+                                                     Image.BILINEAR), float)
+    assert np.abs(ref - 127.5).max() < 4  # the property holds for PIL
+    for seed in range(5):
+        img, m = augment_pair(stripes, mask, 16, np.random.default_rng(seed),
+                              cfg)
+        assert img.shape == (16, 16, 3) and m.shape == (16, 16)
+        assert np.abs(img - 127.5).max() < 8, seed
+        assert img.std() < 4, seed
