@@ -1,13 +1,13 @@
 """Registries. mosic_mm registers into mmpretrain's registries (configs use
 ``default_scope='mmpretrain'``) and adds one of its own for point trackers."""
 from mmengine.registry import Registry
-from mmpretrain.registry import (DATASETS, HOOKS, MODELS,
+from mmpretrain.registry import (DATA_SAMPLERS, DATASETS, HOOKS, MODELS,
                                  OPTIM_WRAPPER_CONSTRUCTORS, OPTIM_WRAPPERS,
                                  TRANSFORMS)
 
 TRACKERS = Registry('tracker', locations=['mosic_mm.trackers'])
 
 __all__ = [
-    'DATASETS', 'HOOKS', 'MODELS', 'OPTIM_WRAPPER_CONSTRUCTORS',
-    'OPTIM_WRAPPERS', 'TRANSFORMS', 'TRACKERS'
+    'DATA_SAMPLERS', 'DATASETS', 'HOOKS', 'MODELS',
+    'OPTIM_WRAPPER_CONSTRUCTORS', 'OPTIM_WRAPPERS', 'TRANSFORMS', 'TRACKERS'
 ]
