@@ -392,3 +392,20 @@ def test_non_square_input():
     assert f.shape == (2, 32, 2, 3)
     with pytest.raises(ValueError, match='multiple of the patch'):
         extract_features(vit, _images(2), (28, 40), (0, 0, 0), (1, 1, 1))
+
+
+def test_overcluster_follows_the_official_run():
+    """Issue 23 items 8-10: the official main_overclustering normalises with
+    blue std 0.255 (evaluation.py:893), clusters "K = 100/300/500" with
+    50/100/200 centroids (evaluation.py:396-398) and lets faiss subsample
+    the PCA rows; the synthetic preset keeps the measured mini settings."""
+    for preset in ('paper', 'fast'):
+        oc = settings_of('voc-overcluster', preset)
+        assert oc['mean'] == (0.485, 0.456, 0.406), preset
+        assert oc['std'] == (0.229, 0.224, 0.255), preset
+        assert (oc['nominal_k'], oc['pca_subsample'],
+                oc['pca_max_points_per_dim']) == (False, 'faiss', 1000)
+    from mosic_mm.evaluation.benchmarks import SYNTHETIC_BENCHMARKS
+    syn = SYNTHETIC_BENCHMARKS['overcluster'].settings['fast']
+    assert (syn['mean'], syn['std'], syn['pca_subsample']) == (None, None,
+                                                              'numpy')

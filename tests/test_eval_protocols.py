@@ -130,3 +130,45 @@ def test_hungarian_on_iou_not_pixel_counts_by_hand():
     miou, iou, mapping = predsmiou(pred, gt, 2, 2)
     assert mapping.tolist() == [1, 0]
     np.testing.assert_allclose(iou, [4 / 15, 5 / 16])
+
+
+def _pca_capture(monkeypatch):
+    """Record every faiss PCA the overclustering trains."""
+    from mosic_mm.evaluation import clustering
+    got = []
+    orig = clustering.train_faiss_pca
+
+    def spy(rows, dim, max_points_per_d=None):
+        got.append(orig(rows, dim, max_points_per_d))
+        return got[-1]
+
+    monkeypatch.setattr(clustering, 'train_faiss_pca', spy)
+    return got
+
+
+def test_overcluster_pca_rows_are_subsampled_by_faiss(monkeypatch):
+    """Issue 23 item 10: with more than 1000 * C rows the official code
+    (utils/clustering.py) hands every standardised row to
+    ``faiss.PCAMatrix.train``, which subsamples them itself (seed 1234).
+    The default must give that basis; 'numpy' (rows drawn by us) does not."""
+    import faiss
+    rng = np.random.default_rng(0)
+    N, C, h = 3, 6, 8
+    feats = rng.normal(size=(N, C, h, h)).astype(np.float32)
+    feats[:, 1] += 3 * feats[:, 0]
+    masks = rng.integers(0, 2, (N, h, h))
+    rows = feats.transpose(0, 2, 3, 1).reshape(-1, C)  # same-size upsample
+    z = ((rows - rows.mean(0)) / rows.std(0)).astype(np.float32)
+    ref = faiss.PCAMatrix(C, 3)
+    ref.max_points_per_d = 20  # 120 of the 192 rows: faiss subsamples
+    ref.train(z)
+    want = ref.apply_py(z)
+    for mode, equal in ((None, True), ('faiss', True), ('numpy', False)):
+        got = _pca_capture(monkeypatch)
+        kw = {} if mode is None else dict(pca_subsample=mode)
+        overcluster_paper(feats, masks, 2, ks=(2, ), pca_dim=3,
+                          pca_max_points_per_dim=20, **kw)
+        out = got[0].apply_py(z)
+        assert np.allclose(out, want, atol=1e-4) == equal, mode
+    with pytest.raises(ValueError, match='pca_subsample'):
+        overcluster_paper(feats, masks, 2, ks=(2, ), pca_subsample='x')

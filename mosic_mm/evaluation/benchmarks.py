@@ -126,6 +126,10 @@ _LINEAR_FAST = dict(_LINEAR, input_size=56, score_size=28, epochs=None,
 _OC = dict(input_size=224, mask_size=224, num_images=500, ks=(21, 100, 300,
                                                               500),
            pca_dim=50, niter=20, seed=1234, standardize=True,
+           # evaluation.py main_overclustering's Normalize (blue std 0.255,
+           # the official typo); None = the backbone's own mean / std
+           mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.255),
+           nominal_k=False, pca_subsample='faiss', pca_max_points_per_dim=1000,
            upsample='bilinear features', matching='K=21 Hungarian, '
            'K>21 many-to-one (precision)', reported_k=500)
 _VC = dict(input_size=224, eval_size=224, num_frames=4, batch_size=16,
@@ -275,9 +279,12 @@ def _synthetic_registry() -> Dict[str, Benchmark]:
                    dict(frame_step=4), input_size=None, iters=200,
                    batch_size=8, lr=0.05,
                    config='configs/benchmarks/mmseg/linear_synthetic.py'),
+        # the backbone's normalisation and numpy PCA rows: the settings of
+        # the measured mini / demo numbers (docs/mini_reproduction.md)
         _on_frames('overcluster', 'voc-overcluster', 'synthetic_frames',
                    ('mIoU K=C', 'mIoU K=4C'), frames, input_size=None,
-                   mask_size=None, ks=None),
+                   mask_size=None, ks=None, mean=None, std=None,
+                   pca_subsample='numpy'),
         _on_frames('videoclust', 'davis-videoclust', 'synthetic_videos',
                    ('mIoU frame', 'mIoU clip'), videos, input_size=None,
                    eval_size=None, mode=('frame', 'clip')),

@@ -57,22 +57,28 @@ class RunningStandardScaler:
                 self.scale).astype(np.float32)
 
 
-def train_faiss_pca(rows: np.ndarray, dim: int):
+def train_faiss_pca(rows: np.ndarray, dim: int,
+                    max_points_per_d: Optional[int] = None):
     """faiss ``PCAMatrix(C, dim)`` (centred, no whitening, no rotation)
-    trained on rows [N, C]; apply with ``.apply_py(x)`` -> [N, dim]."""
+    trained on rows [N, C]; apply with ``.apply_py(x)`` -> [N, dim].
+    faiss trains on a subsample of ``max_points_per_d * C`` rows when N is
+    larger (its own RNG, seed 1234; None keeps faiss's default, 1000)."""
     import faiss
     rows = np.ascontiguousarray(rows, np.float32)
     if dim > rows.shape[1]:
         raise ValueError(f'PCA to {dim} dims needs at least {dim} feature '
                          f'dims, got {rows.shape[1]}')
     pca = faiss.PCAMatrix(rows.shape[1], int(dim))
+    if max_points_per_d is not None:
+        pca.max_points_per_d = int(max_points_per_d)
     pca.train(rows)
     return pca
 
 
 def standardize_pca(chunks: Callable[[], Iterable[np.ndarray]], dim: int,
                     standardize: bool = True,
-                    max_train_rows: Optional[int] = None, seed: int = 0
+                    max_train_rows: Optional[int] = None, seed: int = 0,
+                    faiss_max_points_per_d: Optional[int] = None
                     ) -> Callable[[np.ndarray], np.ndarray]:
     """Fit the per-dimension standardisation (over every row) and a faiss
     PCA to ``dim`` dims, as the official protocols do before K-means.
@@ -84,6 +90,8 @@ def standardize_pca(chunks: Callable[[], Iterable[np.ndarray]], dim: int,
         max_train_rows: the PCA is trained on at most this many rows, drawn
             without replacement with ``default_rng(seed)`` (None: every
             row).
+        faiss_max_points_per_d: passed to :func:`train_faiss_pca` (faiss's
+            own subsampling of the rows it is given).
 
     Returns:
         ``project(rows float [n, C]) -> float32 [n, dim]``.
@@ -109,7 +117,7 @@ def standardize_pca(chunks: Callable[[], Iterable[np.ndarray]], dim: int,
             sel = pick[(pick >= start) & (pick < start + len(rows))] - start
             train.append(norm(np.asarray(rows)[sel]))
             start += len(rows)
-    pca = train_faiss_pca(np.concatenate(train), dim)
+    pca = train_faiss_pca(np.concatenate(train), dim, faiss_max_points_per_d)
     return lambda rows: pca.apply_py(np.ascontiguousarray(norm(rows)))
 
 

@@ -28,14 +28,15 @@ def overcluster_paper(features: np.ndarray, masks: np.ndarray,
                                                              500),
                       pca_dim: int = 50, niter: int = 20, seed: int = 1234,
                       ignore_index: int = 255, nominal_k: bool = False,
-                      pca_max_points_per_dim: int = 1000, chunk: int = 8
+                      pca_max_points_per_dim: int = 1000,
+                      pca_subsample: str = 'faiss', chunk: int = 8
                       ) -> Dict[int, Dict[str, float]]:
     """Overclustering as the official MoSiC / Leopart code runs it.
 
     Patch features are bilinearly upsampled to the mask size, standardised
     (per-dimension mean / std over all pixels), projected with a faiss PCA
     to ``pca_dim`` dims (trained on at most ``pca_max_points_per_dim * C``
-    random rows, faiss's own training cap) and clustered with faiss K-means
+    rows) and clustered with faiss K-means
     (``niter`` iterations, faiss's default 256-points-per-centroid
     subsampling). Only pixels whose mask is not ``ignore_index`` are scored
     with :func:`predsmiou`: K == num_classes by Hungarian matching on IoU,
@@ -46,6 +47,12 @@ def overcluster_paper(features: np.ndarray, masks: np.ndarray,
         ks: reported cluster counts; K-means runs with
             ``OFFICIAL_KMEANS_CENTROIDS.get(K, K)`` centroids unless
             ``nominal_k``.
+        pca_subsample: who picks the PCA training rows when there are more
+            than ``pca_max_points_per_dim * C``: 'faiss' (default, the
+            official ``utils/clustering.py`` call: every standardised row
+            goes to ``PCAMatrix.train``, which subsamples with its own RNG,
+            seed 1234; needs every row in memory) or 'numpy' (rows drawn
+            with ``default_rng(seed)`` before faiss sees them; streamed).
 
     Returns:
         {K: {'mIoU': ..., 'centroids': n}} (mIoU in [0, 1]).
@@ -61,8 +68,14 @@ def overcluster_paper(features: np.ndarray, masks: np.ndarray,
         for i in range(0, N, chunk):
             yield upsample_rows(features[i:i + chunk], size)
 
-    project = standardize_pca(chunks, pca_dim, max_train_rows=(
-        pca_max_points_per_dim * C), seed=seed)
+    if pca_subsample not in ('faiss', 'numpy'):
+        raise ValueError(f"pca_subsample must be 'faiss' or 'numpy', got "
+                         f'{pca_subsample!r}')
+    project = standardize_pca(
+        chunks, pca_dim, seed=seed,
+        max_train_rows=(pca_max_points_per_dim * C
+                        if pca_subsample == 'numpy' else None),
+        faiss_max_points_per_d=pca_max_points_per_dim)
     x = np.concatenate([project(rows) for rows in chunks()])
     valid = masks.reshape(-1) != ignore_index
     gt = masks.reshape(-1)[valid]

@@ -80,12 +80,19 @@ def run_overcluster(bench, vit, info, root, s, progress, **_):
     size = input_size(s, info)
     imgs, masks = _load_all(val, range(n), s['mask_size'] or size, progress,
                             'overcluster: images')
-    feats = extract_features(vit, imgs, size, info['mean'], info['std'],
+    mean, std = ((info['mean'], info['std']) if s['std'] is None else
+                 (tuple(255 * m for m in s['mean']),
+                  tuple(255 * x for x in s['std'])))
+    feats = extract_features(vit, imgs, size, mean, std,
                              progress=progress, distributed=True)
     C = val.num_classes
     res = overcluster_paper(feats, masks, C, ks=s['ks'] or (C, 4 * C),
                             pca_dim=s['pca_dim'], niter=s['niter'],
-                            seed=s['seed'], ignore_index=val.ignore_index)
+                            seed=s['seed'], ignore_index=val.ignore_index,
+                            nominal_k=s['nominal_k'],
+                            pca_subsample=s['pca_subsample'],
+                            pca_max_points_per_dim=s[
+                                'pca_max_points_per_dim'])
     return ({f'mIoU K={k}': r['mIoU'] for k, r in res.items()},
             [f'{n} val images'])
 
