@@ -1,5 +1,7 @@
 """Overclustering of frozen patch features (docs/evaluation.md) as the
-official MoSiC / Leopart code runs it; the fast presets change sizes only.
+official MoSiC code runs it (utils/clustering.py + evaluation.py
+``overclustering``; Leopart instead clusters the tokens and upsamples the
+cluster maps, nearest); the fast presets change sizes only.
 
 Patch features -> bilinear upsampling to the mask size -> standardisation
 + faiss PCA to 50 dims -> faiss K-means. With K = #classes the clusters are
@@ -31,7 +33,8 @@ def overcluster_paper(features: np.ndarray, masks: np.ndarray,
                       pca_max_points_per_dim: int = 1000,
                       pca_subsample: str = 'faiss', chunk: int = 8
                       ) -> Dict[int, Dict[str, float]]:
-    """Overclustering as the official MoSiC / Leopart code runs it.
+    """Overclustering as the official MoSiC code runs it (not Leopart's:
+    there the tokens are clustered and the cluster maps upsampled).
 
     Patch features are bilinearly upsampled to the mask size, standardised
     (per-dimension mean / std over all pixels), projected with a faiss PCA
