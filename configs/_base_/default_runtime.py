@@ -16,7 +16,9 @@ default_hooks = dict(
 # tensorboard; RunSummaryHook logs what the run skipped; CheckpointCheckHook
 # refuses a resume/load_from checkpoint whose keys or shapes do not fit;
 # BatchScaleHook logs the batch and Sinkhorn pool at start-up and warns when
-# they differ from auto_scale_lr.base_batch_size (the recipe's batch).
+# they differ from auto_scale_lr.base_batch_size (the recipe's batch);
+# SamplerResumeHook continues an epoch from a mid-epoch checkpoint (exactly
+# with MixedRatioSampler; other samplers restart the epoch, with a warning).
 custom_hooks = [
     dict(type='BatchScaleHook'),
     dict(type='CheckpointCheckHook'),
@@ -24,6 +26,7 @@ custom_hooks = [
     dict(type='RNGStateHook'),
     dict(type='MoSiCVisualizationHook', interval=50),
     dict(type='RunSummaryHook'),
+    dict(type='SamplerResumeHook'),
 ]
 
 env_cfg = dict(

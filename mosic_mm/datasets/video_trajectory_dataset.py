@@ -5,8 +5,10 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 from mmengine.dataset import BaseDataset
+from mmengine.dataset.base_dataset import force_full_init
 from mmengine.logging import MMLogger
 
+from mosic_mm.datasets.video_index import load_or_build
 from mosic_mm.datasets.video_io import CorruptVideoError
 from mosic_mm.datasets.video_lists import listed_frame_folders
 from mosic_mm.registry import DATASETS
@@ -104,13 +106,19 @@ def sample_clip_indices(total_frames: int, clip_len: int, stride: int,
     return start + stride * np.arange(clip_len, dtype=np.int64)
 
 
-def add_skip_count(data, count: int) -> None:
-    """Record ``count`` skipped clips in ``data['data_samples']``' metainfo
-    (key ``skipped_clips``) when the pipeline packed a data sample (e.g.
-    :class:`PackTrackInputs`); other outputs are left unchanged."""
+def set_sample_metainfo(data, **meta) -> None:
+    """Add ``meta`` to ``data['data_samples']``' metainfo when the pipeline
+    packed a data sample (e.g. :class:`PackTrackInputs`); other outputs are
+    left unchanged."""
     sample = data.get('data_samples') if isinstance(data, dict) else None
     if hasattr(sample, 'set_metainfo'):
-        sample.set_metainfo(dict(skipped_clips=int(count)))
+        sample.set_metainfo(meta)
+
+
+def add_skip_count(data, count: int) -> None:
+    """Record ``count`` skipped clips in the data sample's metainfo (key
+    ``skipped_clips``, :func:`set_sample_metainfo`)."""
+    set_sample_metainfo(data, skipped_clips=int(count))
 
 
 def _has_ext(name: str, exts: Tuple[str, ...]) -> bool:
@@ -164,6 +172,12 @@ class VideoTrajectoryDataset(BaseDataset):
             (:func:`clip_starts`): 'reference' (default, the official
             sampler: ``total - clip_len * stride``) or 'fit' (every start
             whose clip fits: ``total - 1 - (clip_len - 1) * stride``).
+        index_file (str, optional): cache the list of videos and their frame
+            counts in this file (relative: under ``data_root``), a
+            :class:`~mosic_mm.datasets.video_index.VideoIndex` mapped
+            read-only by every process, rebuilt when the collection changed
+            (docs/datasets.md, "Large collections"). None (default): list
+            and count at every start.
         **kwargs: other :class:`mmengine.dataset.BaseDataset` arguments.
     """
 
@@ -180,6 +194,7 @@ class VideoTrajectoryDataset(BaseDataset):
                  test_mode: bool = False,
                  window_step: Optional[int] = None,
                  start_rule: str = 'reference',
+                 index_file: Optional[str] = None,
                  **kwargs):
         if int(clip_len) != clip_len or clip_len < 1:
             raise ValueError('clip_len must be a positive int, got '
@@ -201,6 +216,10 @@ class VideoTrajectoryDataset(BaseDataset):
         self.frame_exts = tuple(e.lower() for e in frame_exts)
         self.video_exts = tuple(e.lower() for e in video_exts)
         self.num_skipped = 0
+        if index_file and data_root and not osp.isabs(index_file):
+            index_file = osp.join(data_root, index_file)
+        self.index_file = index_file or None
+        self._index, self._rows = None, None
         super().__init__(ann_file=ann_file, data_root=data_root,
                          data_prefix=dict(data_prefix or
                                           dict(img='JPEGImages')),
@@ -208,8 +227,24 @@ class VideoTrajectoryDataset(BaseDataset):
                          test_mode=test_mode, **kwargs)
 
     # ------------------------------------------------------------- indexing
+    def _img_dir(self) -> str:
+        return self.data_prefix.get('img', '') or self.data_root
+
     def load_data_list(self) -> List[dict]:
-        img_dir = self.data_prefix.get('img', '') or self.data_root
+        infos, skipped = self._scan()
+        self._warn_skipped(skipped)
+        rows = self._usable(np.array([i['total_frames'] for i in infos],
+                                     dtype=np.int64),
+                            lambda i: infos[i]['video_id'])
+        return [infos[i] for i in rows]
+
+    def _scan(self) -> Tuple[List[dict], dict]:
+        """``(infos, skipped)``: every video of the collection, short ones
+        included, and what the listing left out: ``{reason: dict(count=n,
+        shown=[first five])}``, reasons ``'unreadable'`` (video files decord
+        cannot open, empty ones too) and ``'empty'`` (folders without
+        frames)."""
+        img_dir = self._img_dir()
         if not img_dir:
             raise ValueError('VideoTrajectoryDataset: data_root is empty; set '
                              'it to the folder holding the videos')
@@ -220,28 +255,91 @@ class VideoTrajectoryDataset(BaseDataset):
                 f'{osp.basename(img_dir) or "JPEGImages"}/<video>/<frames> '
                 'or video files under it')
         names = self._read_ann_file()
-
-        infos = self._index_frame_folders(img_dir, names)
+        infos, empty = self._index_frame_folders(img_dir, names)
+        skipped = dict(empty=empty)
         if infos is None:
             video_dir = img_dir if osp.isdir(img_dir) else self.data_root
-            infos = self._index_video_files(video_dir, names)
+            infos, skipped = self._index_video_files(video_dir, names)
+        return infos, {k: dict(count=len(v), shown=v[:5])
+                       for k, v in skipped.items() if v}
 
-        short = [i for i in infos if i['total_frames'] < self.clip_len]
-        if short:
-            shown = ', '.join(f"{i['video_id']} ({i['total_frames']})"
-                              for i in short[:5])
-            more = ', ...' if len(short) > 5 else ''
+    def _warn_skipped(self, skipped: dict) -> None:
+        """One warning per reason of :meth:`_scan`'s ``skipped``."""
+        what = dict(unreadable='videos decord cannot open',
+                    empty=f'folders without frames {self.frame_exts} in '
+                    f'"{self._img_dir()}"')
+        for reason, rec in skipped.items():
             MMLogger.get_current_instance().warning(
-                f'VideoTrajectoryDataset: skipped {len(short)} of '
-                f'{len(infos)} videos with fewer than clip_len='
-                f'{self.clip_len} frames: {shown}{more}')
-        infos = [i for i in infos if i['total_frames'] >= self.clip_len]
-        if not infos:
+                f'VideoTrajectoryDataset: skipped {rec["count"]} '
+                f'{what[reason]}: {", ".join(rec["shown"])}'
+                f'{", ..." if rec["count"] > len(rec["shown"]) else ""}')
+
+    def _usable(self, totals: np.ndarray, video_id) -> np.ndarray:
+        """Positions of the videos with at least ``clip_len`` frames
+        (``totals`` int ``[V]``); one warning naming the others, an error if
+        none is left."""
+        short = np.flatnonzero(totals < self.clip_len)
+        if short.size:
+            shown = ', '.join(f'{video_id(i)} ({totals[i]})'
+                              for i in short[:5])
+            MMLogger.get_current_instance().warning(
+                f'VideoTrajectoryDataset: skipped {short.size} of '
+                f'{totals.size} videos with fewer than clip_len='
+                f'{self.clip_len} frames: {shown}'
+                f'{", ..." if short.size > 5 else ""}')
+        rows = np.flatnonzero(totals >= self.clip_len)
+        if not rows.size:
             raise ValueError(
-                f'VideoTrajectoryDataset: no usable videos under "{img_dir}"'
-                f' (data_root "{self.data_root}"): {len(short)} videos '
-                f'shorter than clip_len={self.clip_len} frames, none longer')
-        return infos
+                f'VideoTrajectoryDataset: no usable videos under '
+                f'"{self._img_dir()}" (data_root "{self.data_root}"): of '
+                f'{totals.size} readable videos, {short.size} are shorter '
+                f'than clip_len={self.clip_len} frames, none longer')
+        return rows
+
+    # ------------------------------------------------ indexed (index_file)
+    def full_init(self):
+        """``BaseDataset.full_init``, or with ``index_file``: map the index
+        (built first if missing or stale, :func:`load_or_build`) instead of
+        holding a data list."""
+        if self._fully_initialized or not self.index_file:
+            return super().full_init()
+        if self._indices is not None:
+            raise ValueError('VideoTrajectoryDataset: indices (a subset) '
+                             'cannot be combined with index_file')
+        img_dir = self._img_dir()
+        key = dict(dataset=type(self).__name__,
+                   data_root=osp.abspath(self.data_root or '.'),
+                   img_dir=osp.abspath(img_dir),
+                   ann_file=self.ann_file and osp.abspath(self.ann_file),
+                   frame_exts=list(self.frame_exts),
+                   video_exts=list(self.video_exts))
+        index = load_or_build(
+            self.index_file, key, [self.ann_file, img_dir, self.data_root],
+            self._scan, base=img_dir if osp.isdir(img_dir) else
+            self.data_root, logger=MMLogger.get_current_instance())
+        self._warn_skipped(index.meta.get('skipped', {}))
+        self._rows = self._usable(np.asarray(index.total_frames),
+                                  index.video_id)
+        self._index, self.data_list = index, []
+        self._fully_initialized = True
+
+    @force_full_init
+    def get_data_info(self, idx: int) -> dict:
+        if self._index is None:
+            return super().get_data_info(idx)
+        info = self._index.info(int(self._rows[idx]))
+        info['sample_idx'] = idx if idx >= 0 else len(self) + idx
+        return info
+
+    @force_full_init
+    def __len__(self) -> int:
+        return super().__len__() if self._index is None else len(self._rows)
+
+    def video_id(self, idx: int) -> str:
+        """``get_data_info(idx)['video_id']`` without building the info."""
+        if self._index is None:
+            return self.get_data_info(idx)['video_id']
+        return self._index.video_id(int(self._rows[idx]))
 
     def _read_ann_file(self) -> Optional[List[str]]:
         if not self.ann_file:
@@ -273,37 +371,42 @@ class VideoTrajectoryDataset(BaseDataset):
         return [osp.join(folder, f) for f in files]
 
     def _index_frame_folders(
-            self, img_dir: str,
-            names: Optional[List[str]]) -> Optional[List[dict]]:
-        """Frame-folder infos, or None if ``img_dir`` holds no such folder."""
+            self, img_dir: str, names: Optional[List[str]]
+    ) -> Tuple[Optional[List[dict]], List[str]]:
+        """``(frame-folder infos, names of folders without frames)``; infos
+        None if ``img_dir`` holds no folder with frames."""
         if not osp.isdir(img_dir):
-            return None
+            return None, []
         if names is not None and any('/' in n for n in names):
             # a list of nested paths (VSPW, CO3D, EPIC; video_lists.py)
             return listed_frame_folders(img_dir, names, self.frame_exts,
-                                        self.ann_file)
+                                        self.ann_file), []
         with os.scandir(img_dir) as it:
             subdirs = sorted(e.name for e in it
                              if e.is_dir() and not e.name.startswith('.'))
-        infos = {}
+        infos, empty = {}, []
         for name in subdirs:
             frames = self._list_frames(osp.join(img_dir, name))
             if frames:
                 infos[name] = dict(video_id=name, frame_paths=frames,
                                    total_frames=len(frames))
+            elif names is None:
+                empty.append(name)
         if not infos:
-            return None
+            return None, []
         if names is None:
-            return list(infos.values())
+            return list(infos.values()), empty
         out = []
         for name in names:
             if name not in infos:
-                raise self._missing(name, f'the frame folders of "{img_dir}"')
+                raise self._missing(name, f'the frame folders of "{img_dir}"'
+                                    + (' (it has no frames)' if name in
+                                       subdirs else ''))
             out.append(infos[name])
-        return out
+        return out, empty
 
-    def _index_video_files(self, video_dir: str,
-                           names: Optional[List[str]]) -> List[dict]:
+    def _index_video_files(self, video_dir: str, names: Optional[List[str]]
+                           ) -> Tuple[List[dict], dict]:
         paths = {}
         for root, dirs, files in os.walk(video_dir, followlinks=True):
             dirs[:] = sorted(d for d in dirs if not d.startswith('.'))
@@ -337,12 +440,7 @@ class VideoTrajectoryDataset(BaseDataset):
                 continue
             infos.append(dict(video_id=osp.splitext(rel)[0], video_path=path,
                               total_frames=n))
-        if unreadable:
-            MMLogger.get_current_instance().warning(
-                f'VideoTrajectoryDataset: skipped {len(unreadable)} videos '
-                f'decord cannot open: {", ".join(unreadable[:5])}'
-                f'{", ..." if len(unreadable) > 5 else ""}')
-        return infos
+        return infos, dict(unreadable=unreadable)
 
     @staticmethod
     def _count_frames(path: str) -> int:
