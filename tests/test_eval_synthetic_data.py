@@ -93,6 +93,11 @@ def test_subcommands_are_the_paper_protocols_fast_settings():
     allowed = {'input_size', 'mask_size', 'eval_size', 'reader_args',
                'fractions', 'ks', 'mode', 'config', 'iters', 'batch_size',
                'lr'}
+    # overclustering on synthetic frames keeps the backbone's normalisation
+    # and the seeded numpy PCA rows the mini reproduction was measured with
+    # (the VOC presets follow the official 0.255 std and faiss subsampling,
+    # issue 23 items 9-10; docs/reproduction.md)
+    allowed_for = {'overcluster': {'mean', 'std', 'pca_subsample'}}
     for task, b in SYNTHETIC_BENCHMARKS.items():
         paper = BENCHMARKS[base[task]]
         assert b.task == paper.task == task
@@ -101,7 +106,8 @@ def test_subcommands_are_the_paper_protocols_fast_settings():
         mine = b.settings['fast']
         changed = {k for k in set(fast) | set(mine)
                    if fast.get(k) != mine.get(k)}
-        assert changed <= allowed, (task, changed)
+        assert changed <= allowed | allowed_for.get(task, set()), (
+            task, changed)
         assert paper.protocol in b.protocol
 
 
