@@ -54,6 +54,29 @@ class _RestoreAfter:
         return next(self.iterator)
 
 
+class _RestoreOnIter:
+    """Dataloader wrapper for an epoch-based loop resumed from a mid-epoch
+    checkpoint: restores the RNG states right after the epoch's iterator is
+    made (making it draws the loader's base seed, which the interrupted run
+    did before the checkpoint), before its first batch; then unwraps
+    itself. Attributes (``sampler``, ``dataset``, ...) are the loader's."""
+
+    def __init__(self, loop, state: dict):
+        self._loop, self._loader, self._state = loop, loop.dataloader, state
+
+    def __getattr__(self, name):
+        return getattr(self._loader, name)
+
+    def __len__(self):
+        return len(self._loader)
+
+    def __iter__(self):
+        iterator = iter(self._loader)
+        restore_rng_state(self._state)
+        self._loop.dataloader = self._loader
+        return iterator
+
+
 @HOOKS.register_module()
 class RNGStateHook(Hook):
     """Stores every rank's RNG states in the checkpoint (key ``rng_state``)
@@ -64,7 +87,9 @@ class RNGStateHook(Hook):
     done (which draws random numbers when ``num_workers=0``), so the states
     are restored after that replay, right before the first new batch is
     fetched: the point at which they were saved. ``EpochBasedTrainLoop``
-    resumes at an epoch start; the states are restored before it starts.
+    resumes at an epoch start; the states are restored before it starts, or,
+    from a checkpoint saved mid-epoch (continued by ``SamplerResumeHook``),
+    right after the epoch's dataloader iterator is made.
 
     With several ranks the states are gathered to rank 0 on the iterations at
     which the ``CheckpointHook`` saves. A checkpoint from a run with another
@@ -139,5 +164,7 @@ class RNGStateHook(Hook):
         loop = runner.train_loop
         if hasattr(loop, 'dataloader_iterator'):  # IterBasedTrainLoop
             loop.dataloader_iterator = _RestoreAfter(loop, runner.iter, state)
+        elif runner.iter > runner.epoch * len(loop.dataloader):  # mid-epoch
+            loop.dataloader = _RestoreOnIter(loop, state)
         else:
             restore_rng_state(state)
