@@ -1,7 +1,8 @@
 """Filling the track cache of a training config (``tools/extract_tracks.py``,
 docs/tracks.md).
 
-For every video of ``train_dataloader.dataset`` and every clip window
+For every video of ``train_dataloader.dataset`` (of each of its
+``datasets`` for a mix) and every clip window
 (``clip_starts``: starts at multiples of the dataset's ``window_step``), runs
 the config's pipeline up to its ``LoadTracks``/``TrackPoints`` step (the
 deterministic prefix, e.g. ``LoadClip`` + ``ClipResize``), tracks a query
@@ -9,12 +10,22 @@ grid on the window's first frame and writes one file per video, atomically.
 Finished videos are skipped (resumable; an interrupted run loses at most the
 video in flight), empty or truncated files are replaced, files extracted
 with other settings need ``overwrite``; videos are split over ranks.
+
+At Kinetics scale a resume must not open every finished file to check it:
+each rank appends ``<video id> <file size>`` for every video it finished (or
+found finished) to a manifest,
+``<cache_dir>/.manifest/<settings digest>/rank<r>.txt``; a later run, with
+any number of ranks, skips a video of the manifests of the same settings
+(:func:`settings_digest`) whose file still has that size (one ``stat``, no
+open); other files are checked as before (damaged ones replaced).
 """
 import copy
+import hashlib
+import json
 import os
 import os.path as osp
 import time
-from typing import Optional
+from typing import Dict, List, Optional
 
 import numpy as np
 from mmengine.config import Config
@@ -28,11 +39,20 @@ def _is_random(step_type: str) -> bool:
     return 'Random' in step_type or 'Flip' in step_type
 
 
+def dataset_cfgs(cfg: Config) -> List[dict]:
+    """The training dataset config, or each dataset of a mix (a
+    ``MixedVideoDataset``'s ``datasets``)."""
+    ds_cfg = cfg.train_dataloader.dataset
+    return list(ds_cfg['datasets']) if 'datasets' in ds_cfg else [ds_cfg]
+
+
 def make_plan(cfg: Config, tracker: str = None, checkpoint: str = None,
-              cache_dir: str = None) -> dict:
+              cache_dir: str = None, dataset_cfg: dict = None) -> dict:
     """What to extract: the dataset config (without pipeline), the pipeline
-    prefix, tracker config, grid size and the (unresolved) cache dir."""
-    ds_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
+    prefix, tracker config, grid size and the (unresolved) cache dir.
+    ``dataset_cfg``: one of :func:`dataset_cfgs` (default the training
+    dataset)."""
+    ds_cfg = copy.deepcopy(dataset_cfg or cfg.train_dataloader.dataset)
     pipeline = list(ds_cfg.get('pipeline', []))
     pos = [i for i, s in enumerate(pipeline) if s.get('type') in TRACK_STEPS]
     if not pos:
@@ -110,6 +130,42 @@ def extract_video(info: dict, dataset, plan: dict, prefix, tracker,
     return len(exp['window_starts']) * dataset.clip_len
 
 
+def settings_digest(plan: dict, dataset) -> str:
+    """12 hex digits naming the settings every file of a cache shares (the
+    tracker, grid, clip geometry and pipeline prefix)."""
+    settings = dict(tracker=plan['tracker'], grid_size=plan['grid_size'],
+                    prefix=plan['prefix'], clip_len=dataset.clip_len,
+                    frame_stride=dataset.frame_stride,
+                    window_step=dataset.window_step,
+                    start_rule=dataset.start_rule)
+    text = json.dumps(settings, sort_keys=True, default=str)
+    return hashlib.sha1(text.encode('utf-8')).hexdigest()[:12]
+
+
+def read_manifests(folder: str) -> Dict[str, int]:
+    """``{video id: file size}`` of the manifests of ``folder`` (every
+    ``rank*.txt``, later lines win; a torn line of a killed run is
+    ignored or names no real video)."""
+    done: Dict[str, int] = {}
+    if osp.isdir(folder):
+        for name in sorted(os.listdir(folder)):
+            if name.startswith('rank') and name.endswith('.txt'):
+                with open(osp.join(folder, name), encoding='utf-8') as f:
+                    for line in f:
+                        vid, _, size = line.rstrip('\n').rpartition(' ')
+                        if vid and size.isdigit():
+                            done[vid] = int(size)
+    return done
+
+
+def _finished(path: str, size: Optional[int]) -> bool:
+    """The manifest lists the file with its current size."""
+    try:
+        return size is not None and os.stat(path).st_size == size
+    except FileNotFoundError:
+        return False
+
+
 def _remove_stale_temporaries(cache_dir: str) -> int:
     removed = 0
     for root, _, files in os.walk(cache_dir):
@@ -134,13 +190,33 @@ def extract_tracks(config: str, tracker: Optional[str] = None,
     ``limit``: only the first N videos; ``cfg_options``: config overrides.
 
     Returns:
-        int: the exit status, 1 if any video of any rank failed.
+        int: the exit status, 1 if any video of any rank failed (of any
+        dataset of a mix).
     """
+    import mosic_mm  # noqa: F401  registers everything
+    logger = job_logger('extract_tracks')
+    cfg = load_job_config(config, cfg_options)
+    datasets = dataset_cfgs(cfg)
+    if cache_dir and len(datasets) > 1:
+        raise ValueError(
+            f'{config} mixes {len(datasets)} datasets, each with its own '
+            'track cache (under its data_root or its LoadTracks.cache_dir); '
+            'a single --cache-dir would mix their files')
+    status = 0
+    for ds_cfg in datasets:
+        plan = make_plan(cfg, tracker, checkpoint, cache_dir, ds_cfg)
+        status = max(status, _extract_dataset(config, plan, overwrite,
+                                              limit, logger))
+    return status
+
+
+def _extract_dataset(config: str, plan: dict, overwrite: bool,
+                     limit: Optional[int], logger) -> int:
+    """:func:`extract_tracks` for the one dataset of ``plan``."""
     from mmengine.dist import (all_gather_object, barrier, get_dist_info,
                                is_main_process)
     from tqdm import tqdm
 
-    import mosic_mm  # noqa: F401  registers everything
     from mosic_mm.datasets.track_cache import (TrackCacheError,
                                                UnreadableTrackFile,
                                                cache_path, default_cache_dir,
@@ -150,9 +226,6 @@ def extract_tracks(config: str, tracker: Optional[str] = None,
     from mmcv.transforms import Compose
 
     rank, world = get_dist_info()
-    logger = job_logger('extract_tracks')
-    cfg = load_job_config(config, cfg_options)
-    plan = make_plan(cfg, tracker, checkpoint, cache_dir)
     dataset = DATASETS.build(plan['dataset'])  # synthetic: written by rank 0
     prefix = Compose([TRANSFORMS.build(copy.deepcopy(s))
                       for s in plan['prefix']])
@@ -163,20 +236,28 @@ def extract_tracks(config: str, tracker: Optional[str] = None,
             'the dataset has window_step=None: every start frame is a window '
             '(one tracked clip per frame of each video); set window_step')
 
-    infos = sorted((dataset.get_data_info(i) for i in range(len(dataset))),
-                   key=lambda i: i['video_id'])
+    video_id = getattr(dataset, 'video_id', None) or (
+        lambda i: dataset.get_data_info(i)['video_id'])
+    order = sorted(range(len(dataset)), key=video_id)
     if limit is not None:
-        infos = infos[:limit]
-    shard = infos[rank::world]
+        order = order[:limit]
+    shard = order[rank::world]
+    manifest_dir = osp.join(cache_dir, '.manifest',
+                            settings_digest(plan, dataset))
     barrier()
     stale = _remove_stale_temporaries(cache_dir) if (
         is_main_process() and osp.isdir(cache_dir)) else 0
     barrier()
+    finished = read_manifests(manifest_dir)
+    os.makedirs(manifest_dir, exist_ok=True)
+    manifest = open(osp.join(manifest_dir, f'rank{rank}.txt'), 'a',
+                    encoding='utf-8')
     if is_main_process():
-        logger.info(f'extracting {len(infos)} videos of {config} with '
+        logger.info(f'extracting {len(order)} videos of {config} with '
                     f'{plan["tracker"]} (grid {plan["grid_size"]}, '
                     f'window_step {dataset.window_step}) into {cache_dir} on '
-                    f'{world} rank(s)')
+                    f'{world} rank(s); {len(finished)} finished videos in '
+                    f'the manifests of {manifest_dir}')
 
     built_tracker = None
     done = skipped = frames = 0
@@ -184,11 +265,14 @@ def extract_tracks(config: str, tracker: Optional[str] = None,
     start = time.perf_counter()
     bar = tqdm(shard, desc=f'rank {rank}', unit='video', position=rank,
                dynamic_ncols=True, disable=not shard)
-    for info in bar:
-        info = dict(info, data_root=dataset.data_root)
-        vid = info['video_id']
+    for i in bar:
+        vid = video_id(i)
         try:
             path = cache_path(cache_dir, vid)
+            if _finished(path, finished.get(vid)):
+                skipped += 1
+                continue
+            info = dict(dataset.get_data_info(i), data_root=dataset.data_root)
             if osp.isfile(path):
                 unreadable = False
                 try:
@@ -202,6 +286,7 @@ def extract_tracks(config: str, tracker: Optional[str] = None,
                     diff = [str(e)]
                 if not diff:
                     skipped += 1
+                    manifest.write(f'{vid} {os.stat(path).st_size}\n')
                     continue
                 if not overwrite and not unreadable:
                     failed.append((vid, f'{path} has other settings ('
@@ -212,6 +297,8 @@ def extract_tracks(config: str, tracker: Optional[str] = None,
             frames += extract_video(info, dataset, plan, prefix,
                                     built_tracker, path)
             done += 1
+            manifest.write(f'{vid} {os.stat(path).st_size}\n')
+            manifest.flush()  # a kill -9 keeps what the kernel has
         except KeyboardInterrupt:
             raise
         except Exception as e:  # report and go on with the next video
@@ -220,6 +307,7 @@ def extract_tracks(config: str, tracker: Optional[str] = None,
         bar.set_postfix(done=done, skipped=skipped, failed=len(failed),
                         fps=f'{frames / max(elapsed, 1e-9):.1f}')
     bar.close()
+    manifest.close()
     seconds = time.perf_counter() - start
 
     stats = dict(rank=rank, done=done, skipped=skipped, failed=failed,
@@ -231,7 +319,7 @@ def extract_tracks(config: str, tracker: Optional[str] = None,
     lines = [f'track cache {cache_dir}: '
              f'{sum(s["done"] for s in all_stats)} done, '
              f'{sum(s["skipped"] for s in all_stats)} skipped (already '
-             f'there), {len(total_failed)} failed, of {len(infos)} videos']
+             f'there), {len(total_failed)} failed, of {len(order)} videos']
     for s in all_stats:
         fps = s['frames'] / s['seconds'] if s['seconds'] > 0 else 0.0
         lines.append(f'  rank {s["rank"]}: {s["done"]} done, '

@@ -30,7 +30,8 @@ Arrays (``V`` videos, ``F`` frame names in all):
 import json
 import os
 import os.path as osp
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -256,6 +257,27 @@ class VideoIndex:
                 mm, dtype=np.dtype(s['dtype']), count=count,
                 offset=start + s['offset']).reshape(s['shape'])
         return cls(arrays, header['meta'], path)
+
+
+def count_all(paths: Sequence[str], count: Callable[[str], int],
+              threads: Optional[int] = None,
+              block: int = 4096) -> List[Union[int, str]]:
+    """``count(path)`` for every path on a thread pool (decord releases the
+    GIL while it opens a video: 2.3x on 2 cores), in order; a path whose
+    count raises gives the exception's type name instead. ``threads``:
+    default ``min(16, cpu count)``; ``block``: paths submitted at a time
+    (bounds the futures held at Kinetics scale)."""
+    def one(path):
+        try:
+            return int(count(path))
+        except Exception as e:  # decord raises several error types
+            return type(e).__name__
+    threads = threads or min(16, os.cpu_count() or 1)
+    out: List[Union[int, str]] = []
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for i in range(0, len(paths), block):
+            out.extend(pool.map(one, paths[i:i + block]))
+    return out
 
 
 # ------------------------------------------------------------- validity

@@ -8,7 +8,7 @@ from mmengine.dataset import BaseDataset
 from mmengine.dataset.base_dataset import force_full_init
 from mmengine.logging import MMLogger
 
-from mosic_mm.datasets.video_index import load_or_build
+from mosic_mm.datasets.video_index import count_all, load_or_build
 from mosic_mm.datasets.video_io import CorruptVideoError
 from mosic_mm.datasets.video_lists import listed_frame_folders
 from mosic_mm.registry import DATASETS
@@ -432,14 +432,13 @@ class VideoTrajectoryDataset(BaseDataset):
             chosen = list(paths.items())
 
         infos, unreadable = [], []
-        for rel, path in chosen:
-            try:
-                n = self._count_frames(path)
-            except Exception as e:  # decord raises several error types
-                unreadable.append(f'{rel} ({type(e).__name__})')
-                continue
-            infos.append(dict(video_id=osp.splitext(rel)[0], video_path=path,
-                              total_frames=n))
+        counts = count_all([path for _, path in chosen], self._count_frames)
+        for (rel, path), n in zip(chosen, counts):
+            if isinstance(n, str):  # the error's type name
+                unreadable.append(f'{rel} ({n})')
+            else:
+                infos.append(dict(video_id=osp.splitext(rel)[0],
+                                  video_path=path, total_frames=n))
         return infos, dict(unreadable=unreadable)
 
     @staticmethod
