@@ -205,3 +205,27 @@ def test_extraction_fills_every_dataset_of_a_mix(tmp_path):
     with pytest.raises(ValueError, match='mixes 2 datasets'):
         extract_tracks(config, cache_dir=str(tmp_path / 'c'),
                        cfg_options=opts)
+
+
+def _build_on_rank(rank, out_dir):
+    """Each of 2 gloo ranks builds the indexed dataset of out_dir/root."""
+    import json
+    root = osp.join(out_dir, 'root')
+    ds = VideoTrajectoryDataset(root, clip_len=2, index_file='i.idx')
+    with open(osp.join(out_dir, f'rank{rank}.json'), 'w') as f:
+        json.dump([ds.get_data_info(i) for i in range(len(ds))], f)
+
+
+def test_ranks_share_one_index(tmp_path, monkeypatch):
+    import json
+    from conftest import spawn_gloo
+    for name in ('a', 'b'):
+        make_frames(tmp_path / 'root' / 'JPEGImages' / name, 3, size=8)
+    # torchrun sets LOCAL_RANK per process; spawned ranks here share one
+    # machine, so only rank 0 may write (LOCAL_RANK unset: global rank 0)
+    monkeypatch.delenv('LOCAL_RANK', raising=False)
+    spawn_gloo(_build_on_rank, tmp_path)
+    infos = [json.loads((tmp_path / f'rank{r}.json').read_text())
+             for r in (0, 1)]
+    assert infos[0] == infos[1] and len(infos[0]) == 2
+    assert osp.isfile(tmp_path / 'root' / 'i.idx')

@@ -312,6 +312,17 @@ def stale_reason(meta: dict, key: dict, stamp: dict) -> Optional[str]:
     return None
 
 
+def _builds_here() -> bool:
+    """This process checks and builds the index: local rank 0 (the
+    ``LOCAL_RANK`` the launchers set), rank 0 when that is unknown, or a
+    process outside a process group."""
+    from mmengine.dist import get_rank, is_distributed
+    if not is_distributed():
+        return True
+    local = os.environ.get('LOCAL_RANK')
+    return int(local) == 0 if local is not None else get_rank() == 0
+
+
 def load_or_build(path: str, key: dict, stamp_paths: Sequence[str],
                   scan: Callable[[], Tuple[List[dict], dict]], base: str,
                   logger=None) -> VideoIndex:
@@ -323,9 +334,9 @@ def load_or_build(path: str, key: dict, stamp_paths: Sequence[str],
     Distributed: local rank 0 of every machine checks and builds, the other
     ranks wait (barrier) and map the file it wrote.
     """
-    from mmengine.dist import barrier, get_local_rank
+    from mmengine.dist import barrier
     index = None
-    if get_local_rank() == 0:
+    if _builds_here():
         stamp = path_stamp(stamp_paths)
         try:
             index = VideoIndex.load(path)
