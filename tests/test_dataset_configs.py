@@ -89,8 +89,11 @@ def test_config_is_the_recipe_with_only_the_dataset_swapped(name):
     assert list(base.keys()) == [f'{name}_train']
     own = base[f'{name}_train'].to_dict()
     assert own['type'] == 'VideoTrajectoryDataset'
+    # the Kinetics-scale collections list and count their videos once
+    # into an index file (docs/datasets.md, 'Large collections')
+    indexed = {'index_file'} if name.startswith('kinetics') else set()
     assert set(own) == {'type', 'data_root', 'data_prefix', 'ann_file',
-                        'window_step'}
+                        'window_step'} | indexed
     assert own['data_root'].startswith('data/')
 
     swapped = ('train_dataloader', 'train_pipeline', f'{name}_train')
@@ -127,6 +130,8 @@ def test_dataset_builds_on_its_layout_and_yields_clips(name, tmp_path):
     kind = LAYOUTS[PREPARE[name][1][0]][0] if PREPARE[name][1] else 'frames'
     assert ('video_path' in info) == (kind == 'videos')
     assert info['total_frames'] == 14
+    assert osp.isfile(osp.join(data_root, 'video_index.bin')) == \
+        name.startswith('kinetics')
 
     # the track cache, with the config's tracker (DIS), then recipe clips
     assert extract_tracks(config(name), cfg_options=options) == 0

@@ -5,9 +5,10 @@ Generates (once, under ``root``) a Kinetics-400-like collection of video
 files, ``train/<class>/<id>_<start>_<end>.mp4`` with a list file
 (``train_videos.txt``, the ``ann_file`` of configs/mosic_vits_kinetics.py):
 ``num_classes`` class folders, every file a hard link to one of four tiny
-mp4 templates (32x32, 30 / 60 / 120 / 250 frames), so 650,000 entries cost
-650,000 directory entries and four inodes. Then measures, each in a fresh
-process:
+mp4 templates (32x32, 30 / 60 / 120 / 250 frames; a fresh copy of a
+template every 60,000 links, ext4's limit being 65,000), so 650,000 entries
+cost 650,000 directory entries and a few inodes. Then measures, each in a
+fresh process:
 
 - the cold start (listing + decord frame counts, index written) and the
   warm start (index mapped) of ``VideoTrajectoryDataset``;
@@ -24,6 +25,7 @@ import json
 import os
 import os.path as osp
 import random
+import shutil
 import subprocess
 import sys
 import time
@@ -36,6 +38,21 @@ KINETICS_CONFIG = osp.join(REPO, 'configs', 'mosic_vits_kinetics.py')
 
 
 # ------------------------------------------------------------ the collection
+class _Linker:
+    """Hard links to ``src``, a fresh copy of it (``src.<k>``) every
+    ``per_inode`` links (ext4 allows 65,000 links per inode)."""
+
+    def __init__(self, src: str, per_inode: int = 60000):
+        self.src, self.per_inode, self.count = src, per_inode, 0
+
+    def __call__(self, dst: str) -> None:
+        k, self.count = self.count // self.per_inode, self.count + 1
+        target = self.src if k == 0 else f'{self.src}.{k}'
+        if not osp.exists(target):
+            shutil.copyfile(self.src, target)
+        os.link(target, dst)
+
+
 def make_collection(root: str, num_videos: int, num_classes: int = 700,
                     seed: int = 0) -> dict:
     """Write the collection (see the module docstring) unless ``root``
@@ -64,7 +81,7 @@ def make_collection(root: str, num_videos: int, num_classes: int = 700,
         for i in range(n):
             vw.write(np.full((32, 32, 3), (7 * i) % 256, np.uint8))
         vw.release()
-        templates.append(path)
+        templates.append(_Linker(path))
     rng = random.Random(seed)
     lines = []
     for k in range(num_classes):
@@ -74,7 +91,7 @@ def make_collection(root: str, num_videos: int, num_classes: int = 700,
                f'{rng.getrandbits(48):012x}_{i:06d}_{i + 10:06d}.mp4')
         dst = osp.join(root, 'train', rel)
         if not osp.exists(dst):
-            os.link(templates[i % len(templates)], dst)
+            templates[i % len(templates)](dst)
         lines.append(rel)
     with open(osp.join(root, 'train_videos.txt'), 'w') as f:
         f.write('\n'.join(lines) + '\n')
@@ -240,6 +257,12 @@ def _torchrun_extract(opts: Dict[str, str]) -> dict:
     return dict(wall_s=wall, summary=lines)
 
 
+def _manifest_ids(path: str) -> List[str]:
+    """The video ids of one manifest file."""
+    with open(path, encoding='utf-8') as f:
+        return [line.rsplit(' ', 1)[0] for line in f if ' ' in line]
+
+
 def measure_extraction(root: str, index_file: str, remaining: int,
                        header_sample: int = 2000) -> dict:
     """Extraction with the manifest on a collection whose videos are all
@@ -269,6 +292,11 @@ def measure_extraction(root: str, index_file: str, remaining: int,
     mdir = osp.join(cache_dir, '.manifest', settings_digest(plan, ds))
     done_ids = [ds.video_id(i) for i in order[:len(order) - remaining]]
     prev = osp.join(mdir, 'rank_previous.txt')
+    for name in os.listdir(mdir) if osp.isdir(mdir) else ():
+        if name != 'rank_previous.txt':  # undo an earlier benchmark's run
+            for vid in _manifest_ids(osp.join(mdir, name)):
+                os.remove(cache_path(cache_dir, vid))
+            os.remove(osp.join(mdir, name))
     if not osp.isfile(prev):  # a previous run that finished these videos
         first = cache_path(cache_dir, done_ids[0])
         info = dict(ds.get_data_info(order[0]), data_root=ds.data_root)
@@ -276,15 +304,20 @@ def measure_extraction(root: str, index_file: str, remaining: int,
         extract_video(info, ds, plan, prefix,
                       build_tracker(dict(plan['tracker'])), first)
         size = os.stat(first).st_size
+        template = osp.join(root, 'templates', 'tracks.npz')
+        if not osp.exists(template):
+            os.link(first, template)
+        link = _Linker(template)
         os.makedirs(mdir, exist_ok=True)
         with open(prev + '.tmp', 'w') as f:
             for vid in done_ids:
                 path = cache_path(cache_dir, vid)
                 if not osp.exists(path):
                     os.makedirs(osp.dirname(path), exist_ok=True)
-                    os.link(first, path)
+                    link(path)
                 f.write(f'{vid} {size}\n')
         os.replace(prev + '.tmp', prev)
+    os.sync()  # write the links back now, not in the first run's fsyncs
     t0 = time.perf_counter()
     finished = read_manifests(mdir)
     manifest_s = time.perf_counter() - t0
@@ -315,8 +348,15 @@ def benchmark_collection(root: str, num_videos: int = 650000,
     result = dict(collection=make_collection(root, num_videos, num_classes))
     index_file = osp.join(root, 'video_index.bin')
     cfg = dataset_cfg(root, index_file)
-    if not osp.isfile(index_file):
-        result['cold'] = _child('start', cfg=cfg)
+    cold = osp.join(root, 'COLD_START.json')  # measured when it was built
+    if not osp.isfile(cold):  # (an index without its cold time: rebuilt)
+        if osp.isfile(index_file):
+            os.remove(index_file)
+        os.sync()  # the collection's metadata written back first
+        with open(cold, 'w') as f:
+            json.dump(_child('start', cfg=cfg), f)
+    with open(cold) as f:
+        result['cold'] = json.load(f)
     result['warm'] = [_child('start', cfg=cfg) for _ in range(repeats)]
     result['index_mb'] = os.path.getsize(index_file) / 2 ** 20
     result['memory'] = [
