@@ -12,7 +12,8 @@ import torch
 from conftest import (REPO, SYNTHETIC_CONFIG, TINY_ARCH, free_port, load_tool,
                       spawn_gloo)
 from mosic_mm.evaluation.benchmarks import (BENCHMARKS, detect_arch,
-                                            reference_numbers, run_benchmark,
+                                            reference_numbers,
+                                            reference_sources, run_benchmark,
                                             settings_of)
 from mosic_mm.evaluation.features import (build_backbone, extract_features,
                                           shard_range)
@@ -128,11 +129,12 @@ def test_reference_numbers_and_arch_detection():
                              patch_size=14)
     assert [detect_arch(v) for v in (s14, b14, s16, tiny)] == [
         'ViT-S/14', 'ViT-B/14', None, None]
-    # docs/evaluation.md (paper table cells), ViT-S/14: DINOv2 vs MoSiC
+    # docs/evaluation.md (reference numbers per table cell), ViT-S/14:
+    # DINOv2 vs MoSiC; sources: tests/test_paper_numbers.py
     expect = {'voc-hummingbird': {'mIoU 1/128': (56.0, 62.5),
                                   'mIoU 1/1': (77.0, 78.2)},
               'ade-hummingbird': {'mIoU 1/1': (38.8, 40.7)},
-              'voc-linear': {'mIoU': (78.9, 79.7)},
+              'voc-linear': {'mIoU': (None, 79.7)},
               'ade-linear': {'mIoU': (37.9, 39.6)},
               'voc-overcluster': {'mIoU K=500': (58.6, 60.2)},
               'davis-videoclust': {'mIoU': (57.4, 58.9)},
@@ -312,10 +314,11 @@ def test_table_prints_paper_numbers_for_matching_backbone():
     from mosic_mm.apis import evaluate as tool
     r = dict(arch='ViT-S/14', metrics={'mIoU K=21': 0.5, 'mIoU K=500': 0.6},
              reference=reference_numbers('voc-overcluster', 'ViT-S/14'),
-             data_root='d', protocol='p', notes=[], reference_source='src')
+             data_root='d', protocol='p', notes=[],
+             reference_source=reference_sources('voc-overcluster', 'ViT-S/14'))
     md = tool.bench_table({'voc-overcluster': {'m': r}}, ['m'], 'paper')
-    assert 'paper DINOv2 ViT-S/14 | paper MoSiC ViT-S/14' in md
-    assert '| voc-overcluster | mIoU K=500 | 60.00 | 58.6 | 60.2 |' in md
+    assert 'ref DINOv2 ViT-S/14 | ref MoSiC ViT-S/14' in md
+    assert '| voc-overcluster | mIoU K=500 | 60.00 | 58.6* | 60.2* |' in md
     assert '| voc-overcluster | mIoU K=21 | 50.00 | - | - |' in md
     assert 'Preset: **paper** (the paper protocols)' in md
 

@@ -13,10 +13,11 @@ Named paper benchmarks (mosic_mm/evaluation/benchmarks.py):
     python tools/evaluate.py bench NAME MODEL [MODEL ...] [--preset paper|fast]
     python tools/evaluate.py all-paper MODEL [MODEL ...] [--out-dir DIR]
 
-print ours beside the paper's DINOv2 / MoSiC numbers (ViT-S/14, ViT-B/14)
-and write one Markdown + JSON table; ``--preset fast`` without
-``--data-root`` runs on synthetic data in each benchmark's layout (written
-on first use under .cache/synthetic_layouts). Under torchrun
+print ours beside the reference DINOv2 / MoSiC numbers (ViT-S/14, ViT-B/14;
+each with its source, ``*`` = unverified) and write one Markdown + JSON
+table; ``--preset fast`` without ``--data-root`` runs on synthetic data in
+each benchmark's layout (written on first use under
+.cache/synthetic_layouts). Under torchrun
 (tools/dist_evaluate.sh) the feature extraction is sharded over ranks; only
 rank 0 prints and writes.
 MODEL: a training config (.py: its initialisation under its seed, i.e. the

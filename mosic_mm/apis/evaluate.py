@@ -196,43 +196,58 @@ def data_roots(entries: Sequence[str], names: Sequence[str],
             default(BENCHMARKS[n]) for n in names}
 
 
-def _fmt(v) -> str:
-    return '-' if v is None else f'{v:.1f}'
+def _fmt(v, source: Optional[str] = None) -> str:
+    """A reference number x100; ``*`` marks one whose source is not a
+    primary one (:func:`mosic_mm.evaluation.benchmarks.is_verified`)."""
+    from mosic_mm.evaluation.benchmarks import is_verified
+    if v is None:
+        return '-'
+    return f'{v:.1f}' + ('' if is_verified(source) else '*')
 
 
 def bench_table(results: dict, columns: List[str], preset: str) -> str:
     """Markdown table: one row per (benchmark, metric); ours x100 per
-    model, then the paper's DINOv2 / MoSiC numbers per backbone size."""
+    model, then the reference DINOv2 / MoSiC numbers per backbone size
+    (``*``: unverified), and below it the source of each of them."""
     archs = list(dict.fromkeys(
         results[n][c]['arch'] for n in results for c in columns
         if results[n][c]['arch']))
     head = ['benchmark', 'metric', *columns]
     for a in archs:
-        head += [f'paper DINOv2 {a}', f'paper MoSiC {a}']
+        head += [f'ref DINOv2 {a}', f'ref MoSiC {a}']
     lines = [f'Preset: **{preset}** '
              + ('(the paper protocols)' if preset == 'paper' else
                 '(fast CPU preset, NOT the paper protocols: numbers are not '
-                'comparable with the paper columns)'),
+                'comparable with the reference columns)'),
              '', '| ' + ' | '.join(head) + ' |',
              '|' + '---|' * len(head)]
+    sources = []
     for n, per_model in results.items():
         first = per_model[columns[0]]
         for m in first['metrics']:
             row = [n, m] + [f'{100 * per_model[c]["metrics"][m]:.2f}'
                             for c in columns]
             for a in archs:
-                ref = next((per_model[c]['reference'].get(m) for c in columns
-                            if per_model[c]['arch'] == a), None) or {}
-                row += [_fmt(ref.get('DINOv2')), _fmt(ref.get('MoSiC'))]
+                r = next((per_model[c] for c in columns
+                          if per_model[c]['arch'] == a), {})
+                ref = r.get('reference', {}).get(m) or {}
+                src = (r.get('reference_source') or {}).get(m) or {}
+                for model in ('DINOv2', 'MoSiC'):
+                    v, s = ref.get(model), src.get(model)
+                    row.append(_fmt(v, s))
+                    if v is not None or s:
+                        sources.append(f'- `{n}` {m}, {model} {a} = '
+                                       f'{_fmt(v, s)}: {s or "NO SOURCE"}')
             lines.append('| ' + ' | '.join(row) + ' |')
     lines += ['', 'Protocols:']
     for n, per_model in results.items():
         r = per_model[columns[0]]
         lines.append(f'- `{n}` on `{r["data_root"]}`: {r["protocol"]}; '
                      + '; '.join(r['notes']))
-    if archs:
-        src = next(iter(results.values()))[columns[0]]['reference_source']
-        lines.append(f'\nPaper numbers: {src}.')
+    if sources:
+        lines += ['', 'Reference numbers (`*` = unverified: not read from '
+                  'the MoSiC paper, arXiv 2506.08694, or its README; '
+                  '`-` = not given) and their sources:', *sources]
     return '\n'.join(lines) + '\n'
 
 

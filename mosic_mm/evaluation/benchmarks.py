@@ -8,11 +8,13 @@ settings the MoSiC authors ran (every constant below), ``'fast'`` = the
 same code at CPU/test sizes (tiny inputs, few probe iterations, no memory
 cap). A result always carries the preset it used.
 
-Reference numbers (mIoU x100) are the MoSiC (ICCV 2025, arXiv 2506.08694)
-tables for ViT-S/14 (DINOv2 start vs MoSiC) and ViT-B/14 (MoSiC in-context VOC
-only) as a secondary source reports them, not yet checked against the paper;
-docs/evaluation.md lists them per table cell. A ``None`` is a number that
-source does not give.
+Reference numbers (mIoU x100, DINOv2 start vs MoSiC, ViT-S/14 and ViT-B/14)
+each carry their own source (:data:`_REFERENCES`, :func:`reference_sources`),
+printed beside them. A source that starts with :data:`UNVERIFIED` was not
+read from a primary source (the MoSiC paper, arXiv 2506.08694, or the
+SMSD75/MoSiC README); such a number is never printed as the paper's.
+docs/evaluation.md lists them per table cell. A ``None`` is a number no
+source gives.
 
 Datasets are read with :mod:`.paper_data` (real layouts, and the
 synthetic frame folders); :mod:`.runners` holds one runner per protocol
@@ -41,14 +43,106 @@ from .synthetic_data import (DEFAULT_VIDEOS, FAST_LAYOUTS,
                              ensure_synthetic_videos, synthetic_layout)
 
 __all__ = ['Benchmark', 'BENCHMARKS', 'SYNTHETIC_BENCHMARKS', 'PRESETS',
-           'detect_arch', 'reference_numbers', 'run_benchmark',
-           'settings_of', 'default_root']
+           'detect_arch', 'reference_numbers', 'reference_sources',
+           'is_verified', 'UNVERIFIED', 'run_benchmark', 'settings_of',
+           'default_root']
 
 PRESETS = ('paper', 'fast')
 
 _S, _B = 'ViT-S/14', 'ViT-B/14'
-_SRC = ('MoSiC paper tables as a secondary source reports them, not yet '
-        'checked against the paper (docs/evaluation.md)')
+
+#: the prefix of the source of every number not read from a primary source
+UNVERIFIED = 'unverified: secondary summary'
+#: the secondary summary all reference numbers were taken from; the MoSiC
+#: paper's tables could not be read here and SMSD75/MoSiC README@fed4637
+#: gives no numbers (docs/evaluation.md)
+SUMMARY = ('en.papernotes.org/ICCV2025/self_supervised/mosic_optimal-'
+           'transport_motion_trajectory_for_dense_self-supervised_learning')
+
+
+def _summary(row: str, col: str) -> str:
+    """Source of a number that only :data:`SUMMARY` gives."""
+    return f'{UNVERIFIED} ({SUMMARY}, table "Main Results", row "{row}", ' \
+        f'column "{col}")'
+
+
+def _summary_b14(what: str) -> str:
+    """Source of a ViT-B/14 number, which :data:`SUMMARY` gives in its text
+    below the table."""
+    return f'{UNVERIFIED} ({SUMMARY}, "Main Results" text: "MoSiC-B14 ' \
+        f'... {what}")'
+
+
+_ICL, _VSS = 'In-context Scene Understanding', \
+    'Unsupervised Video Semantic Seg.'
+_NECO_78_9 = (
+    'not given: the 78.9 the secondary summary puts here is, in '
+    'vpariza/NeCo README@fccbdfd (and earlier; table "some of our results '
+    'on Pascal VOC 2012 based on DINOv2 backbone", row "DINOv2 | ViT-S/14", '
+    'column "linear"), NeCo post-trained from DINOv2 ViT-S/14, not DINOv2 '
+    '(README@3932160 now gives 81.4 there); the MoSiC paper\'s DINOv2 '
+    'number was not found')
+
+
+def _s14(metric: str, row: str, dino: float, mosic: float) -> list:
+    """The ViT-S/14 DINOv2 and MoSiC rows of one row of :data:`SUMMARY`."""
+    return [(metric, _S, 'DINOv2', dino, _summary(row, 'DINOv2-S14')),
+            (metric, _S, 'MoSiC', mosic, _summary(row, 'MoSiC-S14'))]
+
+
+#: benchmark -> rows (metric, arch, model, value x100 or None, source): the
+#: one home of the reference numbers and where each comes from.
+_REFERENCES = {
+    'voc-hummingbird': [
+        *_s14('mIoU 1/128', f'{_ICL} | Pascal VOC (1/128)', 56.0, 62.5),
+        *_s14('mIoU 1/1', f'{_ICL} | Pascal VOC (1/1)', 77.0, 78.2),
+        ('mIoU 1/128', _B, 'MoSiC', 65.5,
+         _summary_b14('Pascal VOC in-context (1/128) reaches 65.5')),
+        ('mIoU 1/1', _B, 'MoSiC', 80.5,
+         _summary_b14('and (1/1) reaches 80.5'))],
+    'ade-hummingbird': _s14('mIoU 1/1', f'{_ICL} | ADE20K (1/1)', 38.8,
+                            40.7),
+    'voc-linear': [
+        ('mIoU', _S, 'DINOv2', None, _NECO_78_9),
+        ('mIoU', _S, 'MoSiC', 79.7,
+         _summary('Linear Segmentation | Pascal VOC', 'MoSiC-S14'))],
+    'ade-linear': _s14('mIoU', 'Linear Segmentation | ADE20K', 37.9, 39.6),
+    'voc-overcluster': _s14('mIoU K=500',
+                            'Frozen Clustering | Pascal VOC (K=500)', 58.6,
+                            60.2),
+    'davis-videoclust': _s14('mIoU', f'{_VSS} | DAVIS (F-Clustering)', 57.4,
+                             58.9),
+    'ytvos-videoclust': _s14('mIoU', f'{_VSS} | YTVOS (F-Clustering)', 56.3,
+                             60.6),
+}
+
+
+#: how a primary source starts: a table of the paper, or the official
+#: README at a commit (e.g. "arXiv 2506.08694v2 Table 1, row '...', column
+#: '...'")
+PRIMARY = ('arXiv 2506.08694', 'SMSD75/MoSiC README@')
+
+
+def is_verified(source: Optional[str]) -> bool:
+    """Whether a reference number's ``source`` is a primary one (None, no
+    source, is not)."""
+    return bool(source) and source.startswith(PRIMARY)
+
+
+def _refs(name: str) -> dict:
+    """reference / reference_source of benchmark ``name`` from
+    :data:`_REFERENCES`: {arch: {metric: {'DINOv2', 'MoSiC'}}}, every model
+    of a listed metric present for both archs (None / no source where no
+    row gives it)."""
+    rows = _REFERENCES.get(name, [])
+    metrics = list(dict.fromkeys(r[0] for r in rows))
+    ref = {a: {m: dict(DINOv2=None, MoSiC=None) for m in metrics}
+           for a in (_S, _B)} if rows else {}
+    src = {a: {m: {} for m in metrics} for a in (_S, _B)} if rows else {}
+    for metric, arch, model, value, source in rows:
+        ref[arch][metric][model] = value
+        src[arch][metric][model] = source
+    return dict(reference=ref, reference_source=src)
 
 
 @dataclass(frozen=True)
@@ -68,6 +162,8 @@ class Benchmark:
         settings: {'paper': {...}, 'fast': {...}} every constant of the run.
         metrics: metric names the run returns (fractions in [0, 1]).
         reference: {arch: {metric: {'DINOv2': x100 or None, 'MoSiC': ...}}}.
+        reference_source: the same keys -> where each number comes from
+            (:func:`is_verified`); both from :func:`_refs`.
         deviations: where ours differs from the authors' code.
     """
     name: str
@@ -80,22 +176,9 @@ class Benchmark:
     metrics: Tuple[str, ...]
     reference: Dict[str, Dict[str, Dict[str, Optional[float]]]] = field(
         default_factory=dict)
-    reference_source: str = _SRC
+    reference_source: Dict[str, Dict[str, Dict[str, str]]] = field(
+        default_factory=dict)
     deviations: Tuple[str, ...] = ()
-
-
-def _ref(s_dino, s_mosic, b_dino=None, b_mosic=None):
-    return {_S: dict(DINOv2=s_dino, MoSiC=s_mosic),
-            _B: dict(DINOv2=b_dino, MoSiC=b_mosic)}
-
-
-def _by_metric(**per_metric):
-    """{metric: {arch: {...}}} -> {arch: {metric: {...}}}."""
-    out = {_S: {}, _B: {}}
-    for metric, ref in per_metric.items():
-        for arch, nums in ref.items():
-            out[arch][metric.replace('__', ' ').replace('_', '/')] = nums
-    return out
 
 
 _HB_FAST = dict(input_size=56, memory_size=None, batch_size=8)
@@ -151,9 +234,7 @@ def _registry() -> Dict[str, Benchmark]:
             'Hummingbird in-context segmentation as MoSiC hummingbird_eval.sh '
             '/ open-hummingbird-eval (Balazevic et al. 2023)',
             _hb_settings((128, 1)), ('mIoU 1/128', 'mIoU 1/1'),
-            _by_metric(mIoU__1_128=_ref(56.0, 62.5, None, 65.5),
-                       mIoU__1_1=_ref(77.0, 78.2, None, 80.5)),
-            deviations=_HB_DEV),
+            **_refs('voc-hummingbird'), deviations=_HB_DEV),
         Benchmark(
             'ade-hummingbird', 'hummingbird', 'ade20k',
             'data/ade/ADEChallengeData2016',
@@ -161,14 +242,14 @@ def _registry() -> Dict[str, Benchmark]:
             'Hummingbird in-context segmentation (ADE20K, label 0 ignored) '
             'as MoSiC hummingbird_eval.sh / open-hummingbird-eval',
             _hb_settings((1, )), ('mIoU 1/1', ),
-            _by_metric(mIoU__1_1=_ref(38.8, 40.7)), deviations=_HB_DEV),
+            **_refs('ade-hummingbird'), deviations=_HB_DEV),
         Benchmark(
             'voc-linear', 'linear', 'voc2012', 'data/VOCdevkit/VOC2012',
             dict(train='train + aug', val='val'),
             'NeCo linear segmentation (vpariza/NeCo), which MoSiC reports; '
             'configs/benchmarks/mmseg/linear_vit{s,b}14_voc12aug.py',
             dict(paper=dict(_LINEAR), fast=dict(_LINEAR_FAST)), ('mIoU', ),
-            _by_metric(mIoU=_ref(78.9, 79.7)),
+            **_refs('voc-linear'),
             deviations=('mmseg Runner + BNLinearHead instead of NeCo\'s '
                         'Lightning module (same 448 px input, 100x100 '
                         'scoring, SGD 0.01, 25 epochs)', )),
@@ -178,7 +259,7 @@ def _registry() -> Dict[str, Benchmark]:
             'NeCo linear segmentation (ADE20K, 150 classes, 0 ignored); '
             'configs/benchmarks/mmseg/linear_vit{s,b}14_ade20k.py',
             dict(paper=dict(_LINEAR), fast=dict(_LINEAR_FAST)), ('mIoU', ),
-            _by_metric(mIoU=_ref(37.9, 39.6)),
+            **_refs('ade-linear'),
             deviations=('mmseg Runner + BNLinearHead instead of NeCo\'s '
                         'Lightning module', )),
         Benchmark(
@@ -189,8 +270,7 @@ def _registry() -> Dict[str, Benchmark]:
             dict(paper=dict(_OC), fast=dict(_OC, input_size=56, mask_size=56,
                                             num_images=None)),
             ('mIoU K=21', 'mIoU K=100', 'mIoU K=300', 'mIoU K=500'),
-            {_S: {'mIoU K=500': dict(DINOv2=58.6, MoSiC=60.2)},
-             _B: {'mIoU K=500': dict(DINOv2=None, MoSiC=None)}},
+            **_refs('voc-overcluster'),
             deviations=('K = 100/300/500 cluster with 50/100/200 faiss '
                         'centroids as the official code does '
                         '(OFFICIAL_KMEANS_CENTROIDS)', )),
@@ -200,7 +280,7 @@ def _registry() -> Dict[str, Benchmark]:
             "TimeT's video clustering (SMSD75/Timetuning evaluation.py, "
             'frame-wise, K=10), which MoSiC reports',
             dict(paper=dict(vc), fast=dict(vc, input_size=56, eval_size=56)),
-            ('mIoU', ), _by_metric(mIoU=_ref(57.4, 58.9)),
+            ('mIoU', ), **_refs('davis-videoclust'),
             deviations=('seeded frame sampling (TimeT: unseeded '
                         'random.sample)', )),
         Benchmark(
@@ -209,7 +289,7 @@ def _registry() -> Dict[str, Benchmark]:
             "TimeT's video clustering on YouTube-VOS 2019 (category labels "
             'from meta.json), frame-wise, K=10',
             dict(paper=dict(vc), fast=dict(vc, input_size=56, eval_size=56)),
-            ('mIoU', ), _by_metric(mIoU=_ref(56.3, 60.6)),
+            ('mIoU', ), **_refs('ytvos-videoclust'),
             deviations=("TimeT evaluates its unseeded 20 % held-out train "
                         "videos (val1/); this benchmark reads <root>/valid: "
                         "to follow TimeT, pass --data-root ytvos2019=ROOT "
@@ -221,7 +301,7 @@ def _registry() -> Dict[str, Benchmark]:
             "DINO's eval_video_segmentation.py label propagation, scored "
             'with the davis2017-evaluation J&F (not in the MoSiC tables)',
             dict(paper=dict(_PROP), fast=dict(_PROP, input_size=56)),
-            ('J&F', 'J', 'F'), {},
+            ('J&F', 'J', 'F'),
             deviations=('frames resized to a multiple of the patch (14) '
                         'instead of DINO\'s /8 or /16', )),
     ]
@@ -250,6 +330,17 @@ def reference_numbers(name: str, arch: Optional[str]
     if arch is None:
         return {}
     return copy.deepcopy(BENCHMARKS[name].reference.get(arch, {}))
+
+
+def reference_sources(name: str, arch: Optional[str]
+                      ) -> Dict[str, Dict[str, str]]:
+    """{metric: {'DINOv2': source, 'MoSiC': source}} of the numbers of
+    :func:`reference_numbers` (a model without a number may lack one)."""
+    if name not in BENCHMARKS:
+        raise KeyError(f'unknown benchmark {name!r}')
+    if arch is None:
+        return {}
+    return copy.deepcopy(BENCHMARKS[name].reference_source.get(arch, {}))
 
 
 # ------------------------------------------------ the synthetic frame folders
@@ -331,7 +422,8 @@ def run_benchmark(name: Union[str, Benchmark], vit: torch.nn.Module,
 
     Returns:
         dict(benchmark, preset, arch, metrics {name: [0, 1]}, reference
-        {metric: {'DINOv2', 'MoSiC'}} (x100), settings, notes, protocol).
+        {metric: {'DINOv2', 'MoSiC'}} (x100), reference_source (the same
+        keys: each number's source), settings, notes, protocol).
     """
     if isinstance(name, Benchmark):
         bench = name
@@ -350,10 +442,11 @@ def run_benchmark(name: Union[str, Benchmark], vit: torch.nn.Module,
         backbone_cfg=info.get('backbone_cfg'))
     if not data_root and preset == 'fast' and bench.dataset in FAST_LAYOUTS:
         notes.append(f'synthetic {bench.dataset} layout (no data root given)')
-    ref = reference_numbers(bench.name, arch) if bench.name in BENCHMARKS \
-        else {}
+    known = bench.name in BENCHMARKS
+    ref = reference_numbers(bench.name, arch) if known else {}
+    src = reference_sources(bench.name, arch) if known else {}
     return dict(benchmark=bench.name, preset=preset, arch=arch,
                 data_root=root, metrics=metrics, reference=ref,
-                reference_source=bench.reference_source,
+                reference_source=src,
                 protocol=bench.protocol, settings=s, notes=notes,
                 deviations=list(bench.deviations))
