@@ -1,6 +1,7 @@
 # Linear probe on the synthetic videos' frames (6 classes), CPU-sized: the
-# demo backbone (configs/mosic_vits_synthetic.py) at 112 px, 200 iterations.
-# The default checkpoint is the demo's training checkpoint (student); an
+# backbone of configs/mosic_vits_synthetic.py at 112 px, 200 iterations.
+# The default checkpoint is that config's training checkpoint
+# (`tools/train.py configs/mosic_vits_synthetic.py`, student); an
 # exported backbone file works the same (prefix 'backbone.').
 _base_ = ['./_base_/linear.py']
 checkpoint = 'work_dirs/mosic_vits_synthetic/iter_1000.pth'
