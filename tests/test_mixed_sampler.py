@@ -275,6 +275,16 @@ def _run_train(*args, **kw):
     return out
 
 
+def _last_iter(work_dir) -> int:
+    """Iteration of the checkpoint ``last_checkpoint`` names (0: none)."""
+    try:
+        name = (work_dir / 'last_checkpoint').read_text().strip()
+    except FileNotFoundError:
+        return 0
+    digits = osp.basename(name)[len('iter_'):-len('.pth')]
+    return int(digits) if digits.isdigit() else 0
+
+
 def _scalars(work_dir):
     """{iter: record} of every run's vis_data/scalars.json (later wins)."""
     out = {}
@@ -329,7 +339,8 @@ def test_kill_9_mid_epoch_then_resume_draws_the_same_batches(two_roots,
     target = random.Random(seed).randint(1, 7)
     try:
         deadline = time.time() + 300
-        while not osp.exists(work / f'iter_{target}.pth'):
+        # last_checkpoint, not the .pth: it is written after the checkpoint
+        while _last_iter(work) < target:
             assert proc.poll() is None, 'training ended before the kill'
             assert time.time() < deadline
             time.sleep(0.005)
@@ -347,11 +358,19 @@ def test_kill_9_mid_epoch_then_resume_draws_the_same_batches(two_roots,
     rec = _scalars(work)
     assert sorted(rec) == list(range(1, 9)), (killed_at, seed)
     # same clips, crops and token masks (numpy's and torch's RNG states are
-    # restored after the epoch's dataloader iterator is made): same losses
+    # restored after the epoch's dataloader iterator is made): same losses.
+    # Up to the last bits: two processes once differed by 1.2e-7 (relative)
+    # at iteration 2, before the kill (likely MKL's GEMM, whose rounding may
+    # follow its operands' memory alignment, which differs between a process
+    # that saved a checkpoint every iteration and one that did not); a resume
+    # that draws other crops or masks changed the loss by 8 % (checked with
+    # torch's RNG state not restored).
     for i in range(1, 9):
-        assert rec[i]['loss'] == ref_rec[i]['loss'], (i, killed_at, seed)
+        assert rec[i]['loss'] == pytest.approx(ref_rec[i]['loss'], rel=1e-5,
+                                               abs=0), (i, killed_at, seed)
         assert rec[i]['clips_mose'] == ref_rec[i]['clips_mose']
     a = torch.load(work / 'iter_8.pth', map_location='cpu')
     b = torch.load(ref / 'iter_8.pth', map_location='cpu')
     for k in b['state_dict']:
-        assert torch.equal(a['state_dict'][k], b['state_dict'][k]), k
+        torch.testing.assert_close(a['state_dict'][k], b['state_dict'][k],
+                                   rtol=1e-4, atol=1e-6, msg=k)
