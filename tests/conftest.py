@@ -179,6 +179,22 @@ def tiny_train_overrides(data_root: str, max_iters: int = 2) -> dict:
     }
 
 
+def scalar_records(work_dir, key: str = 'loss') -> dict:
+    """{iteration: record} of the records holding ``key`` in every run's
+    ``vis_data/scalars.json`` under ``work_dir`` (later runs win)."""
+    import glob
+    import json
+    records = {}
+    for path in sorted(glob.glob(osp.join(str(work_dir), '*', 'vis_data',
+                                          'scalars.json'))):
+        with open(path) as f:
+            for line in f:
+                rec = json.loads(line)
+                if key in rec:
+                    records[rec['iter']] = rec
+    return records
+
+
 def tiny_train_options(data_root: str, max_iters: int = 2) -> list:
     """The same overrides as ``--cfg-options`` arguments."""
     def cli(v):

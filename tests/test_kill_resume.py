@@ -1,6 +1,5 @@
 """kill -9 a real training process, resume, and get the uninterrupted run."""
 import glob
-import json
 import os
 import os.path as osp
 import random
@@ -11,7 +10,8 @@ import time
 import pytest
 import torch
 
-from conftest import REPO, SYNTHETIC_CONFIG, tiny_train_options
+from conftest import (REPO, SYNTHETIC_CONFIG, scalar_records,
+                      tiny_train_options)
 
 
 def train_cmd(work_dir, data_root, max_iters, *extra, options=()):
@@ -35,15 +35,7 @@ def run_train(*args, timeout=300, **kwargs):
 def logged(work_dir, key='loss'):
     """{iteration: value} from every run's vis_data/scalars.json in
     work_dir (later runs win)."""
-    values = {}
-    for path in sorted(glob.glob(osp.join(str(work_dir), '*', 'vis_data',
-                                          'scalars.json'))):
-        with open(path) as f:
-            for line in f:
-                rec = json.loads(line)
-                if key in rec:
-                    values[rec['iter']] = rec[key]
-    return values
+    return {i: rec[key] for i, rec in scalar_records(work_dir, key).items()}
 
 
 def load(path):

@@ -3,8 +3,6 @@ dataset with its ratio (or in proportion to size, the official behaviour),
 deterministically, sharded over ranks and resumable mid-epoch;
 MixedVideoDataset names the datasets, counts their clips and refuses
 overlapping or broken mixes; configs/mosic_vits_mixed.py trains on CPU."""
-import glob
-import json
 import os.path as osp
 import random
 import subprocess
@@ -16,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import REPO
+from conftest import REPO, scalar_records
 from mosic_mm.datasets import mixed_sampler
 from mosic_mm.datasets.mixed_sampler import (MixedRatioSampler, check_ratios,
                                              epoch_order, ratio_quotas)
@@ -285,19 +283,6 @@ def _last_iter(work_dir) -> int:
     return int(digits) if digits.isdigit() else 0
 
 
-def _scalars(work_dir):
-    """{iter: record} of every run's vis_data/scalars.json (later wins)."""
-    out = {}
-    for path in sorted(glob.glob(osp.join(str(work_dir), '*', 'vis_data',
-                                          'scalars.json'))):
-        with open(path) as f:
-            for line in f:
-                rec = json.loads(line)
-                if 'loss' in rec:
-                    out[rec['iter']] = rec
-    return out
-
-
 @pytest.mark.parametrize('ratios,expected', [
     (None, {'ytvos': 12, 'mose': 4}),      # sizes 6 : 2 (official)
     ('[1,3]', {'ytvos': 4, 'mose': 12}),   # ratios, whatever the sizes
@@ -309,7 +294,7 @@ def test_train_mixed_config_counts_clips_per_dataset(two_roots, tmp_path,
                                       f'{ratios}', )
     log = _run_train(work, two_roots, options=opts)
     # 2 epochs of 8 clips, batch 2: 8 iterations; counts exact per epoch
-    rec = _scalars(work)
+    rec = scalar_records(work)
     assert sorted(rec) == list(range(1, 9))
     assert {k: rec[8][f'clips_{k}'] for k in expected} == expected
     assert rec[4]['clips_ytvos'] + rec[4]['clips_mose'] == 8
@@ -327,7 +312,7 @@ def test_kill_9_mid_epoch_then_resume_draws_the_same_batches(two_roots,
     opts = ('train_dataloader.sampler.ratios=[1,3]', 'model.mask_ratio=0.25')
     ref, work = tmp_path / 'ref', tmp_path / 'killed'
     _run_train(ref, two_roots, options=opts, checkpoint_interval=8)
-    ref_rec = _scalars(ref)
+    ref_rec = scalar_records(ref)
 
     seed = random.randrange(2 ** 32)
     proc = subprocess.Popen(_train_cmd(work, two_roots, options=opts,
@@ -355,7 +340,7 @@ def test_kill_9_mid_epoch_then_resume_draws_the_same_batches(two_roots,
     log = _run_train(work, two_roots, '--resume', options=opts,
                      checkpoint_interval=1)
     assert 'SamplerResumeHook: epoch' in log, log[-3000:]
-    rec = _scalars(work)
+    rec = scalar_records(work)
     assert sorted(rec) == list(range(1, 9)), (killed_at, seed)
     # same clips, crops and token masks (numpy's and torch's RNG states are
     # restored after the epoch's dataloader iterator is made): same losses.
