@@ -29,9 +29,10 @@ import shutil
 import subprocess
 import sys
 import time
-from typing import Dict, List
+from typing import Dict
 
 from mosic_mm.apis import REPO
+from mosic_mm.apis.common import torchrun_command
 
 TEMPLATE_FRAMES = (30, 60, 120, 250)
 KINETICS_CONFIG = osp.join(REPO, 'configs', 'mosic_vits_kinetics.py')
@@ -220,13 +221,6 @@ JOBS = dict(start=job_start, memory=job_memory)
 
 
 # ------------------------------------------------------------ extraction
-def _free_port() -> int:
-    import socket
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
 def _extract_options(root: str, index_file: str) -> Dict[str, str]:
     """configs/mosic_vits_kinetics.py on the collection, its index, the
     StaticTracker (the bookkeeping is measured, not a tracker)."""
@@ -239,9 +233,7 @@ def _extract_options(root: str, index_file: str) -> Dict[str, str]:
 def _torchrun_extract(opts: Dict[str, str]) -> dict:
     """tools/extract_tracks.py on 2 ranks (gloo): wall seconds and each
     rank's summary line."""
-    cmd = [sys.executable, '-m', 'torch.distributed.run',
-           '--nproc_per_node=2', f'--master_port={_free_port()}',
-           osp.join(REPO, 'tools', 'extract_tracks.py'), KINETICS_CONFIG,
+    cmd = [*torchrun_command(2), osp.join(REPO, 'tools', 'extract_tracks.py'), KINETICS_CONFIG,
            '--launcher', 'pytorch', '--cfg-options',
            *[f'{k}={v}' for k, v in opts.items()]]
     t0 = time.perf_counter()
@@ -257,12 +249,6 @@ def _torchrun_extract(opts: Dict[str, str]) -> dict:
     return dict(wall_s=wall, summary=lines)
 
 
-def _manifest_ids(path: str) -> List[str]:
-    """The video ids of one manifest file."""
-    with open(path, encoding='utf-8') as f:
-        return [line.rsplit(' ', 1)[0] for line in f if ' ' in line]
-
-
 def measure_extraction(root: str, index_file: str, remaining: int,
                        header_sample: int = 2000) -> dict:
     """Extraction with the manifest on a collection whose videos are all
@@ -273,6 +259,7 @@ def measure_extraction(root: str, index_file: str, remaining: int,
     import mosic_mm  # noqa: F401
     from mosic_mm.apis.common import load_job_config
     from mosic_mm.apis.extract_tracks import (extract_video, make_plan,
+                                              read_manifest,
                                               read_manifests,
                                               settings_digest)
     from mosic_mm.datasets.track_cache import (cache_path, default_cache_dir,
@@ -294,7 +281,7 @@ def measure_extraction(root: str, index_file: str, remaining: int,
     prev = osp.join(mdir, 'rank_previous.txt')
     for name in os.listdir(mdir) if osp.isdir(mdir) else ():
         if name != 'rank_previous.txt':  # undo an earlier benchmark's run
-            for vid in _manifest_ids(osp.join(mdir, name)):
+            for vid in read_manifest(osp.join(mdir, name)):
                 os.remove(cache_path(cache_dir, vid))
             os.remove(osp.join(mdir, name))
     if not osp.isfile(prev):  # a previous run that finished these videos

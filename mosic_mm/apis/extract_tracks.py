@@ -142,19 +142,25 @@ def settings_digest(plan: dict, dataset) -> str:
     return hashlib.sha1(text.encode('utf-8')).hexdigest()[:12]
 
 
+def read_manifest(path: str) -> Dict[str, int]:
+    """``{video id: file size}`` of one manifest file (later lines win; a
+    torn line of a killed run is ignored or names no real video)."""
+    done: Dict[str, int] = {}
+    with open(path, encoding='utf-8') as f:
+        for line in f:
+            vid, _, size = line.rstrip('\n').rpartition(' ')
+            if vid and size.isdigit():
+                done[vid] = int(size)
+    return done
+
+
 def read_manifests(folder: str) -> Dict[str, int]:
-    """``{video id: file size}`` of the manifests of ``folder`` (every
-    ``rank*.txt``, later lines win; a torn line of a killed run is
-    ignored or names no real video)."""
+    """:func:`read_manifest` of every ``rank*.txt`` of ``folder``."""
     done: Dict[str, int] = {}
     if osp.isdir(folder):
         for name in sorted(os.listdir(folder)):
             if name.startswith('rank') and name.endswith('.txt'):
-                with open(osp.join(folder, name), encoding='utf-8') as f:
-                    for line in f:
-                        vid, _, size = line.rstrip('\n').rpartition(' ')
-                        if vid and size.isdigit():
-                            done[vid] = int(size)
+                done.update(read_manifest(osp.join(folder, name)))
     return done
 
 
@@ -221,6 +227,7 @@ def _extract_dataset(config: str, plan: dict, overwrite: bool,
                                                UnreadableTrackFile,
                                                cache_path, default_cache_dir,
                                                header_mismatch, read_header)
+    from mosic_mm.datasets.video_trajectory_dataset import video_id_getter
     from mosic_mm.registry import DATASETS, TRANSFORMS
     from mosic_mm.trackers import build_tracker
     from mmcv.transforms import Compose
@@ -236,8 +243,7 @@ def _extract_dataset(config: str, plan: dict, overwrite: bool,
             'the dataset has window_step=None: every start frame is a window '
             '(one tracked clip per frame of each video); set window_step')
 
-    video_id = getattr(dataset, 'video_id', None) or (
-        lambda i: dataset.get_data_info(i)['video_id'])
+    video_id = video_id_getter(dataset)
     order = sorted(range(len(dataset)), key=video_id)
     if limit is not None:
         order = order[:limit]

@@ -10,12 +10,12 @@ Every failed run's log is kept under ``<out>/failed``.
 import os
 import os.path as osp
 import shutil
-import socket
 import subprocess
 import sys
 import time
 
 from mosic_mm.apis import REPO
+from mosic_mm.apis.common import torchrun_command
 
 CONFIG = osp.join(REPO, 'configs', 'mosic_vits_synthetic.py')
 
@@ -51,16 +51,8 @@ def train_options(root: str, cache: str, iters: int) -> list:
         'default_hooks.logger.interval=1']
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 def command(job: str, args, run_dir: str, root: str, cache: str) -> list:
-    torchrun = [sys.executable, '-m', 'torch.distributed.run',
-                f'--nproc_per_node={args.nproc}',
-                f'--master_port={free_port()}']
+    torchrun = torchrun_command(args.nproc)
     if job == 'extract':
         return torchrun + [
             osp.join(REPO, 'tools', 'extract_tracks.py'), CONFIG,

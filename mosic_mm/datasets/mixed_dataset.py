@@ -14,7 +14,8 @@ from typing import Iterator, List, Sequence, Union
 from mmengine.dataset import BaseDataset, ConcatDataset
 from mmengine.logging import MMLogger
 
-from mosic_mm.datasets.video_trajectory_dataset import set_sample_metainfo
+from mosic_mm.datasets.video_trajectory_dataset import (set_sample_metainfo,
+                                                        video_id_getter)
 from mosic_mm.engine.hooks.run_summary_hook import SOURCE_KEY
 from mosic_mm.registry import DATASETS
 
@@ -37,8 +38,7 @@ def cache_identity(dataset) -> str:
 
 def iter_video_ids(dataset) -> Iterator[str]:
     """The video ids of a dataset (``video_id(i)`` where it has it)."""
-    get = getattr(dataset, 'video_id', None) or (
-        lambda i: dataset.get_data_info(i)['video_id'])
+    get = video_id_getter(dataset)
     return (get(i) for i in range(len(dataset)))
 
 

@@ -1,7 +1,7 @@
 """Videos (frame folders or video files) sampled as fixed-length clips."""
 import os
 import os.path as osp
-from typing import List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 from mmengine.dataset import BaseDataset
@@ -113,6 +113,14 @@ def set_sample_metainfo(data, **meta) -> None:
     sample = data.get('data_samples') if isinstance(data, dict) else None
     if hasattr(sample, 'set_metainfo'):
         sample.set_metainfo(meta)
+
+
+def video_id_getter(dataset) -> Callable[[int], str]:
+    """``idx -> video id`` of ``dataset``: its ``video_id`` (no data info
+    built, :meth:`VideoTrajectoryDataset.video_id`) where it has one, else
+    the ``video_id`` of ``get_data_info(idx)``."""
+    return getattr(dataset, 'video_id', None) or (
+        lambda i: dataset.get_data_info(i)['video_id'])
 
 
 def add_skip_count(data, count: int) -> None:
