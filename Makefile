@@ -53,10 +53,10 @@ demo: $(DEV)
 
 # image-SSL start | +image SSL | +MoSiC static | +MoSiC (docs/mini_reproduction.md)
 reproduce-mini: $(CORE)
-	$(PY) tools/reproduce_mini.py
+	$(PY) tools/lab/reproduce_mini.py
 
 benchmarks: $(CORE)
-	bash tools/benchmark_docs.sh
+	bash tools/lab/benchmark_docs.sh
 
 clean:
 	rm -rf $(VENV) .cache work_dirs

@@ -37,7 +37,7 @@ def test_jpeg_size_matches_pil(tmp_path):
 
 
 def test_reduced_decode_equals_full_decode_720p(tmp_path):
-    from mosic_mm.benchmark.input_data import render_720p
+    from tools.lab.lib.input_data import render_720p
     frame = render_720p(seed=3, num_frames=1)[0]
     path = str(tmp_path / 'f.jpg')
     cv2.imwrite(path, frame[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 90])

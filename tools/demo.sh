@@ -9,12 +9,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
-"$PY" tools/reproduce_mini.py --demo --python "$PY" "$@"
+"$PY" tools/lab/reproduce_mini.py --demo --python "$PY" "$@"
 # The whole mini reproduction (an image-SSL start, then MoSiC on static,
 # DIS and exact tracks vs more image SSL, 3 seeds) takes ~24 min on 2 cores
 # the first time (~15 with its start and tracks cached), beyond the demo's
 # budget, so it is opt-in: MINI=1 or make reproduce-mini.
 if [ "${MINI:-0}" = 1 ]; then
     echo
-    "$PY" tools/reproduce_mini.py --python "$PY"
+    "$PY" tools/lab/reproduce_mini.py --python "$PY"
 fi

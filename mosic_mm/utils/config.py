@@ -31,10 +31,11 @@ def find_missing_base(path: str, _seen=None) -> Optional[Tuple[str, str]]:
     return None
 
 
-def load_config(path: str) -> Config:
-    """``Config.fromfile(path)`` with clear errors: a missing config file or
-    a missing ``_base_`` (naming the config that names it, and the path it
-    resolves to), or a ``'pkg::'`` base that cannot be resolved.
+def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
+    """``Config.fromfile(path)`` with ``cfg_options`` (``--cfg-options``
+    overrides) merged, and clear errors: a missing config file or a missing
+    ``_base_`` (naming the config that names it, and the path it resolves
+    to), or a ``'pkg::'`` base that cannot be resolved.
 
     Raises:
         ConfigError: as above (nothing was created or written).
@@ -52,7 +53,7 @@ def load_config(path: str) -> Config:
             f'the _base_ of {parent}; relative _base_ paths are resolved '
             'from the folder of the config that names them)')
     try:
-        return Config.fromfile(path)
+        cfg = Config.fromfile(path)
     except ModuleNotFoundError as e:
         if 'pkg_resources' in str(e):
             raise ConfigError(
@@ -61,3 +62,17 @@ def load_config(path: str) -> Config:
                 '(not installed: setuptools >= 82 dropped it). Vendor the '
                 'base config as a file and name it by its path.') from e
         raise
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
+def registry_scope(cfg: Optional[Config] = None):
+    """A context in which registries build in ``cfg``'s ``default_scope``
+    (mmpretrain when unset or without a config), restoring the caller's
+    default scope on exit: a Runner built inside (mmseg's, say) leaves no
+    scope behind that breaks the next build."""
+    from mmengine.registry import DefaultScope
+    scope = (cfg.get('default_scope') if cfg is not None else None) \
+        or 'mmpretrain'
+    return DefaultScope.overwrite_default_scope(scope)

@@ -7,10 +7,9 @@ import sys
 import pytest
 import torch
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, osp.join(REPO, 'tools'))
-import gpu_check  # noqa: E402
-from mosic_mm.apis.gpu_check import TINY_ARCH, build_loader  # noqa: E402
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+from tools.lab import gpu_check  # noqa: E402
+from tools.lab.gpu_check import TINY_ARCH, build_loader  # noqa: E402
 
 
 def test_gpu_check_tiny_cpu(tmp_path):
@@ -41,7 +40,7 @@ def test_step_flops_scale_with_batch():
     """count_step_flops counts batch 1 and scales: the real batch-3 step
     counts the same within 1 % (only prototypes / Sinkhorn are not per
     clip)."""
-    from mosic_mm.benchmark.gpu_demand import count_step_flops
+    from tools.lab.lib.gpu_demand import count_step_flops
     cfg = osp.join(REPO, 'configs', 'mosic_vits_ytvos.py')
     over = dict(arch=TINY_ARCH, img_size=56)
     one = count_step_flops(cfg, 3, 3, 16, 56, over)
@@ -73,7 +72,7 @@ def test_step_flops_scale_with_batch():
 
 
 def test_gpu_check_sh_help():
-    out = subprocess.run(['bash', osp.join(REPO, 'tools', 'gpu_check.sh'),
+    out = subprocess.run(['bash', osp.join(REPO, 'tools', 'lab', 'gpu_check.sh'),
                           '--help'], capture_output=True, text=True,
                          env={'PYTHON': sys.executable,
                               'PATH': '/usr/bin:/bin'})

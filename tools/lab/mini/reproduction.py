@@ -2,7 +2,7 @@
 the synthetic data, the image-SSL start (cached, digest-checked, its backbone
 committed as assets/mini/imgssl_start.pth), side-by-side subprocess jobs and
 their evaluation through tools/evaluate.py. ``tools/reproduce_mini.py`` parses
-its arguments and calls :mod:`mosic_mm.apis.mini_demo`."""
+its arguments and calls :mod:`tools.lab.mini.demo`."""
 import hashlib
 import json
 import os
@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 
-from mosic_mm.apis import REPO
+from tools.lab import REPO
 
 PRETRAIN_CFG = 'configs/mini/imgssl_pretrain.py'
 CONTROL_B_CFG = 'configs/mini/imgssl_continue.py'

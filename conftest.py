@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.abspath(__file__))
 SYNTHETIC_CONFIG = osp.join(REPO, 'configs', 'mosic_vits_synthetic.py')
 
 # A ViT/14 small enough for CPU tests: 56 px -> 4x4 tokens.
@@ -88,7 +88,7 @@ def free_port() -> int:
 def load_tool(script: str):
     """``tools/<script>`` (e.g. 'evaluate.py') imported as a module."""
     import importlib.util
-    name = osp.splitext(script)[0] + '_tool'
+    name = osp.splitext(script)[0].replace('/', '_') + '_tool'
     spec = importlib.util.spec_from_file_location(
         name, osp.join(REPO, 'tools', script))
     mod = importlib.util.module_from_spec(spec)
@@ -235,3 +235,21 @@ def hide_modules_prelude(blocked: tuple) -> str:
         for _name in BLOCKED:
             assert importlib.util.find_spec(_name) is None, _name
         """)
+
+
+def random_clip_batch(B=2, T=3, N=5, size=56, seed=0) -> dict:
+    """A data batch of ``B`` random uint8 clips [T,3,size,size] with random
+    tracks [T,N,2] inside the frame and random visibility (70 % visible):
+    what a MoSiC dataloader gives, before the data preprocessor."""
+    import torch
+    from mmpretrain.structures import DataSample
+    g = torch.Generator().manual_seed(seed)
+    clips = torch.randint(0, 256, (B, T, 3, size, size), generator=g,
+                          dtype=torch.uint8)
+    samples = []
+    for _ in range(B):
+        s = DataSample()
+        s.set_field(torch.rand(T, N, 2, generator=g) * (size - 1), 'tracks')
+        s.set_field(torch.rand(T, N, generator=g) > 0.3, 'visibility')
+        samples.append(s)
+    return dict(inputs=list(clips), data_samples=samples)

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from mosic_mm.apis.benchmark_collection import (_Linker, benchmark_collection,
+from tools.lab.benchmark_collection import (_Linker, benchmark_collection,
                                                 format_markdown,
                                                 measure_extraction)
 

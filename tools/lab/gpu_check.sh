@@ -2,10 +2,10 @@
 # One short check (< 5 min) on a CUDA machine: step time, data wait, peak GPU
 # memory and achieved TFLOP/s of ViT-S/14 and ViT-B/14 at 8 clips x 12 frames
 # x 256 points (bf16 teacher), the input pipeline's clips/s with all cores and
-# the resulting GPU utilisation (tools/gpu_check.py; docs/benchmarks.md).
-#   bash tools/gpu_check.sh                     # on the GPU node
-#   bash tools/gpu_check.sh --device cpu --tiny # smoke test without a GPU
+# the resulting GPU utilisation (tools/lab/gpu_check.py; docs/benchmarks.md).
+#   bash tools/lab/gpu_check.sh                     # on the GPU node
+#   bash tools/lab/gpu_check.sh --device cpu --tiny # smoke test without a GPU
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 PY=${PYTHON:-.venv/bin/python}
-exec "$PY" tools/gpu_check.py "$@"
+exec "$PY" tools/lab/gpu_check.py "$@"

@@ -2,8 +2,8 @@
 pipeline on realistic 720p data (:mod:`.input_data`), per way of loading the
 frames (:data:`MODES`).
 
-Used by ``mosic_mm.apis.benchmark_input`` (``tools/benchmark_input.py``,
-``tools/benchmark.py --input-only``) and ``mosic_mm.apis.gpu_check``.
+Used by ``tools/lab/benchmark_input.py``
+and ``tools/lab/gpu_check.py``.
 Everything runs in one process on one thread (a DataLoader worker's
 setting), modes interleaved clip by clip so that the ratios are measured
 side by side. Times are CPU seconds of the process (``time.process_time``),

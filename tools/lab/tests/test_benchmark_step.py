@@ -9,9 +9,9 @@ import torch
 
 import mosic_mm  # noqa: F401
 from conftest import REPO, SYNTHETIC_CONFIG, tiny_model_cfg
-from mosic_mm.benchmark import reference_loss
+from tools.lab.lib.reference_loss import reference_loss
 from mosic_mm.registry import MODELS
-from test_mosic import _batch
+from conftest import random_clip_batch as _batch
 
 
 @pytest.mark.parametrize('trainable', [None, 1])
@@ -45,7 +45,7 @@ def test_reference_mode_gives_our_loss_and_gradients(trainable):
 def test_benchmark_tool_prints_both_modes_and_ratios(tmp_path):
     out = tmp_path / 'bench.json'
     proc = subprocess.run(
-        [sys.executable, osp.join(REPO, 'tools', 'benchmark.py'),
+        [sys.executable, osp.join(REPO, 'tools', 'lab', 'benchmark_step.py'),
          SYNTHETIC_CONFIG, '--mode', 'both', '--iters', '1', '--warmup', '0',
          '--batch', '1', '--frames', '3', '--points', '16', '--size', '56',
          '--out', str(out), '--cfg-options',

@@ -7,7 +7,7 @@ import os
 import os.path as osp
 import time
 
-from mosic_mm.apis.mini_reproduction import (
+from tools.lab.mini.reproduction import (
     ARM_KEYS, CONTROL_B_CFG, DEMO_CFG, DEMO_REFERENCE, MOSIC_CFG, RANDOM_CFG,
     _arm_options, _evaluate, _run, _run_all, check_start_asset, config_digest,
     data_root_of, ensure_data, ensure_start, mean_colour_baseline,

@@ -1,26 +1,26 @@
-"""Kinetics-scale collections (``tools/benchmark_collection.py``,
-docs/benchmarks.md "A collection of 650,000 videos").
+"""Kinetics-scale collection benchmark (docs/benchmarks.md, "A collection of
+650,000 videos").
 
-Generates (once, under ``root``) a Kinetics-400-like collection of video
-files, ``train/<class>/<id>_<start>_<end>.mp4`` with a list file
-(``train_videos.txt``, the ``ann_file`` of configs/mosic_vits_kinetics.py):
-``num_classes`` class folders, every file a hard link to one of four tiny
-mp4 templates (32x32, 30 / 60 / 120 / 250 frames; a fresh copy of a
-template every 60,000 links, ext4's limit being 65,000), so 650,000 entries
-cost 650,000 directory entries and a few inodes. Then measures, each in a
-fresh process:
+    python tools/lab/benchmark_collection.py [--root /tmp/collection650k]
+        [--videos 650000] [--classes 700] [--workers 4] [--remaining 2000]
+        [--repeats 3] [--skip-extraction] [--markdown FILE] [--out JSON]
 
-- the cold start (listing + decord frame counts, index written) and the
-  warm start (index mapped) of ``VideoTrajectoryDataset``;
-- memory of the rank process and of each DataLoader worker after every
-  worker has read every entry once (``/proc/<pid>/smaps_rollup``: USS =
-  private pages, PSS = proportional share), for the index and for
-  mmengine's own data list (pickled into one numpy buffer, the default, or a
-  plain Python list);
-- track extraction on 2 ranks with the manifest: extracting the last videos
-  of a collection whose other videos are done, then a run with nothing
-  left, against the header check per file a resume needs without it.
+Generates (once, under --root) a Kinetics-like collection of hard-linked
+tiny .mp4 files with its list file, then measures the dataset's cold and
+warm start with the video index, the memory of the rank and of each
+DataLoader worker (index vs mmengine's data list) and track extraction on 2
+ranks with the manifest.
 """
+import argparse
+import json
+import os.path as osp
+import sys
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
+
+from tools.lab.lib.measure import machine_description  # noqa: E402
 import json
 import os
 import os.path as osp
@@ -31,8 +31,8 @@ import sys
 import time
 from typing import Dict
 
-from mosic_mm.apis import REPO
-from mosic_mm.apis.common import torchrun_command
+from tools.lab.lib.processes import torchrun_command
+
 
 TEMPLATE_FRAMES = (30, 60, 120, 250)
 KINETICS_CONFIG = osp.join(REPO, 'configs', 'mosic_vits_kinetics.py')
@@ -116,7 +116,7 @@ def dataset_cfg(root: str, index_file=None) -> dict:
 def _child(job: str, **kw) -> dict:
     """Run ``job`` in a fresh Python process; its JSON result."""
     code = ('import json, sys, time; t = time.perf_counter(); import '
-            'mosic_mm; t = time.perf_counter() - t; from mosic_mm.apis import '
+            'mosic_mm; t = time.perf_counter() - t; from tools.lab import '
             'benchmark_collection as b; r = b.JOBS[sys.argv[1]](**json.loads('
             'sys.argv[2])); r["import_s"] = t; print("RESULT " + '
             'json.dumps(r))')
@@ -406,3 +406,39 @@ def format_markdown(r: dict) -> str:
         out += ['', '```'] + e['first_run']['summary'] + \
             e['second_run']['summary'] + ['```']
     return '\n'.join(out)
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--root', default='/tmp/collection650k')
+    p.add_argument('--videos', type=int, default=650000)
+    p.add_argument('--classes', type=int, default=700)
+    p.add_argument('--workers', type=int, default=4,
+                   help='DataLoader workers whose memory is measured')
+    p.add_argument('--remaining', type=int, default=2000,
+                   help='videos left to extract in the extraction run')
+    p.add_argument('--repeats', type=int, default=3,
+                   help='warm starts timed (the median is reported)')
+    p.add_argument('--skip-extraction', action='store_true')
+    p.add_argument('--markdown', help='append the tables to this file')
+    p.add_argument('--out', help='write the numbers as JSON')
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    result = benchmark_collection(args.root, args.videos, args.classes,
+                                  args.workers, args.remaining, args.repeats,
+                                  args.skip_extraction)
+    text = format_markdown(result)
+    print(machine_description())
+    print(text)
+    if args.out:
+        with open(args.out, 'w') as f:
+            json.dump(result, f, indent=1)
+    if args.markdown:
+        with open(args.markdown, 'a') as f:
+            f.write(f'\n{machine_description()}\n\n{text}\n')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,16 +1,16 @@
 """The input-pipeline benchmark: its modes compute the same clips, its
-GPU-demand arithmetic, and the CLI (tools/benchmark.py --input-only)."""
+GPU-demand arithmetic, and the CLI (tools/lab/benchmark_input.py)."""
 import os.path as osp
 import sys
 
 import numpy as np
 import pytest
 
-from mosic_mm.benchmark.gpu_demand import cores_needed, data_wait_fraction
-from mosic_mm.benchmark.input_data import prepare_data
-from mosic_mm.benchmark.input_pipeline import STAGES, build_pipeline, run_modes
+from tools.lab.lib.gpu_demand import cores_needed, data_wait_fraction
+from tools.lab.lib.input_data import prepare_data
+from tools.lab.lib.input_pipeline import STAGES, build_pipeline, run_modes
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 HW, SIZE = (72, 128), (32, 32)
 
 
@@ -88,8 +88,8 @@ def test_video_modes_reduced_equals_today(tmp_path_factory):
 
 def test_profile_video_decode_counts_packets(tmp_path_factory):
     pytest.importorskip('av')
-    from mosic_mm.benchmark.decode_profile import profile_video_decode
-    from mosic_mm.benchmark.input_data import make_dataset
+    from tools.lab.lib.decode_profile import profile_video_decode
+    from tools.lab.lib.input_data import make_dataset
     root = make_dataset(str(tmp_path_factory.mktemp('pv')), 1, 40,
                         kind='video', hw=HW)
     path = osp.join(root, 'videos', 'video000.mp4')
@@ -110,8 +110,8 @@ def test_decoder_settings_take_effect(tmp_path_factory):
     av = pytest.importorskip('av')
     if 'libx264' not in av.codecs_available:
         pytest.skip('PyAV without libx264')
-    from mosic_mm.benchmark.decode_profile import profile_decoder_settings
-    from mosic_mm.benchmark.input_data import make_dataset
+    from tools.lab.lib.decode_profile import profile_decoder_settings
+    from tools.lab.lib.input_data import make_dataset
     d = tmp_path_factory.mktemp('ds')
     h264 = osp.join(make_dataset(str(d / 'h'), 1, 24, kind='video_h264',
                                  hw=HW), 'videos', 'video000.mp4')
@@ -119,7 +119,7 @@ def test_decoder_settings_take_effect(tmp_path_factory):
                                  hw=HW), 'videos', 'video000.mp4')
     clips = [[2, 9, 16, 23]]
     # the settings' 'exact' is the training reader
-    from mosic_mm.benchmark.decode_profile import _read_with_settings
+    from tools.lab.lib.decode_profile import _read_with_settings
     from mosic_mm.datasets.video_io import read_video
     for path in (h264, mp4v):
         np.testing.assert_array_equal(
@@ -160,11 +160,10 @@ def test_run_modes_times_every_stage(tiny):
         res['cache']['stages_s']['decode']
 
 
-def test_cli_input_only(tmp_path, capsys):
-    sys.path.insert(0, osp.join(REPO, 'tools'))
-    import benchmark
+def test_cli_writes_every_table(tmp_path, capsys):
+    from tools.lab import benchmark_input
     md = tmp_path / 'b.md'
-    benchmark.main(['configs/mosic_vits_ytvos.py', '--input-only', '--root',
+    benchmark_input.main(['--root',
                     str(tmp_path / 'd'), '--kinds', 'jpeg', 'video',
                     '--source-hw', '72', '128', '--videos', '1',
                     '--video-frames', '12', '--frames', '3', '--stride', '2',
@@ -172,7 +171,7 @@ def test_cli_input_only(tmp_path, capsys):
                     '--grid', '8', '--clips', '2', '--batch', '2',
                     '--gpu-step-ms', '10', '--markdown', str(md)])
     text = md.read_text()
-    assert 'Command: `python tools/benchmark_input.py' in text
+    assert 'Command: `python tools/lab/benchmark_input.py' in text
     from mosic_mm.datasets.video_io import _pyav_available
     for row in ('| reference:', '| today:', '| reduced:', '| cache:',
                 '| jpeg | cache | 10 ms step |', '| video | reduced |',
@@ -193,9 +192,8 @@ def test_cli_long_gop_drift(tmp_path):
     av = pytest.importorskip('av')
     if 'libx264' not in av.codecs_available:
         pytest.skip('PyAV without libx264')
-    sys.path.insert(0, osp.join(REPO, 'tools'))
-    import benchmark_input
-    from mosic_mm.apis import benchmark_input as input_api
+    from tools.lab import benchmark_input as input_api
+    benchmark_input = input_api
     args = ['--root', str(tmp_path / 'd'), '--kinds', 'video_h264',
             '--source-hw', '72', '128', '--videos', '1', '--video-frames',
             '12', '--frames', '3', '--stride', '2', '--window-step', '2',

@@ -1,20 +1,41 @@
-"""The input-pipeline benchmark on generated 720p data
-(``tools/benchmark_input.py``, ``tools/benchmark.py --input-only``).
+"""Input-pipeline benchmark on generated 720p data (also
+``tools/benchmark.py --input-only``).
 
-Generates (once, under ``args.root``) 1280x720 JPEG frame folders and 720p
-.mp4 files of the project's synthetic videos
-(:mod:`mosic_mm.benchmark.input_data`), then times the training pipeline per
-mode on one thread (:mod:`mosic_mm.benchmark.input_pipeline`), profiles
-video decoding and the decoder settings that trade pixels for time
-(:mod:`mosic_mm.benchmark.decode_profile`), and the cores needed to feed
-one GPU (:mod:`mosic_mm.benchmark.gpu_demand`).
+    python tools/lab/benchmark_input.py [--kinds jpeg video] [--modes ...]
+        [--clips 16] [--videos 4] [--video-frames 96] [--batch 8]
+        [--gpu-step-ms MS] [--node-cores 16] [--markdown FILE] [--out JSON]
+
+Generates (once, under --root) 1280x720 JPEG frame folders (quality 90) and
+720p .mp4 files of the project's synthetic videos upscaled with camera-like
+texture, a track cache for them and the frame caches (raw and JPEG), then
+times the training pipeline (LoadClip, ClipResize, LoadTracks,
+ClipRandomResizedCrop, ClipFlip, SelectTracks, PackTrackInputs, collate) per
+mode on one thread (one DataLoader worker core), modes interleaved clip by
+clip. Prints clips/s per core, the decode / resize / crop / tracks / collate
+breakdown, ratios to today's pipeline and the reference's way, the
+difference of reduced decode and of the frame cache from today's frames,
+the decoder settings that trade pixels for time (FFmpeg options such as
+skip_loop_filter, against the exact reader; with video_h264 also their drift
+along a --long-gop-frames H.264 GOP), and the cores needed to feed one GPU:
+at --gpu-step-ms, or at the step time of ViT-S/14 and ViT-B/14 (8 clips x
+12 frames x 256 points, bf16 teacher) projected from their FLOP count at
+40 % of an H100's dense bf16 peak.
 """
+import argparse
+import json
+import os.path as osp
+import sys
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
+
+from tools.lab.lib.measure import machine_description  # noqa: E402
 import os.path as osp
 import time
 
 import numpy as np
 
-from mosic_mm.apis import REPO
 
 GPU_CONFIGS = (('ViT-S/14', 'configs/mosic_vits_ytvos.py'),
                ('ViT-B/14', 'configs/mosic_vitb_ytvos.py'))
@@ -29,7 +50,7 @@ def _single_thread():
 
 def prepare(args, kind: str):
     """Dataset, track cache and frame caches of one kind."""
-    from mosic_mm.benchmark.input_data import prepare_data
+    from tools.lab.lib.input_data import prepare_data
     return prepare_data(osp.join(args.root, kind), kind, args.videos,
                         args.video_frames, args.quality, args.frames,
                         args.stride, args.window_step,
@@ -65,7 +86,7 @@ def fidelity(ds, pipes: dict, num: int = 3) -> dict:
 def video_profile(ds, size, num: int) -> dict:
     """Median over ``num`` training clips of
     :func:`profile_video_decode` (ms per clip)."""
-    from mosic_mm.benchmark.decode_profile import profile_video_decode
+    from tools.lab.lib.decode_profile import profile_video_decode
     from mosic_mm.datasets.video_trajectory_dataset import sample_clip_indices
     rows = []
     for c in range(num):
@@ -80,7 +101,7 @@ def video_profile(ds, size, num: int) -> dict:
 def decoder_settings(ds, size, num: int) -> dict:
     """:func:`profile_decoder_settings` on ``num`` training clips of the
     first video."""
-    from mosic_mm.benchmark.decode_profile import profile_decoder_settings
+    from tools.lab.lib.decode_profile import profile_decoder_settings
     from mosic_mm.datasets.video_trajectory_dataset import sample_clip_indices
     info = ds.get_data_info(0)
     clips = [sample_clip_indices(info['total_frames'], ds.clip_len,
@@ -99,8 +120,8 @@ def long_gop_drift(args, size) -> dict:
     """Error of the loop-filter settings on a clip at the start, middle
     and end of a ``--long-gop-frames`` H.264 video with one key frame
     (x264 defaults): ``{'first-last frame': settings table}``."""
-    from mosic_mm.benchmark.decode_profile import profile_decoder_settings
-    from mosic_mm.benchmark.input_data import make_dataset
+    from tools.lab.lib.decode_profile import profile_decoder_settings
+    from tools.lab.lib.input_data import make_dataset
     n = args.long_gop_frames
     span = (args.frames - 1) * args.stride + 1
     root = make_dataset(osp.join(args.root, 'video_h264_long'), 1, n,
@@ -116,7 +137,7 @@ def long_gop_drift(args, size) -> dict:
 
 def benchmark_input(args) -> dict:
     """The input-pipeline benchmark with the options of
-    ``tools/benchmark_input.py`` (``args``: its parsed arguments): per video
+    ``tools/lab/benchmark_input.py`` (``args``: its parsed arguments): per video
     kind, the timing of each mode, fidelity, decode profile and decoder
     settings; the long-GOP drift (H.264); the GPU step times to feed.
     Single-threaded (torch, OpenCV), as a DataLoader worker."""
@@ -125,9 +146,9 @@ def benchmark_input(args) -> dict:
     from mmengine.registry import init_default_scope
 
     import mosic_mm  # noqa: F401
-    from mosic_mm.benchmark.gpu_demand import (H100_BF16_DENSE_TFLOPS,
+    from tools.lab.lib.gpu_demand import (H100_BF16_DENSE_TFLOPS,
                                                count_step_flops)
-    from mosic_mm.benchmark.input_pipeline import build_pipeline, run_modes
+    from tools.lab.lib.input_pipeline import build_pipeline, run_modes
     from mosic_mm.datasets.video_io import _pyav_available
     init_default_scope('mmpretrain')
     MMLogger.get_instance('mosic_benchmark', log_level='ERROR')
@@ -204,9 +225,9 @@ def _settings_table(label: str, tables: dict) -> list:
 
 def format_tables(res: dict) -> str:
     """The Markdown tables of a :func:`benchmark_input` result."""
-    from mosic_mm.benchmark.gpu_demand import (cores_needed,
+    from tools.lab.lib.gpu_demand import (cores_needed,
                                                data_wait_fraction)
-    from mosic_mm.benchmark.input_pipeline import MODES, STAGES
+    from tools.lab.lib.input_pipeline import MODES, STAGES
     a = res['args']
     src = f"{a['source_hw'][1]}x{a['source_hw'][0]}"
     lines = [f"clips of T={a['frames']} frames (stride {a['stride']}) from "
@@ -302,3 +323,77 @@ def format_tables(res: dict) -> str:
                 lines.append(f'| {kind} | {m} | {name} | {1e3 * step:.1f} | '
                              f'{need:.1f} | {100 * wait:.1f} % |')
     return '\n'.join(lines)
+
+def parse_args(argv=None):
+    from tools.lab.lib.input_pipeline import MODES
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--root', default=osp.join(REPO, '.cache',
+                                              'input_benchmark'),
+                   help='where the generated data sets live (reused)')
+    p.add_argument('--kinds', nargs='+',
+                   default=['jpeg', 'video', 'video_h264'],
+                   choices=['jpeg', 'video', 'video_h264'],
+                   help='video: mp4v (OpenCV), a key frame every 12 frames; '
+                   'video_h264: x264 defaults (B-frames, key frame every '
+                   '250 frames / scene cut, needs PyAV)')
+    p.add_argument('--modes', nargs='+', default=list(MODES),
+                   choices=list(MODES))
+    p.add_argument('--videos', type=int, default=4)
+    p.add_argument('--video-frames', type=int, default=96,
+                   help='frames per generated video (YT-VOS: ~30-180)')
+    p.add_argument('--quality', type=int, default=90)
+    p.add_argument('--source-hw', type=int, nargs=2, default=[720, 1280],
+                   metavar=('H', 'W'), help='generated frame size')
+    p.add_argument('--clips', type=int, default=16,
+                   help='timed clips per mode (+1 warm-up)')
+    p.add_argument('--frames', type=int, default=12, help='T')
+    p.add_argument('--stride', type=int, default=6)
+    p.add_argument('--window-step', type=int, default=12)
+    p.add_argument('--size', type=int, default=224)
+    p.add_argument('--points', type=int, default=256)
+    p.add_argument('--grid', type=int, default=32)
+    p.add_argument('--batch', type=int, default=8, help='clips per GPU step')
+    p.add_argument('--gpu-step-ms', type=float, action='append',
+                   help='GPU step time(s) to feed (default: projected from '
+                   'the FLOP count of ViT-S/14 and ViT-B/14)')
+    p.add_argument('--gpu-tflops', type=float, default=None,
+                   help='sustained GPU TFLOP/s for the projection (default '
+                   '40%% of H100 dense bf16 peak)')
+    p.add_argument('--node-cores', type=int, default=16)
+    p.add_argument('--profile-clips', type=int, default=3,
+                   help='video clips profiled (demux / decode / colour '
+                   'conversion / resize)')
+    p.add_argument('--no-profile', action='store_true',
+                   help='skip the decode profile and the decoder settings')
+    p.add_argument('--settings-clips', type=int, default=2,
+                   help='clips per video kind for the decoder-settings '
+                   'table (FFmpeg options that trade pixels for time)')
+    p.add_argument('--long-gop-frames', type=int, default=250,
+                   help='frames of the one-key-frame H.264 video on which '
+                   'the error of the loop-filter settings is measured at '
+                   'the start, middle and end of its GOP (0: skip)')
+    p.add_argument('--no-fidelity', action='store_true',
+                   help='skip the pixel-difference measurement')
+    p.add_argument('--out', help='write results as JSON')
+    p.add_argument('--markdown', help='append the tables to this file')
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    res = benchmark_input(args)
+    table = format_tables(res)
+    print(table)
+    if args.out:
+        with open(args.out, 'w') as f:
+            json.dump(res, f, indent=1)
+    if args.markdown:
+        cmd = 'python tools/lab/benchmark_input.py ' + ' '.join(
+            sys.argv[1:] if argv is None else argv)
+        with open(args.markdown, 'a') as f:
+            f.write(f'\nMachine: {machine_description()}\n\n'
+                    f'Command: `{cmd}`\n\n{table}\n')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,7 +1,7 @@
 """The input benchmark's data: the project's synthetic videos at 720p as
 JPEG frame folders or .mp4 files, a track cache for them and frame caches,
-written once and reused (``mosic_mm.apis.benchmark_input``,
-``mosic_mm.apis.gpu_check``)."""
+written once and reused (``tools/lab/benchmark_input.py``,
+``tools/lab/gpu_check.py``)."""
 import os
 import os.path as osp
 from typing import Sequence

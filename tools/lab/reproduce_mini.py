@@ -18,11 +18,11 @@ import argparse
 import os.path as osp
 import sys
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-from mosic_mm.apis.mini_reproduction import (  # noqa: E402
+from tools.lab.mini.reproduction import (  # noqa: E402
     ARM_KEYS, DEMO_CFG, DEMO_REFERENCE, START_ASSET)
 
 
@@ -70,7 +70,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
-    from mosic_mm.apis.mini_demo import demo, run
+    from tools.lab.mini.demo import demo, run
     args = parse_args(argv)
     return demo(args) if args.demo else run(args)
 

@@ -1,5 +1,5 @@
-"""The mini reproduction (mosic_mm/apis/mini_*.py behind
-tools/reproduce_mini.py, configs/mini/): the
+"""The mini reproduction (tools/lab/mini/ behind
+tools/lab/reproduce_mini.py, configs/mini/): the
 image-SSL pretraining config runs, its cached start is reused, and the MoSiC
 configs start from exactly its backbone."""
 import json
@@ -12,8 +12,8 @@ import torch
 
 from conftest import REPO, load_tool
 
-from mosic_mm.apis import mini_demo as md
-from mosic_mm.apis import mini_reproduction as rm
+from tools.lab.mini import demo as md
+from tools.lab.mini import reproduction as rm
 
 
 def _tiny_options(data_root):
@@ -512,7 +512,7 @@ def test_demo_trains_evaluates_and_says_where_things_are(
         score = 0.5 if label == 'start' else 0.51
         return [{m: score for m in metrics} for _ in models]
     monkeypatch.setattr(md, '_evaluate', fake_evaluate)
-    load_tool('reproduce_mini.py').main(['--demo', '--out', str(tmp_path)])
+    load_tool('lab/reproduce_mini.py').main(['--demo', '--out', str(tmp_path)])
     kinds = [c[0] for c in calls]
     assert kinds[0] == 'data' and calls[0][2] == rm.DEMO_CFG
     assert sorted(kinds[1:3]) == ['eval start', 'extract']  # side by side
@@ -540,11 +540,11 @@ def test_demo_trains_evaluates_and_says_where_things_are(
 
 def test_write_reference_needs_the_demo_and_several_seeds():
     with pytest.raises(SystemExit):
-        load_tool('reproduce_mini.py').parse_args(['--write-reference', '--seeds', '0', '1'])
+        load_tool('lab/reproduce_mini.py').parse_args(['--write-reference', '--seeds', '0', '1'])
     with pytest.raises(SystemExit):
-        load_tool('reproduce_mini.py').parse_args(['--demo', '--write-reference'])
-    args = load_tool('reproduce_mini.py').parse_args(['--demo'])
+        load_tool('lab/reproduce_mini.py').parse_args(['--demo', '--write-reference'])
+    args = load_tool('lab/reproduce_mini.py').parse_args(['--demo'])
     assert (args.seeds, args.start, args.out) == (
         [0], rm.START_ASSET, 'work_dirs/mini_demo')
-    args = load_tool('reproduce_mini.py').parse_args([])
+    args = load_tool('lab/reproduce_mini.py').parse_args([])
     assert args.seeds == [0, 1, 2] and args.start != rm.START_ASSET

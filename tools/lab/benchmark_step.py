@@ -1,22 +1,47 @@
-"""Timing MoSiC training iterations, ours against the reference
-implementation (``tools/benchmark.py``).
+"""Time MoSiC training iterations, ours against the reference implementation.
+
+    python tools/lab/benchmark_step.py CONFIG [--batch B] [--frames T] [--points N]
+        [--size S] [--iters I] [--mode ours|reference|both] [--data
+        synthetic|config] [--out FILE.json] [--cfg-options k=v ...]
+
+Per mode it prints the median iteration time and clips/s, a breakdown
+(data wait, tracking, teacher forward, student forward, sampling, projector,
+Sinkhorn, loss, backward, optimizer, EMA), the peak memory (RSS on CPU, max
+allocated on CUDA) and the achieved FLOP/s of the step as a fraction of this
+device's dense-matmul peak, which the tool measures itself. ``both`` runs each
+mode in its own process (so peak memory is per mode) and prints ours /
+reference ratios.
 
 - ours: the training path (`MoSiC.loss`), tracks given (as from the cache).
-- reference: the official code's way with the same weights and inputs --
+- reference: the official code's way with the same weights and inputs —
   student on all T frames, feature maps upsampled to the input resolution
-  before sampling, tracks computed by the configured tracker every step
-  (:func:`mosic_mm.benchmark.reference_loss`).
+  before sampling, tracks computed by the configured tracker every step.
 """
+import argparse
 import contextlib
+import json
+import os
+import os.path as osp
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 
-import numpy as np
-import torch
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
 
-from mosic_mm.apis.common import load_job_config
-from mosic_mm.benchmark.measure import (current_memory_mb, matmul_peak_gflops,
-                                        peak_memory_mb, timed)
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from mmengine.config import DictAction  # noqa: E402
+
+from mosic_mm.utils.config import load_config, registry_scope  # noqa: E402
+from tools.lab.lib.measure import (current_memory_mb,  # noqa: E402
+                                   machine_description, matmul_peak_gflops,
+                                   peak_memory_mb, timed)
+
+
 
 STAGES = ('data_wait', 'tracking', 'preprocess', 'teacher', 'student',
           'sampling', 'projector', 'sinkhorn', 'loss', 'backward', 'optimizer',
@@ -94,7 +119,7 @@ def make_batch(clips: torch.Tensor, tracks, vis):
 
 def benchmark_mode(args) -> dict:
     """Time ``args.mode`` ('ours' or 'reference') on this process with the
-    options of ``tools/benchmark.py`` (``args``: its parsed arguments).
+    options of this script (``args``: its parsed arguments).
 
     Returns:
         dict: the shape, median iteration time and clips/s, the per-stage
@@ -106,11 +131,11 @@ def benchmark_mode(args) -> dict:
     from torch.profiler import ProfilerActivity, profile
     from torch.utils.flop_counter import FlopCounterMode
 
-    from mosic_mm.benchmark import reference_loss
+    from tools.lab.lib.reference_loss import reference_loss
     from mosic_mm.registry import MODELS
 
     from mmengine.logging import MMLogger
-    cfg = load_job_config(args.config, args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)
     MMLogger.get_instance('mosic_benchmark', log_level='WARNING')
     if not args.pretrained:
         cfg.model.backbone.init_cfg = None
@@ -271,3 +296,72 @@ def format_table(results: list) -> str:
         out.append(f"  ours: sampling + Sinkhorn + loss = "
                    f"{100 * o_small / o['median_iter_s']:.1f}% of the iteration")
     return '\n'.join(out)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('config')
+    p.add_argument('--batch', type=int, default=2, help='clips per step')
+    p.add_argument('--frames', type=int, help='T (default: config clip_len)')
+    p.add_argument('--points', type=int, help='N (default: config tracks)')
+    p.add_argument('--size', type=int, help='input px (default: backbone)')
+    p.add_argument('--iters', type=int, default=5, help='timed iterations')
+    p.add_argument('--warmup', type=int, default=1)
+    p.add_argument('--mode', default='both',
+                   choices=['ours', 'reference', 'both'])
+    p.add_argument('--data', default='synthetic',
+                   choices=['synthetic', 'config'],
+                   help="synthetic: rendered clips held in memory; config: "
+                   "the config's train dataloader (data wait measured)")
+    p.add_argument('--device', default='cuda' if torch.cuda.is_available()
+                   else 'cpu')
+    p.add_argument('--out', help='write the results as JSON')
+    p.add_argument('--markdown', help='append the table, with a machine '
+                   'description and the command, to this Markdown file')
+    p.add_argument('--pretrained', action='store_true',
+                   help="load the config's backbone weights (default: "
+                   'random init, which times the same)')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction)
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(argv)
+    if args.mode != 'both':
+        with registry_scope():
+            result = benchmark_mode(args)
+        results = [result]
+    else:
+        results = []
+        argv = list(sys.argv[1:] if argv is None else argv)
+        for mode in ('ours', 'reference'):
+            with tempfile.TemporaryDirectory() as tmp:
+                out = osp.join(tmp, 'r.json')
+                cmd = [sys.executable, osp.abspath(__file__), *argv,
+                       '--mode', mode, '--out', out]
+                proc = subprocess.run(cmd, env=dict(os.environ),
+                                      capture_output=True, text=True)
+                if proc.returncode != 0:
+                    sys.exit(f'benchmark of mode {mode} failed:\n'
+                             f'{proc.stdout[-3000:]}{proc.stderr[-5000:]}')
+                with open(out) as f:
+                    results.append(json.load(f))
+    if args.out:
+        with open(args.out, 'w') as f:
+            json.dump(results if len(results) > 1 else results[0], f,
+                      indent=1)
+    if args.mode == 'both' or not args.out:
+        table = format_table(results)
+        print(table)
+        if args.markdown:
+            command = 'python tools/lab/benchmark_step.py ' + ' '.join(
+                a for a in (sys.argv[1:] if argv is None else argv))
+            with open(args.markdown, 'a') as f:
+                f.write(f'\n### `{command}`\n\nMachine: '
+                        f'{machine_description()}; '
+                        f'{time.strftime("%Y-%m-%d")}\n\n```{table}\n```\n')
+
+
+if __name__ == '__main__':
+    main()
