@@ -8,6 +8,8 @@ train_pipeline = [
          'configs/mosic_vits_epic_kitchens_videos.py (multi-GPU: torchrun '
          '--nproc_per_node 8 tools/extract_tracks.py '
          'configs/mosic_vits_epic_kitchens_videos.py --launcher pytorch)')
-    if t.type == 'LoadTracks' else t for t in _base_.train_pipeline]
+    if t.type == 'LoadTracks' else
+    dict(t, **_base_.epic_kitchens_videos_clips) if t.type == 'SampleClip' else t
+    for t in _base_.train_pipeline]
 train_dataloader = dict(
     dataset=dict(_base_.epic_kitchens_videos_train, pipeline=train_pipeline))

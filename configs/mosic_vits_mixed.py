@@ -29,8 +29,9 @@ mixed_pipeline = [
 # <data_root>/video_index.bin (docs/datasets.md, "Large collections")
 ytvos_train = dict(_base_.train_dataloader.dataset, pipeline=mixed_pipeline,
                    index_file='video_index.bin')
-mose_train = dict(_base_.mose_train, clip_len=12, frame_stride=1,
-                  pipeline=mixed_pipeline, index_file='video_index.bin')
+mose_train = dict(_base_.mose_train, index_file='video_index.bin',
+                  pipeline=[dict(t, frame_stride=1) if t.type == 'SampleClip'
+                            else t for t in mixed_pipeline])
 
 train_dataloader = dict(
     # ratios=None: proportional to size (the official behaviour)

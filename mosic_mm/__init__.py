@@ -4,14 +4,16 @@ Importing the package (configs do it through ``custom_imports``) registers its
 datasets, transforms, trackers, models and hooks into mmpretrain's registries,
 and applies the compatibility fixes of :mod:`mosic_mm.compat`.
 """
-from .compat import (register_atomic_local_backend,
+from .compat import (
+                     register_atomic_local_backend,
                      register_checkpoint_safe_globals,
-                     register_safe_checkpoint_rotation)
+                     register_safe_checkpoint_rotation,
+)
 
 register_checkpoint_safe_globals()
 register_atomic_local_backend()
 register_safe_checkpoint_rotation()
 
-from . import datasets, engine, models, trackers  # noqa: E402,F401
+from . import datasets, engine, models, tracks  # noqa: E402,F401
 
 __version__ = '0.1.0'

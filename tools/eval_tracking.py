@@ -23,8 +23,7 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-from mosic_mm.apis.eval_tracking import (DEFAULT_TRACKERS,  # noqa: E402
-                                         eval_tracking)
+from mosic_mm.apis.eval_tracking import DEFAULT_TRACKERS, eval_tracking  # noqa: E402
 
 
 def parse_args(argv=None):

@@ -8,7 +8,8 @@ videoclust (per-frame / per-clip clustering), all (the five): the paper
 protocols at their fast presets on the synthetic frame folders (default
 data/synthetic, written on first use) -- the demo's tables.
 
-Named paper benchmarks (mosic_mm/evaluation/benchmarks.py):
+Every benchmark of the one table (mosic_mm/evaluation/benchmarks.py; the
+subcommands above are its synthetic-* benchmarks):
 
     python tools/evaluate.py bench NAME MODEL [MODEL ...] [--preset paper|fast]
     python tools/evaluate.py all-paper MODEL [MODEL ...] [--out-dir DIR]
@@ -48,6 +49,34 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument('--no-progress', action='store_true')
 
 
+def _add_set(p: argparse.ArgumentParser) -> None:
+    p.add_argument('--set', nargs='+', metavar='KEY=VALUE', default=[],
+                   help='any setting of the protocol (a Python literal), e.g. '
+                   '--set k=10 fractions=(128,1); a key the protocol does '
+                   'not read is an error listing the settings '
+                   '(mosic_mm/evaluation/protocols/)')
+
+
+def _literal(text: str):
+    import ast
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def parse_settings(items) -> dict:
+    """``--set KEY=VALUE ...`` -> {key: Python literal}."""
+    out = {}
+    for item in items or ():
+        key, sep, value = item.partition('=')
+        if not sep or not key:
+            raise SystemExit(f'tools/evaluate.py --set {item}: expected '
+                             'KEY=VALUE')
+        out[key] = _literal(value)
+    return out
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('task', choices=SUBCOMMANDS)
@@ -71,16 +100,14 @@ def parse_args(argv=None):
     p.add_argument('--max-videos', type=int)
     p.add_argument('--ks', type=int, nargs='+',
                    help='overcluster K (default: C and 4C for C classes)')
-    p.add_argument('--set', nargs='+', metavar='KEY=VALUE',
-                   help='any other setting of the protocol (a Python '
-                   'literal), e.g. --set k=10 fractions=(128,1); the '
-                   "settings: SYNTHETIC_BENCHMARKS[task].settings['fast']")
+    _add_set(p)
     p.add_argument('--json', help='also write the results here')
     return p.parse_args(argv)
 
 
 def parse_bench_args(argv):
     from mosic_mm.evaluation.benchmarks import BENCHMARKS, PRESETS
+    paper = [n for n in BENCHMARKS if not n.startswith('synthetic-')]
     p = argparse.ArgumentParser(
         prog='evaluate.py bench|all-paper',
         description='named paper benchmarks (docs/evaluation.md)')
@@ -88,8 +115,8 @@ def parse_bench_args(argv):
     p.add_argument('names_and_models', nargs='+', metavar='[NAME] MODEL',
                    help='bench: NAME then MODELs; all-paper: MODELs')
     p.add_argument('--benchmarks', nargs='+', choices=list(BENCHMARKS),
-                   help='all-paper: run only these (default: all, in '
-                   'registry order)')
+                   help='all-paper: run only these (default: every paper '
+                   'benchmark, in table order)')
     p.add_argument('--preset', default='paper', choices=PRESETS,
                    help="'paper' = the authors' settings; 'fast' = CPU "
                    'sizes for tests and the demo (the table says which)')
@@ -106,6 +133,7 @@ def parse_bench_args(argv):
                    help='writes <table>.md and <table>.json here')
     p.add_argument('--work-dir', help='linear benchmarks: mmseg work dir '
                    '(default: a temporary one)')
+    _add_set(p)
     args = p.parse_args(argv)
     if args.command == 'bench':
         if len(args.names_and_models) < 2:
@@ -116,17 +144,121 @@ def parse_bench_args(argv):
                     f'{", ".join(BENCHMARKS)}')
         args.names, args.models = [name], models
     else:
-        args.names = args.benchmarks or list(BENCHMARKS)
+        args.names = args.benchmarks or paper
         args.models = args.names_and_models
     return args
 
 
+def _linear_unavailable():
+    """Why the linear protocol (an mmseg config) cannot run here, or
+    None."""
+    try:
+        import mmseg.evaluation  # noqa: F401
+
+        import mosic_mm.seg  # noqa: F401  (mmcv-lite: the stand-in first)
+    except ImportError as e:
+        return (f'the linear protocol runs an mmsegmentation config and '
+                f'mmsegmentation cannot be imported ({e}): make setup-full')
+    return None
+
+
+def run_protocols(args) -> dict:
+    """The per-protocol subcommands: the synthetic benchmarks at the fast
+    preset, one table with a column per MODEL; ``--json`` writes it."""
+    import json
+
+    from mosic_mm.apis.evaluate import (
+        SYNTHETIC,
+        evaluate_models,
+        print_table,
+        protocol_results,
+    )
+    tasks = list(SYNTHETIC) if args.task == 'all' else [args.task]
+    if 'linear' in tasks:
+        why = _linear_unavailable()
+        if why and args.task == 'linear':
+            raise SystemExit(f'tools/evaluate.py linear: {why}')
+        if why:
+            print(f'linear: skipped; {why}', file=sys.stderr)
+            tasks.remove('linear')
+    names = [SYNTHETIC[t] for t in tasks]
+    settings = parse_settings(args.set)
+    if args.input_size:
+        settings['input_size'] = args.input_size
+    if args.mask_size:
+        if args.task not in ('overcluster', 'videoclust', 'all'):
+            raise SystemExit('tools/evaluate.py --mask-size: overcluster and '
+                             'videoclust only')
+        for t in ('overcluster', 'videoclust'):
+            if t in tasks:
+                settings['mask_size' if t == 'overcluster' else
+                         'eval_size'] = args.mask_size
+    if args.ks:
+        settings['ks'] = tuple(args.ks)
+    reader = {k: getattr(args, k) for k in ('frame_step', 'max_videos')
+              if getattr(args, k) is not None}
+    try:
+        results = evaluate_models(
+            args.models, names, preset='fast',
+            data_roots={n: args.data_root for n in names},
+            config=args.config, which=args.which,
+            progress=not args.no_progress, settings=settings,
+            splits=dict(train=args.train_split, val=args.split),
+            reader_args=reader)
+    except KeyError as e:
+        raise SystemExit(f'tools/evaluate.py: {e.args[0]}') from None
+    table = protocol_results(results)
+    for col, r in next(iter(results.values())).items():
+        size = args.input_size or r['img_size']
+        print(f'{col}: evaluated at {size} px in '
+              f'{sum(results[n][col]["seconds"] for n in names):.0f} s',
+              file=sys.stderr)
+    print()
+    print(f'{args.task} on {args.data_root} ({args.split}), fast presets of '
+          'the paper protocols; scores x100')
+    print_table(list(table), table)
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(table, f, indent=1)
+    return table
+
+
+def run_benchmarks(args) -> dict:
+    """``bench`` / ``all-paper``: the benchmarks x models; rank 0 writes
+    ``<out_dir>/<name>_<preset>.md / .json`` and prints the table."""
+    import os.path as osp
+
+    from mosic_mm.apis.evaluate import (
+        data_roots,
+        evaluate_models,
+        write_bench_table,
+    )
+    try:
+        results = evaluate_models(
+            args.models, args.names, preset=args.preset,
+            data_roots=data_roots(args.data_root, args.names, args.preset),
+            config=args.config, which=args.which, device=args.device,
+            progress=not args.no_progress, work_dir=args.work_dir,
+            settings=parse_settings(args.set))
+    except KeyError as e:
+        raise SystemExit(f'tools/evaluate.py: {e.args[0]}') from None
+    name = args.names[0] if args.command == 'bench' else 'all-paper'
+    stem = f'{name}_{args.preset}'
+    table = write_bench_table(results, args.out_dir, stem, args.preset)
+    from mmengine import dist
+    if dist.get_rank() == 0:
+        print()
+        print(table)
+        print(f'wrote {osp.join(args.out_dir, stem)}.md / .json',
+              file=sys.stderr)
+    return results
+
+
 def main(argv=None):
-    from mosic_mm.apis.evaluate import evaluate_benchmarks, evaluate_protocols
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] in BENCH_COMMANDS:
-        return evaluate_benchmarks(parse_bench_args(argv))
-    return evaluate_protocols(parse_args(argv))
+        return run_benchmarks(parse_bench_args(argv))
+    return run_protocols(parse_args(argv))
 
 
 if __name__ == '__main__':

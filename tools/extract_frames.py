@@ -5,7 +5,7 @@ pipeline").
         [--quality Q] [--all-frames] [--cache-dir DIR] [--shard I/N]
         [--overwrite] [--cfg-options k=v ...]
 
-What it does: :mod:`mosic_mm.apis.extract_frames` (one file per video,
+What it does: :func:`mosic_mm.apis.extract_frames` (one file per video,
 resumable; ``--all-frames`` caches every frame, not only those clips can
 use; ``--size`` when the config does not tell; ``--shard I/N`` splits the
 videos over N processes). Training reads the cache with
@@ -47,15 +47,18 @@ def parse_args(argv=None):
 
 
 def run(args) -> int:
-    from mosic_mm.apis.extract_frames import extract_frames
+    from mosic_mm.apis import extract_frames
     try:
         index, count = (int(v) for v in args.shard.split('/'))
         assert 0 <= index < count
     except (ValueError, AssertionError):
         sys.exit(f'--shard must be I/N with 0 <= I < N, got {args.shard!r}')
-    return extract_frames(args.config, args.size, args.encoding, args.quality,
-                          args.all_frames, args.cache_dir, (index, count),
-                          args.overwrite, args.limit, args.cfg_options)
+    return extract_frames(args.config, size=args.size,
+                          encoding=args.encoding, quality=args.quality,
+                          all_frames=args.all_frames,
+                          cache_dir=args.cache_dir, shard=(index, count),
+                          overwrite=args.overwrite, limit=args.limit,
+                          cfg_options=args.cfg_options)
 
 
 def main(argv=None):

@@ -4,7 +4,7 @@
         [--cache-dir DIR] [--overwrite] [--cfg-options k=v ...]
     torchrun --nproc_per_node N tools/extract_tracks.py CONFIG --launcher pytorch
 
-What it does: :mod:`mosic_mm.apis.extract_tracks` (one file per video,
+What it does: :mod:`mosic_mm.tracks.extraction` (one file per video,
 resumable; files extracted with other settings need ``--overwrite``; videos
 are split over ranks, gloo on CPU hosts). Exit code 1 if any video failed.
 """
@@ -45,10 +45,11 @@ def parse_args(argv=None):
 def run(args) -> int:
     """Extract on this rank (the process group, if any, exists already);
     returns the exit status: 1 if any video of any rank failed."""
-    from mosic_mm.apis.extract_tracks import extract_tracks
-    return extract_tracks(args.config, args.tracker, args.checkpoint,
-                          args.cache_dir, args.overwrite, args.limit,
-                          args.cfg_options)
+    from mosic_mm.apis import extract_tracks
+    return extract_tracks(args.config, tracker=args.tracker,
+                          checkpoint=args.checkpoint,
+                          cache_dir=args.cache_dir, overwrite=args.overwrite,
+                          limit=args.limit, cfg_options=args.cfg_options)
 
 
 def main(argv=None):

@@ -27,7 +27,7 @@ if REPO not in sys.path:
 
 
 def parse_args(argv=None):
-    from mosic_mm.datasets.video_lists import LAYOUTS
+    from mosic_mm.datasets.sources.video_lists import LAYOUTS
     p = argparse.ArgumentParser(description='Write a list of training videos')
     p.add_argument('layout', choices=sorted(LAYOUTS))
     p.add_argument('root', help="the config's image folder "

@@ -21,7 +21,7 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if REPO not in sys.path:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, REPO)
 
-from mosic_mm.utils.cli import add_runner_args, parse_runner_args  # noqa: E402
+from tools.cli import add_runner_args, parse_runner_args, runner_options  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -36,10 +36,11 @@ def parse_args(argv=None):
 def main(argv=None):
     import torch
 
-    from mosic_mm.apis.test import build_config, test
+    from mosic_mm.apis import build_test_config, test
     from mosic_mm.utils.dist import cpu_ddp_config, distributed_session
     args = parse_args(argv)
-    cfg = build_config(args)
+    cfg = build_test_config(args.config, args.checkpoint,
+                            **runner_options(args))
     with distributed_session(args.launcher,
                              **cfg.get('env_cfg', {}).get('dist_cfg', {})) \
             as session:

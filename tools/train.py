@@ -13,10 +13,9 @@ if REPO not in sys.path:  # run from a checkout without `pip install -e .`
 
 import torch  # noqa: E402
 
-from mosic_mm.apis.train import build_config, train  # noqa: E402
-from mosic_mm.utils.cli import add_runner_args, parse_runner_args  # noqa: E402
-from mosic_mm.utils.dist import (cpu_ddp_config,  # noqa: E402
-                                 distributed_session)
+from mosic_mm.apis import build_train_config, train  # noqa: E402
+from mosic_mm.utils.dist import cpu_ddp_config, distributed_session  # noqa: E402
+from tools.cli import add_runner_args, parse_runner_args, runner_options  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -37,7 +36,9 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    cfg = build_config(args)
+    cfg = build_train_config(args.config, amp=args.amp,
+                             auto_scale_lr=args.auto_scale_lr,
+                             resume=args.resume, **runner_options(args))
     # The process group is made here (gloo on hosts without CUDA: mmengine's
     # launcher would call torch.cuda.set_device) and destroyed on the way
     # out, after the ranks agree, so no rank dies in the group's teardown.

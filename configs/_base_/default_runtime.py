@@ -22,7 +22,7 @@ default_hooks = dict(
 custom_hooks = [
     dict(type='BatchScaleHook'),
     dict(type='CheckpointCheckHook'),
-    dict(type='MoSiCTeacherHook', momentum=0.99),
+    dict(type='MoSiCTeacherHook', teacher_weight=0.99),
     dict(type='RNGStateHook'),
     dict(type='MoSiCVisualizationHook', interval=50),
     dict(type='RunSummaryHook'),

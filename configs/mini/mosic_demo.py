@@ -14,7 +14,7 @@ _base_ = ['./mosic_gt_tracks.py']
 start_checkpoint = 'assets/mini/imgssl_start.pth'
 data_root = 'data/synthetic_crowd_demo'
 train_pipeline = _base_.train_pipeline
-train_pipeline[1].update(
+train_pipeline[2].update(
     extract_cmd='python tools/extract_tracks.py configs/mini/mosic_demo.py')
 train_dataloader = dict(
     dataset=dict(data_root=data_root, num_train=12, num_val=12,

@@ -24,7 +24,7 @@ data_root = 'data/synthetic_crowd'
 # the demo's pipeline; its hint for filling the DIS track cache names this
 # config (the demo's config would fill data/synthetic's cache)
 train_pipeline = _base_.train_pipeline
-train_pipeline[1].update(
+train_pipeline[2].update(
     extract_cmd='python tools/extract_tracks.py '
     'configs/mini/mosic_from_imgssl.py')
 train_dataloader = dict(

@@ -6,9 +6,9 @@ _base_ = ['./mosic_from_imgssl.py']
 
 tracker = dict(type='StaticTracker')
 # the inherited pipeline (mmengine's Python-syntax base access), with its
-# LoadTracks (index 1) reading this tracker's cache
+# LoadTracks (index 2) reading this tracker's cache
 train_pipeline = _base_.train_pipeline
-train_pipeline[1].update(
+train_pipeline[2].update(
     tracker=tracker,
     extract_cmd='python tools/extract_tracks.py configs/mini/mosic_static.py')
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

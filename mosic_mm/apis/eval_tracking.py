@@ -101,8 +101,7 @@ def resize_clip(frames, tracks, size):
 
 def evaluate_video(tracker, frames, gt_tracks, gt_vis):
     """Query-first metrics of one video; returns (metrics, seconds)."""
-    from mosic_mm.evaluation.tracking_metrics import (query_first_queries,
-                                                      tapvid_metrics)
+    from mosic_mm.tracks.metrics import query_first_queries, tapvid_metrics
     keep, qf = query_first_queries(gt_vis)
     gt_tracks, gt_vis, qf = gt_tracks[:, keep], gt_vis[:, keep], qf[keep]
     idx = np.arange(len(qf))
@@ -117,7 +116,7 @@ def evaluate_video(tracker, frames, gt_tracks, gt_vis):
 
 def score(tracker, videos):
     """Average metrics, video count, points and frames/s over ``videos``."""
-    from mosic_mm.evaluation.tracking_metrics import average_metrics
+    from mosic_mm.tracks.metrics import average_metrics
     per_video, frames_done, seconds, points = [], 0, 0.0, 0
     for frames, tracks, vis in videos:
         m, s = evaluate_video(tracker, frames, tracks, vis)
@@ -134,7 +133,7 @@ def score(tracker, videos):
 def speed(tracker, size=224, num_frames=12, grid=16, clips=3):
     """frames/s of ``tracker`` on synthetic clips, ``grid**2`` points."""
     from mosic_mm.synthetic import render_video
-    from mosic_mm.trackers import grid_queries
+    from mosic_mm.structures import grid_queries
     q = grid_queries(size, size, grid)
     total = 0.0
     for seed in range(clips):
@@ -176,7 +175,7 @@ def eval_tracking(trackers: Sequence[str] = DEFAULT_TRACKERS,
         {spec: frames/s}`` with ``measure_speed``.
     """
     import mosic_mm  # noqa: F401
-    from mosic_mm.trackers import build_tracker
+    from mosic_mm.tracks.trackers import build_tracker
     built = [(s, build_tracker(parse_tracker(s))) for s in trackers]
 
     datasets = []

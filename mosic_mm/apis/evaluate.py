@@ -1,177 +1,153 @@
 """Frozen-feature evaluation of MoSiC backbones (``tools/evaluate.py``;
-docs/evaluation.md).
+docs/evaluation.md): the benchmarks of
+:data:`~mosic_mm.evaluation.benchmarks.BENCHMARKS` run on models.
 
-Every evaluation is one protocol of :mod:`mosic_mm.evaluation` run by
-:func:`~mosic_mm.evaluation.benchmarks.run_benchmark`:
-
-- :func:`evaluate_protocols` -- the per-protocol subcommands (propagate,
-  overcluster, hummingbird, linear, videoclust, all): each protocol's fast
-  preset on the synthetic frame folders
-  (:data:`~mosic_mm.evaluation.benchmarks.SYNTHETIC_BENCHMARKS`), one table
-  with a column per MODEL (what ``make demo`` and the mini reproduction
-  print);
-- :func:`evaluate_benchmarks` -- ``bench NAME`` / ``all-paper``: the named
-  paper benchmarks at the paper or fast preset, the paper's numbers beside
-  ours, one Markdown + JSON table (rank 0 under torchrun).
-
-MODEL: a training config (.py: its initialisation under its seed) or a
-checkpoint (training checkpoint, or an exported backbone with ``config``).
+MODEL: a training config (.py: its initialisation under its seed, the
+start of training) or a checkpoint (a training checkpoint, whose config it
+holds, or an exported backbone with ``config``).
 """
-import ast
 import json
 import os
 import os.path as osp
-import sys
-import time
-from dataclasses import replace
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
-__all__ = ['TASKS', 'METRIC_NAMES', 'model_spec', 'protocol_overrides',
-           'evaluate_protocols', 'print_table', 'data_roots', 'bench_table',
-           'evaluate_benchmarks']
+__all__ = ['evaluate', 'evaluate_models', 'load_model', 'data_roots',
+           'split_settings', 'metric_label', 'print_table', 'bench_table',
+           'write_bench_table']
 
-TASKS = ('propagate', 'overcluster', 'hummingbird', 'linear', 'videoclust')
-#: the subcommands' metric names (the demo's and mini's table rows)
-METRIC_NAMES = dict(
-    propagate=lambda m: f'DAVIS {m}',
-    overcluster=lambda m: f'overcluster {m.split()[1]} mIoU',
-    hummingbird=lambda m: f'hummingbird {m.split()[1]} mIoU',
-    linear=lambda m: 'linear probe mIoU',
-    videoclust=lambda m: f'videoclust per-{m.split()[1]} mIoU' if ' ' in m
-    else f'videoclust {m}')
+#: the protocol benchmarks on the synthetic frame folders, by protocol
+SYNTHETIC = {p: f'synthetic-{p}' for p in ('propagate', 'overcluster',
+                                            'hummingbird', 'linear',
+                                            'videoclust')}
 
 
-def model_spec(model: str, config: Optional[str]) -> dict:
-    """``build_backbone`` arguments of a MODEL argument."""
-    if model.endswith('.py'):
-        return dict(config=model, checkpoint=None)
-    return dict(config=config, checkpoint=model)
+def load_model(model: str, config: Optional[str] = None,
+               which: str = 'student', device: Optional[str] = None):
+    """(frozen backbone in eval mode on ``device``, info) of a MODEL
+    argument (:func:`~mosic_mm.evaluation.features.build_backbone`)."""
+    import torch
+
+    from mosic_mm.evaluation.features import build_backbone
+    spec = dict(config=model, checkpoint=None) if model.endswith('.py') \
+        else dict(config=config, checkpoint=model)
+    vit, info = build_backbone(**spec, which=which)
+    dev = device or ('cuda' if torch.cuda.is_available() else 'cpu')
+    if dev == 'cuda' and int(os.environ.get('WORLD_SIZE', '1')) > 1:
+        dev = f'cuda:{int(os.environ.get("LOCAL_RANK", 0))}'
+    return vit.to(dev), info
 
 
-def _literal(text: str):
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
+def evaluate(model, benchmark: str, *, preset: str = 'paper',
+             data_root: Optional[str] = None, config: Optional[str] = None,
+             which: str = 'student', device: Optional[str] = None,
+             progress: bool = True, work_dir: Optional[str] = None,
+             splits: Optional[Mapping[str, str]] = None,
+             reader_args: Optional[Mapping[str, Any]] = None,
+             **settings) -> dict:
+    """Run one benchmark on one model.
+
+    Args:
+        model: a MODEL path (see the module docstring), or a built
+            ``(backbone, info)`` pair.
+        benchmark: a key of :data:`~mosic_mm.evaluation.BENCHMARKS`.
+        preset: 'paper' (the paper protocol) or 'fast' (CPU sizes).
+        data_root: the dataset root (default: the benchmark's, or synthetic
+            data in its layout under the fast preset).
+        config, which, device: how a MODEL path is loaded
+            (:func:`load_model`).
+        splits, reader_args: replace the benchmark's splits / update its
+            reader arguments.
+        **settings: protocol settings on top of the preset; a key the
+            protocol does not read is an error naming it and the valid ones.
+
+    Returns:
+        the result of :func:`~mosic_mm.evaluation.run_benchmark` (metrics
+        in [0, 1], the paper's numbers for the backbone, the settings).
+    """
+    from mosic_mm.evaluation.benchmarks import get_benchmark, run_benchmark
+    bench = get_benchmark(benchmark)
+    bench.settings_for(preset, settings)  # a bad key fails before loading
+    vit, info = model if isinstance(model, tuple) else load_model(
+        model, config, which, device)
+    return run_benchmark(bench, vit, info, data_root, preset, progress,
+                         work_dir, settings, splits, reader_args)
 
 
-def protocol_overrides(task: str, args) -> dict:
-    """The settings ``args`` replace in ``task``'s synthetic fast preset:
-    ``input_size``, ``mask_size`` (overcluster; videoclust's
-    ``eval_size``), ``ks``, the reader's ``frame_step`` / ``max_videos``,
-    then each ``--set KEY=VALUE`` (a Python literal) whose KEY is one of
-    ``task``'s settings (:func:`evaluate_protocols` refuses a KEY of no
-    task)."""
-    from mosic_mm.evaluation.benchmarks import SYNTHETIC_BENCHMARKS
-    s = SYNTHETIC_BENCHMARKS[task].settings['fast']
-    out = {}
-    if args.input_size:
-        out['input_size'] = args.input_size
-    if args.mask_size and task in ('overcluster', 'videoclust'):
-        out['mask_size' if task == 'overcluster' else 'eval_size'] = \
-            args.mask_size
-    if args.ks and task == 'overcluster':
-        out['ks'] = tuple(args.ks)
-    reader = dict(s['reader_args'])
-    for key in ('frame_step', 'max_videos'):
-        if key in reader and getattr(args, key) is not None:
-            reader[key] = getattr(args, key)
-    if reader != s['reader_args']:
-        out['reader_args'] = reader
-    for item in args.set or ():
-        key, sep, value = item.partition('=')
-        if not sep:
-            raise ValueError(f'--set {item}: expected KEY=VALUE')
-        if key in s:
-            out[key] = _literal(value)
+def split_settings(settings: Mapping[str, Any], benchmarks: Sequence[str],
+                   preset: str = 'paper') -> Dict[str, dict]:
+    """{benchmark: the ``settings`` its protocol reads}: a key read by none
+    of ``benchmarks`` is an error naming it and the settings they have."""
+    from mosic_mm.evaluation.benchmarks import get_benchmark
+    names = {b: set(get_benchmark(b).Settings.names()) for b in benchmarks}
+    known = sorted(set().union(*names.values()))
+    bad = [k for k in settings if k not in known]
+    if bad:
+        raise KeyError(
+            f'{", ".join(map(repr, bad))} is not a setting of '
+            f'{", ".join(benchmarks)}; their settings are {", ".join(known)}')
+    out = {b: {k: v for k, v in settings.items() if k in names[b]}
+           for b in benchmarks}
+    for b, s in out.items():
+        get_benchmark(b).settings_for(preset, s)  # types / values
     return out
 
 
-def _linear_unavailable() -> Optional[str]:
-    """Why the linear protocol (an mmseg config) cannot run here, or
-    None."""
-    try:
-        import mosic_mm.seg  # noqa: F401  (mmcv-lite: the stand-in first)
+def evaluate_models(models: Sequence[str], benchmarks: Sequence[str], *,
+                    preset: str = 'paper',
+                    data_roots: Optional[Mapping[str, Optional[str]]] = None,
+                    config: Optional[str] = None, which: str = 'student',
+                    device: Optional[str] = None, progress: bool = True,
+                    work_dir: Optional[str] = None,
+                    settings: Optional[Mapping[str, Any]] = None,
+                    splits: Optional[Mapping[str, str]] = None,
+                    reader_args: Optional[Mapping[str, Any]] = None
+                    ) -> Dict[str, Dict[str, dict]]:
+    """Every benchmark on every model, under a process group when torchrun
+    started several processes (features sharded over ranks).
 
-        import mmseg.evaluation  # noqa: F401
-    except ImportError as e:
-        return (f'the linear protocol runs an mmsegmentation config and '
-                f'mmsegmentation cannot be imported ({e}): make setup-full')
-    return None
+    ``settings`` go to each benchmark whose protocol reads them
+    (:func:`split_settings`); ``data_roots``: {benchmark: root}.
 
-
-def evaluate_protocols(args) -> Dict[str, Dict[str, float]]:
-    """The per-protocol subcommands: ``args.task`` (a protocol or 'all')
-    for every MODEL on the synthetic frame folders ``args.data_root``;
-    prints the table, writes ``args.json``. -> {column: {metric: value}}.
+    Returns:
+        {benchmark: {column: result}}, columns in model order (a model
+        given twice gets a ``'`` suffix), each result with ``seconds`` and
+        ``model``.
     """
-    from mosic_mm.evaluation.benchmarks import (SYNTHETIC_BENCHMARKS,
-                                                run_benchmark)
-    from mosic_mm.evaluation.features import build_backbone
-    tasks = TASKS if args.task == 'all' else (args.task, )
-    if 'linear' in tasks:
-        why = _linear_unavailable()
-        if why and args.task == 'linear':
-            raise SystemExit(f'tools/evaluate.py linear: {why}')
-        if why:
-            print(f'linear: skipped; {why}', file=sys.stderr)
-            tasks = tuple(t for t in tasks if t != 'linear')
-    known = {k for t in tasks for k in SYNTHETIC_BENCHMARKS[t].settings[
-        'fast']}
-    for item in args.set or ():
-        if item.partition('=')[0] not in known:
-            raise SystemExit(f'tools/evaluate.py --set {item}: no setting of '
-                             f'{", ".join(tasks)} is called so; they are '
-                             f'{", ".join(sorted(known))}')
-    benches = {t: replace(SYNTHETIC_BENCHMARKS[t], splits=dict(
-        train=args.train_split, val=args.split)) for t in tasks}
-    overrides = {t: protocol_overrides(t, args) for t in tasks}
-    results: Dict[str, Dict[str, float]] = {}
-    for model in args.models:
-        start = time.time()
-        vit, info = build_backbone(**model_spec(model, args.config),
-                                   which=args.which)
-        res = {}
-        for t in tasks:
-            r = run_benchmark(benches[t], vit, info, args.data_root, 'fast',
-                              progress=not args.no_progress,
-                              overrides=overrides[t])
-            res.update({METRIC_NAMES[t](m): v
-                        for m, v in r['metrics'].items()})
-        col = info['source']
-        while col in results:
-            col += "'"
-        results[col] = res
-        size = args.input_size or info['img_size']
-        print(f'{col}: evaluated at {size} px in {time.time() - start:.0f} s',
-              file=sys.stderr)
-    print()
-    print(f'{args.task} on {args.data_root} ({args.split}), fast presets of '
-          'the paper protocols; scores x100')
-    print_table(list(results), results)
-    if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(results, f, indent=1)
+    import time
+
+    from tqdm import tqdm
+
+    from mosic_mm.evaluation.benchmarks import run_benchmark
+    from mosic_mm.utils.dist import distributed_session
+    per_bench = split_settings(settings or {}, benchmarks, preset)
+    launcher = 'pytorch' if int(os.environ.get('WORLD_SIZE', '1')) > 1 \
+        else 'none'
+    results: Dict[str, Dict[str, dict]] = {b: {} for b in benchmarks}
+    with distributed_session(launcher):   # gloo without CUDA
+        from mmengine import dist
+        show = progress and dist.get_rank() == 0
+        columns: List[str] = []
+        for i, model in enumerate(models):
+            vit, info = load_model(model, config, which, device)
+            col = info['source']
+            while col in columns:
+                col += "'"
+            columns.append(col)
+            bar = tqdm(benchmarks, desc=col, unit='benchmark',
+                       disable=not show or len(benchmarks) == 1)
+            for b in bar:
+                start = time.time()
+                wd = osp.join(work_dir, b, f'model{i}') if work_dir else None
+                r = run_benchmark(b, vit, info, (data_roots or {}).get(b),
+                                  preset, show, wd, per_bench[b], splits,
+                                  reader_args)
+                r.update(seconds=time.time() - start, model=model,
+                         img_size=info['img_size'])
+                results[b][col] = r
+            del vit
     return results
 
 
-def print_table(columns: Sequence[str], results: dict) -> None:
-    """results: {column: {metric: value}} -> aligned table (values x100)."""
-    metrics = list(dict.fromkeys(m for r in results.values() for m in r))
-    w0 = max(len('metric'), *(len(m) for m in metrics))
-    widths = [max(8, len(c)) for c in columns]
-    line = ' | '.join(['metric'.ljust(w0)] +
-                      [c.rjust(w) for c, w in zip(columns, widths)])
-    print(line)
-    print('-' * len(line))
-    for m in metrics:
-        cells = [f'{100 * results[c][m]:.2f}' if m in results[c] else '-'
-                 for c in columns]
-        print(' | '.join([m.ljust(w0)] +
-                         [s.rjust(w) for s, w in zip(cells, widths)]))
-
-
-# ------------------------------------------------------------- benchmarks
 def data_roots(entries: Sequence[str], names: Sequence[str],
                preset: str = 'paper') -> Dict[str, Optional[str]]:
     """{benchmark name: root} from ``--data-root`` entries (later entries
@@ -190,16 +166,45 @@ def data_roots(entries: Sequence[str], names: Sequence[str],
             raise ValueError(f'--data-root {e}: {key!r} is neither a dataset '
                              f'nor a benchmark ({", ".join(sorted(known))})')
         by_key[key] = path
-    default = (lambda b: b.data_root) if preset == 'paper' else \
-        (lambda b: None)
     return {n: by_key.get(n) or by_key.get(BENCHMARKS[n].dataset) or bare or
-            default(BENCHMARKS[n]) for n in names}
+            (BENCHMARKS[n].data_root if preset == 'paper' else None)
+            for n in names}
+
+
+# ------------------------------------------------------------- tables
+def metric_label(protocol: str, metric: str) -> str:
+    """The row label of a protocol benchmark's metric in the protocol
+    tables (the demo's and the mini reproduction's rows)."""
+    if protocol == 'propagate':
+        return f'DAVIS {metric}'
+    if protocol in ('overcluster', 'hummingbird'):
+        return f'{protocol} {metric.split()[1]} mIoU'
+    if protocol == 'linear':
+        return 'linear probe mIoU'
+    return f'videoclust per-{metric.split()[1]} mIoU' if ' ' in metric \
+        else f'videoclust {metric}'
+
+
+def print_table(columns: Sequence[str], results: dict) -> None:
+    """results: {column: {metric: value}} -> aligned table (values x100)."""
+    metrics = list(dict.fromkeys(m for r in results.values() for m in r))
+    w0 = max(len('metric'), *(len(m) for m in metrics))
+    widths = [max(8, len(c)) for c in columns]
+    line = ' | '.join(['metric'.ljust(w0)] +
+                      [c.rjust(w) for c, w in zip(columns, widths)])
+    print(line)
+    print('-' * len(line))
+    for m in metrics:
+        cells = [f'{100 * results[c][m]:.2f}' if m in results[c] else '-'
+                 for c in columns]
+        print(' | '.join([m.ljust(w0)] +
+                         [s.rjust(w) for s, w in zip(cells, widths)]))
 
 
 def _fmt(v, source: Optional[str] = None) -> str:
     """A reference number x100; ``*`` marks one whose source is not a
-    primary one (:func:`mosic_mm.evaluation.benchmarks.is_verified`)."""
-    from mosic_mm.evaluation.benchmarks import is_verified
+    primary one (:func:`mosic_mm.evaluation.references.is_verified`)."""
+    from mosic_mm.evaluation.references import is_verified
     if v is None:
         return '-'
     return f'{v:.1f}' + ('' if is_verified(source) else '*')
@@ -251,66 +256,37 @@ def bench_table(results: dict, columns: List[str], preset: str) -> str:
     return '\n'.join(lines) + '\n'
 
 
-def evaluate_benchmarks(args) -> dict:
-    """``bench`` / ``all-paper``: ``args.names`` x ``args.models`` under a
-    process group when torchrun started several processes; rank 0 writes
-    ``<out_dir>/<name>_<preset>.md / .json`` and prints the table."""
-    from mosic_mm.utils.dist import distributed_session
-    launcher = 'pytorch' if int(os.environ.get('WORLD_SIZE', '1')) > 1 \
-        else 'none'
-    with distributed_session(launcher):   # gloo without CUDA
-        return _bench(args)
-
-
-def _bench(args) -> dict:
-    import torch
+def write_bench_table(results: dict, out_dir: str, stem: str,
+                      preset: str) -> str:
+    """Write ``<out_dir>/<stem>.md`` (:func:`bench_table`) and ``.json``
+    on rank 0; returns the table."""
     from mmengine import dist
-    from tqdm import tqdm
+    columns = list(next(iter(results.values())))
+    table = bench_table(results, columns, preset)
+    if dist.get_rank() == 0:
+        os.makedirs(out_dir, exist_ok=True)
+        with open(osp.join(out_dir, stem + '.md'), 'w') as f:
+            f.write(table)
+        with open(osp.join(out_dir, stem + '.json'), 'w') as f:
+            json.dump(dict(preset=preset, columns=columns,
+                           world_size=dist.get_world_size(),
+                           results=results), f, indent=1, default=str)
+    return table
 
-    from mosic_mm.evaluation.benchmarks import run_benchmark
-    from mosic_mm.evaluation.features import build_backbone
-    rank, ws = dist.get_rank(), dist.get_world_size()
-    roots = data_roots(args.data_root, args.names, args.preset)
-    dev = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
-    if dev == 'cuda' and ws > 1:
-        dev = f'cuda:{int(os.environ.get("LOCAL_RANK", 0))}'
-    progress = not args.no_progress and rank == 0
-    results = {n: {} for n in args.names}
-    columns = []
-    for model in args.models:
-        vit, info = build_backbone(**model_spec(model, args.config),
-                                   which=args.which)
-        vit.to(dev)
-        col = info['source']
-        while col in columns:
-            col += "'"
-        columns.append(col)
-        bar = tqdm(args.names, desc=f'{col}', unit='benchmark',
-                   disable=not progress)
-        for n in bar:
-            bar.set_postfix_str(n)
-            start = time.time()
-            wd = osp.join(args.work_dir, n, f'model{len(columns) - 1}') \
-                if args.work_dir else None
-            r = run_benchmark(n, vit, info, roots[n], args.preset,
-                              progress=progress, work_dir=wd)
-            r['seconds'] = time.time() - start
-            r['model'] = model
-            results[n][col] = r
-        del vit
-    if rank != 0:
-        return results
-    table = bench_table(results, columns, args.preset)
-    name = args.names[0] if args.command == 'bench' else 'all-paper'
-    stem = f'{name}_{args.preset}'
-    os.makedirs(args.out_dir, exist_ok=True)
-    with open(osp.join(args.out_dir, stem + '.md'), 'w') as f:
-        f.write(table)
-    with open(osp.join(args.out_dir, stem + '.json'), 'w') as f:
-        json.dump(dict(preset=args.preset, columns=columns, world_size=ws,
-                       results=results), f, indent=1, default=str)
-    print()
-    print(table)
-    print(f'wrote {osp.join(args.out_dir, stem)}.md / .json',
-          file=sys.stderr)
-    return results
+
+def protocol_results(results: Dict[str, Dict[str, dict]]
+                     ) -> Dict[str, Dict[str, float]]:
+    """{column: {row label: value}} of protocol benchmarks' results (the
+    protocol tables)."""
+    from mosic_mm.evaluation.benchmarks import get_benchmark
+    out: Dict[str, Dict[str, float]] = {}
+    for b, per_model in results.items():
+        protocol = get_benchmark(b).protocol
+        for col, r in per_model.items():
+            out.setdefault(col, {}).update(
+                {metric_label(protocol, m): v
+                 for m, v in r['metrics'].items()})
+    return out
+
+
+Json = Union[dict, list, str, float, int, None]

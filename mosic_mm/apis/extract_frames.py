@@ -16,15 +16,21 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-from mosic_mm.apis.common import job_logger, load_job_config
+from mosic_mm.datasets.transforms.sampling import pipeline_clip_sampler
+from mosic_mm.utils.config import load_config, registry_scope
+
+from .common import job_logger
 
 
 def plan_from_config(cfg, size=None, cache_dir=None) -> dict:
-    """Dataset config (no pipeline), cached size (h, w), resize filter and
-    the configured cache dir (or None) from a training config."""
+    """Dataset config (no pipeline), its clip sampler, cached size (h, w),
+    resize filter and the configured cache dir (or None) from a training
+    config."""
     ds_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
     pipeline = list(ds_cfg.pop('pipeline', []))
-    ds_cfg['pipeline'] = []
+    sampler = pipeline_clip_sampler(
+        pipeline, f'{cfg.filename}: train_dataloader.dataset.pipeline')
+    ds_cfg.update(pipeline=[], min_frames=sampler.clip_len)
     load = next((s for s in pipeline if s.get('type') == 'LoadClip'), None)
     if load is None:
         raise ValueError(f'{cfg.filename}: the train pipeline has no LoadClip')
@@ -41,12 +47,13 @@ def plan_from_config(cfg, size=None, cache_dir=None) -> dict:
         raise ValueError(
             f'{cfg.filename}: cannot tell the cached frame size (LoadClip has '
             'no decode_size and no ClipResize follows it); pass --size H W')
-    return dict(dataset=ds_cfg, size=tuple(int(v) for v in size),
+    return dict(dataset=ds_cfg, sampler=sampler,
+                size=tuple(int(v) for v in size),
                 interpolation=interpolation,
                 cache_dir=cache_dir or load.get('frame_cache_dir'))
 
 
-def extract_frames(config: str, size: Optional[Sequence[int]] = None,
+def extract_frames(config: str, *, size: Optional[Sequence[int]] = None,
                    encoding: str = 'raw', quality: int = 95,
                    all_frames: bool = False, cache_dir: Optional[str] = None,
                    shard: Tuple[int, int] = (0, 1), overwrite: bool = False,
@@ -64,17 +71,26 @@ def extract_frames(config: str, size: Optional[Sequence[int]] = None,
         int: the exit status, 1 if any video failed.
     """
     import mosic_mm  # noqa: F401
-    from mosic_mm.datasets.frame_cache import (FrameCacheError,
-                                               cache_frame_indices,
-                                               decode_for_cache,
-                                               default_frame_cache_dir,
-                                               frame_cache_path,
-                                               read_frame_header,
-                                               write_frame_file)
+    cfg = load_config(config, cfg_options)
+    with registry_scope(cfg):
+        return _extract_frames(cfg, size, encoding, quality, all_frames,
+                               cache_dir, shard, overwrite, limit)
+
+
+def _extract_frames(cfg, size, encoding, quality, all_frames, cache_dir,
+                    shard, overwrite, limit) -> int:
+    from mosic_mm.datasets.frame_cache import (
+        FrameCacheError,
+        cache_frame_indices,
+        decode_for_cache,
+        default_frame_cache_dir,
+        frame_cache_path,
+        read_frame_header,
+        write_frame_file,
+    )
     from mosic_mm.registry import DATASETS
 
     logger = job_logger('extract_frames')
-    cfg = load_job_config(config, cfg_options)
     plan = plan_from_config(cfg, size, cache_dir)
     index, count = shard
     if not 0 <= index < count:
@@ -101,10 +117,8 @@ def extract_frames(config: str, size: Optional[Sequence[int]] = None,
         try:
             path = frame_cache_path(cache_dir, vid)
             inds = (np.arange(info['total_frames']) if all_frames else
-                    cache_frame_indices(info['total_frames'], dataset.clip_len,
-                                        dataset.frame_stride,
-                                        dataset.window_step,
-                                        dataset.start_rule))
+                    cache_frame_indices(info['total_frames'],
+                                        plan['sampler']))
             if osp.isfile(path):
                 try:
                     h = read_frame_header(path)

@@ -16,12 +16,12 @@ def make_video_list(layout: str, root: str, out: str,
     folder a config's ``data_prefix.img`` points at) to ``out``.
 
     Args:
-        layout: a key of :data:`~mosic_mm.datasets.video_lists.LAYOUTS`.
+        layout: a key of :data:`~mosic_mm.datasets.sources.video_lists.LAYOUTS`.
         root: the image folder.
         out: the list file (a config's ``ann_file``).
         select: a file naming the entries to keep, one name per line
             (VSPW ``train.txt``: videos; CO3D: categories; EPIC: videos
-            ``P01_01``; see :func:`~mosic_mm.datasets.video_lists.entry_key`).
+            ``P01_01``; see :func:`~mosic_mm.datasets.sources.video_lists.entry_key`).
         kinetics_csv: a Kinetics annotation CSV: keep the clips it names.
 
     Returns:
@@ -29,10 +29,13 @@ def make_video_list(layout: str, root: str, out: str,
         ``select`` / the CSV that have no video (e.g. failed downloads) are
         reported and left out.
     """
-    from mosic_mm.datasets.video_lists import (kinetics_csv_keys,
-                                               list_videos, read_keys,
-                                               write_video_list)
-    from mosic_mm.datasets.video_lists import select as keep
+    from mosic_mm.datasets.sources.video_lists import (
+        kinetics_csv_keys,
+        list_videos,
+        read_keys,
+        write_video_list,
+    )
+    from mosic_mm.datasets.sources.video_lists import select as keep
     if select and kinetics_csv:
         raise ValueError('give select or kinetics_csv, not both')
     logger = job_logger('make_video_list')
@@ -69,12 +72,12 @@ def make_video_list(layout: str, root: str, out: str,
 def unpack_co3d(zips: Sequence[str], out_dir: str,
                 categories: Optional[Sequence[str]] = None) -> int:
     """Unpack the frames of CO3D zips (files, or folders holding ``*.zip``)
-    into ``out_dir`` (:mod:`mosic_mm.datasets.co3d_zips`).
+    into ``out_dir`` (:mod:`mosic_mm.datasets.sources.co3d_zips`).
 
     Returns:
         int: 0, or 1 if a zip failed (the others are still unpacked).
     """
-    from mosic_mm.datasets.co3d_zips import unpack_co3d_images
+    from mosic_mm.datasets.sources.co3d_zips import unpack_co3d_images
     logger = job_logger('unpack_co3d')
     paths = []
     for z in zips:

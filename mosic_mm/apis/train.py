@@ -1,39 +1,73 @@
 """Training with mmengine's Runner (``tools/train.py``)."""
 import os.path as osp
+from typing import Optional, Union
 
 from mmengine.config import Config
-from mmengine.runner import Runner
 
-from mosic_mm.engine import amp_optim_wrapper_type
-from mosic_mm.utils.cli import apply_runner_args
-from mosic_mm.utils.config import load_config
+from mosic_mm.utils.config import load_config, registry_scope
+
+__all__ = ['apply_runner_options', 'build_train_config', 'train']
 
 
-def build_config(args) -> Config:
-    """The training config of ``args.config`` with the runner arguments
-    (:func:`~mosic_mm.utils.cli.apply_runner_args`), ``args.amp`` (the AMP
-    variant of ``optim_wrapper.type``, dynamic loss scale),
-    ``args.auto_scale_lr`` and ``args.resume`` (``'auto'``: the latest
-    checkpoint of the work dir; a path; or None)."""
-    cfg = apply_runner_args(load_config(args.config), args)
-    if args.amp:
-        cfg.optim_wrapper.type = amp_optim_wrapper_type(
-            cfg.optim_wrapper.get('type', 'OptimWrapper'))
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-    if args.auto_scale_lr:
-        cfg.auto_scale_lr.enable = True
-    if args.resume == 'auto':
-        cfg.resume, cfg.load_from = True, None
-    elif args.resume is not None:
-        cfg.resume, cfg.load_from = True, args.resume
+def apply_runner_options(cfg: Config, work_dir: Optional[str] = None,
+                         cfg_options: Optional[dict] = None,
+                         launcher: str = 'none') -> Config:
+    """The launcher, the ``--cfg-options`` overrides and the work dir
+    (``work_dir``, else the config's, else ``work_dirs/<config name>``)."""
+    cfg.launcher = launcher
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('work_dirs',
+                                osp.splitext(osp.basename(cfg.filename))[0])
     return cfg
 
 
-def train(cfg: Config) -> None:
-    """Train ``cfg`` with a Runner on this process (inside the caller's
+def build_train_config(config: str, *, work_dir: Optional[str] = None,
+                       cfg_options: Optional[dict] = None,
+                       launcher: str = 'none', amp: bool = False,
+                       auto_scale_lr: bool = False,
+                       resume: Optional[str] = None) -> Config:
+    """The training config of ``config`` as ``tools/train.py`` runs it.
+
+    Args:
+        config: config path.
+        work_dir, cfg_options, launcher: see :func:`apply_runner_options`.
+        amp: the AMP variant of ``optim_wrapper.type`` (dynamic loss
+            scale).
+        auto_scale_lr: scale the learning rate by actual / base batch
+            size (``auto_scale_lr.base_batch_size``).
+        resume: ``'auto'`` (the latest checkpoint of the work dir), a
+            checkpoint path, or None (start afresh).
+    """
+    from mosic_mm.engine import amp_optim_wrapper_type
+    cfg = apply_runner_options(load_config(config), work_dir, cfg_options,
+                               launcher)
+    if amp:
+        cfg.optim_wrapper.type = amp_optim_wrapper_type(
+            cfg.optim_wrapper.get('type', 'OptimWrapper'))
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if auto_scale_lr:
+        cfg.auto_scale_lr.enable = True
+    if resume == 'auto':
+        cfg.resume, cfg.load_from = True, None
+    elif resume is not None:
+        cfg.resume, cfg.load_from = True, resume
+    return cfg
+
+
+def train(config: Union[str, Config], **options) -> None:
+    """Train ``config`` (a :func:`build_train_config` result, or a path with
+    its ``options``) with a Runner on this process (inside the caller's
     ``distributed_session`` when distributed)."""
-    runner = Runner.from_cfg(cfg)
-    runner.train()
+    from mmengine.runner import Runner
+    cfg = config if isinstance(config, Config) else build_train_config(
+        config, **options)
+    with registry_scope(cfg):
+        runner = Runner.from_cfg(cfg)
+        runner.train()
     if runner.rank == 0:
         runner.logger.info(
             f'done: checkpoints in {runner.work_dir}, logs and tensorboard '

@@ -14,11 +14,12 @@ from mmengine.runner import load_checkpoint
 from tqdm import tqdm
 
 import mosic_mm  # noqa: F401
-from mosic_mm.datasets.video_io import read_frame, read_video
+from mosic_mm.datasets.sources.video_io import read_frame, read_video
 from mosic_mm.registry import MODELS
-from mosic_mm.trackers import build_tracker, grid_queries
-from mosic_mm.visualization import (clip_outputs, clip_panels, panel_grid,
-                                    tile)
+from mosic_mm.structures import grid_queries
+from mosic_mm.utils.config import registry_scope
+from mosic_mm.tracks.trackers import build_tracker
+from mosic_mm.visualization import clip_outputs, clip_panels, panel_grid, tile
 
 FRAME_EXTS = ('.jpg', '.jpeg', '.png', '.bmp')
 
@@ -84,7 +85,8 @@ def visualize(config: str, checkpoint: str, video: str, out: str,
     tracker_cfg = pipeline_value(cfg, 'TrackPoints', 'tracker',
                                  dict(type='DISFlowTracker'))
 
-    model = MODELS.build(cfg.model)
+    with registry_scope(cfg):
+        model = MODELS.build(cfg.model)
     load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
     model.to(device).eval()
 

@@ -1,12 +1,12 @@
+"""Training videos: where they are (``sources``), which clip is read
+(``SampleClip``) and how (``transforms``), and the datasets over them."""
 from .mixed_dataset import MixedVideoDataset
 from .mixed_sampler import MixedRatioSampler
+from .sources.video_io import CorruptVideoError
 from .synthetic_dataset import SyntheticVideoDataset
 from .transforms import *  # noqa: F401,F403
-from .video_io import CorruptVideoError
-from .video_trajectory_dataset import (VideoTrajectoryDataset, clip_starts,
-                                       effective_stride, sample_clip_indices)
+from .video_dataset import VideoTrajectoryDataset, video_id_getter
 
 __all__ = ['CorruptVideoError', 'MixedRatioSampler', 'MixedVideoDataset',
-           'SyntheticVideoDataset',
-           'VideoTrajectoryDataset', 'clip_starts', 'effective_stride',
-           'sample_clip_indices']
+           'SyntheticVideoDataset', 'VideoTrajectoryDataset',
+           'video_id_getter']

@@ -32,9 +32,8 @@ import cv2
 import numpy as np
 
 from mosic_mm.datasets.resize import resize_frames
-from mosic_mm.datasets.video_io import read_frame, read_video
-from mosic_mm.datasets.video_trajectory_dataset import (clip_starts,
-                                                        effective_stride)
+from mosic_mm.datasets.sources.video_io import read_frame, read_video
+from mosic_mm.datasets.transforms.sampling import SampleClip
 from mosic_mm.utils.atomic import atomic_open
 
 FORMAT = 'mosic_mm.frame_cache'
@@ -228,18 +227,14 @@ class FrameCacheReader:
         return out
 
 
-def cache_frame_indices(total_frames: int, clip_len: int, stride: int,
-                        window_step: Optional[int],
-                        start_rule: str = 'reference') -> np.ndarray:
-    """The frames any training clip of a video can use: the union over
-    :func:`clip_starts` (with ``window_step`` and ``start_rule``) of
-    ``start + effective_stride * arange(clip_len)`` (int64, increasing).
-    With YT-VOS defaults (stride 6, window_step 12) that is every 6th
-    frame."""
-    step = effective_stride(total_frames, clip_len, stride)
-    starts = clip_starts(total_frames, clip_len, stride, window_step,
-                         start_rule)
-    inds = starts[:, None] + step * np.arange(clip_len)[None]
+def cache_frame_indices(total_frames: int, sampler: SampleClip
+                        ) -> np.ndarray:
+    """The frames any clip ``sampler`` picks from a video can use: the
+    union over its starts of its frame indices (int64, increasing). With
+    the YT-VOS recipe (stride 6, window_step 12) that is every 6th frame."""
+    starts = sampler.starts(total_frames)
+    inds = starts[:, None] + sampler.step(total_frames) * np.arange(
+        sampler.clip_len)[None]
     return np.unique(inds.reshape(-1)).astype(np.int64)
 
 

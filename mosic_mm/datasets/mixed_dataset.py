@@ -14,10 +14,9 @@ from typing import Iterator, List, Sequence, Union
 from mmengine.dataset import BaseDataset, ConcatDataset
 from mmengine.logging import MMLogger
 
-from mosic_mm.datasets.video_trajectory_dataset import (set_sample_metainfo,
-                                                        video_id_getter)
-from mosic_mm.engine.hooks.run_summary_hook import SOURCE_KEY
+from mosic_mm.datasets.video_dataset import video_id_getter
 from mosic_mm.registry import DATASETS
+from mosic_mm.structures import DATASET_NAME_KEY, set_sample_metainfo
 
 _NAME = re.compile(r'^[A-Za-z0-9_.-]+$')
 
@@ -131,5 +130,5 @@ class MixedVideoDataset(ConcatDataset):
     def __getitem__(self, idx: int):
         d, i = self._get_ori_dataset_idx(idx)
         data = self.datasets[d][i]
-        set_sample_metainfo(data, **{SOURCE_KEY: self.dataset_names[d]})
+        set_sample_metainfo(data, **{DATASET_NAME_KEY: self.dataset_names[d]})
         return data

@@ -6,7 +6,7 @@ from typing import Tuple
 from mmengine.dist import barrier, is_main_process
 from mmengine.logging import MMLogger
 
-from mosic_mm.datasets.video_trajectory_dataset import VideoTrajectoryDataset
+from mosic_mm.datasets.video_dataset import VideoTrajectoryDataset
 from mosic_mm.registry import DATASETS
 from mosic_mm.synthetic import write_dataset
 

@@ -1,8 +1,16 @@
-from .hooks import (CheckpointCheckHook, MoSiCTeacherHook,
-                    MoSiCVisualizationHook, RNGStateHook, RunSummaryHook)
+from .hooks import (
+                    CheckpointCheckHook,
+                    MoSiCTeacherHook,
+                    MoSiCVisualizationHook,
+                    RNGStateHook,
+                    RunSummaryHook,
+)
 from .optim_constructors import TrainableParamsOptimWrapperConstructor
-from .optim_wrappers import (SkipNonFiniteAmpOptimWrapper,
-                             SkipNonFiniteOptimWrapper, amp_optim_wrapper_type)
+from .optim_wrappers import (
+                    SkipNonFiniteAmpOptimWrapper,
+                    SkipNonFiniteOptimWrapper,
+                    amp_optim_wrapper_type,
+)
 
 __all__ = ['CheckpointCheckHook', 'MoSiCTeacherHook', 'MoSiCVisualizationHook',
            'RNGStateHook', 'RunSummaryHook', 'SkipNonFiniteAmpOptimWrapper',

@@ -1,33 +1,36 @@
-"""Frozen-feature evaluations (docs/evaluation.md): one implementation per
-protocol (paper settings and fast presets are settings of it), one home
-per primitive (:mod:`.predsmiou`: pixel counts and matching,
-:mod:`.clustering`: standardise + PCA and K-means, :mod:`.features`: the
-backbone forward; crops come from ``mosic_mm.datasets.transforms.geometry``).
+"""Frozen-feature evaluation (docs/evaluation.md).
+
+- :mod:`.protocols`: one class per protocol (Hummingbird, linear probe,
+  overclustering, video clustering, label propagation), each with a frozen
+  settings dataclass whose defaults are the paper protocol's values;
+- :mod:`.data`: the one registry of evaluation datasets (VOC 2012, ADE20K,
+  DAVIS 2017, YT-VOS 2019 and the synthetic layouts);
+- :mod:`.benchmarks`: the one table of benchmarks (protocol x dataset x
+  settings) and :func:`run_benchmark`; :mod:`.references`: the paper's
+  numbers with their sources;
+- :mod:`.metrics`: the primitives (PredsmIoU and matching, DAVIS J&F,
+  standardise + PCA and K-means, nearest-neighbour retrieval);
+- :mod:`.features`: backbones from configs / checkpoints and their patch
+  features.
 """
-from .benchmarks import (BENCHMARKS, SYNTHETIC_BENCHMARKS, reference_numbers,
-                         run_benchmark, settings_of)
-from .davis_metrics import (boundary_f_measure, evaluate_video, jf_summary,
-                            region_similarity)
-from .hummingbird_paper import HUMMINGBIRD_PAPER, hummingbird_paper_miou
-from .label_propagation import propagate_labels
-from .overclustering import overcluster_paper
-from .paper_data import (SegImageSet, SegVideoSet, ade20k, davis2017,
-                         synthetic_frames, synthetic_videos, voc2012,
-                         ytvos2019)
-from .predsmiou import (greedy_precision_match, hungarian_iou_match,
-                        pair_counts, predsmiou, predsmiou_from_counts)
-from .tracking_metrics import average_metrics, tapvid_metrics
-from .video_clustering import (TIMET_VIDEO_CLUSTERING, timet_miou,
-                               video_clustering_paper)
+from .benchmarks import (
+                         BENCHMARKS,
+                         PRESETS,
+                         Benchmark,
+                         benchmark_settings,
+                         get_benchmark,
+                         run_benchmark,
+)
+from .data import EVAL_DATASETS, build_eval_dataset
+from .features import build_backbone, extract_features
+from .protocol import EvalData, Protocol, ProtocolSettings
+from .protocols import PROTOCOLS
+from .references import REFERENCES, reference_numbers, reference_sources
 
 __all__ = [
-    'BENCHMARKS', 'SYNTHETIC_BENCHMARKS', 'reference_numbers',
-    'run_benchmark', 'settings_of', 'boundary_f_measure', 'evaluate_video',
-    'jf_summary', 'region_similarity', 'HUMMINGBIRD_PAPER',
-    'hummingbird_paper_miou', 'propagate_labels', 'overcluster_paper',
-    'SegImageSet', 'SegVideoSet', 'ade20k', 'davis2017', 'synthetic_frames',
-    'synthetic_videos', 'voc2012', 'ytvos2019', 'greedy_precision_match',
-    'hungarian_iou_match', 'pair_counts', 'predsmiou',
-    'predsmiou_from_counts', 'average_metrics', 'tapvid_metrics',
-    'TIMET_VIDEO_CLUSTERING', 'timet_miou', 'video_clustering_paper'
+    'BENCHMARKS', 'PRESETS', 'Benchmark', 'benchmark_settings',
+    'get_benchmark', 'run_benchmark', 'EVAL_DATASETS', 'build_eval_dataset',
+    'build_backbone', 'extract_features', 'EvalData', 'Protocol',
+    'ProtocolSettings', 'PROTOCOLS', 'REFERENCES', 'reference_numbers',
+    'reference_sources'
 ]

@@ -25,7 +25,6 @@ __all__ = ['load_state_dict_file', 'load_config', 'build_backbone',
 def load_state_dict_file(path: str) -> dict:
     """Checkpoint -> dict (tensors-only load; mmengine checkpoints pass via
     the allow-list in :mod:`mosic_mm.compat`)."""
-    import mosic_mm  # noqa: F401  (registers the allow-list)
     if not osp.isfile(path):
         raise FileNotFoundError(f'checkpoint {path} does not exist')
     ckpt = torch.load(path, map_location='cpu', weights_only=True)
@@ -63,19 +62,19 @@ def build_backbone(config: Optional[str] = None,
         (backbone in eval mode, info) with info = dict(mean, std, img_size,
         patch_size, source).
     """
-    import mosic_mm  # noqa: F401
-    from mmengine.registry import init_default_scope
     from mmengine.runner import set_random_seed
-    from mmpretrain.registry import MODELS
 
-    from mosic_mm.models.backbones.convert import (CHECKPOINT_PREFIXES,
-                                                   split_training_checkpoint)
+    from mosic_mm.models.backbones.convert import (
+        CHECKPOINT_PREFIXES,
+        split_training_checkpoint,
+    )
     from mosic_mm.models.utils import vit_patch_size
+    from mosic_mm.registry import MODELS
+    from mosic_mm.utils.config import registry_scope
     if which not in CHECKPOINT_PREFIXES:
         raise ValueError(f'which must be student or teacher, got {which!r}')
     ckpt = load_state_dict_file(checkpoint) if checkpoint else None
     cfg = load_config(config, ckpt)
-    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     # a quiet current logger: init_weights logs every parameter at INFO
     name = 'mosic_mm.evaluation'
     if MMLogger.check_instance_created(name):
@@ -86,9 +85,10 @@ def build_backbone(config: Optional[str] = None,
     if ckpt is not None:  # weights come from the checkpoint
         model_cfg.backbone.init_cfg = None
     set_random_seed(cfg.get('randomness', {}).get('seed', 0) or 0)
-    model = MODELS.build(model_cfg)
-    if ckpt is None:
-        model.init_weights()
+    with registry_scope(cfg):
+        model = MODELS.build(model_cfg)
+        if ckpt is None:
+            model.init_weights()
         source = f'init (seed {cfg.get("randomness", {}).get("seed")})'
     vit = model.teacher['backbone'] if which == 'teacher' else model.backbone
     if ckpt is not None:
@@ -162,16 +162,14 @@ def featmap(vit: nn.Module, x: torch.Tensor, mean, std,
     backbone's device, normalised ``(x - mean) / std`` -> patch tokens of
     the last block after the final norm, float32 [B, C, H/p, W/p] on the
     backbone's device. ``amp``: autocast on CUDA."""
-    from mosic_mm.models.utils import (embed_tokens, forward_blocks,
-                                       patch_featmap)
+    from mosic_mm.models.utils import TokenViT
     dev = backbone_device(vit)
     x = x.to(dev).float()
     f32 = dict(dtype=torch.float32, device=dev)
     x = (x - torch.tensor(mean, **f32).view(1, 3, 1, 1)) / \
         torch.tensor(std, **f32).view(1, 3, 1, 1)
     with torch.autocast(dev.type, enabled=amp and dev.type == 'cuda'):
-        tokens, grid = embed_tokens(vit, x)
-        fmap = patch_featmap(vit, forward_blocks(vit, tokens, hw=grid), grid)
+        fmap = TokenViT(vit).features(x)
     return fmap.float()
 
 
@@ -197,6 +195,7 @@ def extract_features(vit: nn.Module, images: np.ndarray, size,
         float32 [N, C, H/p, W/p].
     """
     from mmengine import dist
+
     from mosic_mm.models.utils import vit_patch_size
     if len(images) == 0:
         raise ValueError('extract_features got no image')

@@ -1,5 +1,5 @@
 """Batches clips, moves them to the device and normalises them."""
-from typing import Optional, Sequence
+from typing import Sequence
 
 import torch
 from mmengine.model import BaseDataPreprocessor

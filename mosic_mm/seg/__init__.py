@@ -7,7 +7,6 @@ Only those configs import this submodule (``custom_imports``); the main
 under mmcv-lite, first installs the stand-in for mmcv's compiled ops that
 mmseg needs to import (:mod:`mosic_mm.compat_mmcv_ext`).
 """
-import mosic_mm  # noqa: F401
 from mosic_mm import compat_mmcv_ext
 
 compat_mmcv_ext.install()

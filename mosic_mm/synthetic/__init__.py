@@ -25,8 +25,14 @@ scene model and :func:`ground_truth_tracks`), :mod:`.render`
 the official code's training sets). This package imports nothing else of
 mosic_mm: the datasets and the ground-truth tracker both build on it.
 """
-from .layouts import (ADE_IDS, VOC_IDS, make_ade_layout, make_davis_layout,
-                      make_voc_layout, make_ytvos_layout)
+from .layouts import (
+                      ADE_IDS,
+                      VOC_IDS,
+                      make_ade_layout,
+                      make_davis_layout,
+                      make_voc_layout,
+                      make_ytvos_layout,
+)
 from .render import render_scene, render_video
 from .scene import ground_truth_tracks
 from .styles import CLASSES, PALETTE, STYLES

@@ -1,5 +1,5 @@
 """Tiny deterministic synthetic datasets written in the real layouts of the
-paper evaluations (read by :mod:`mosic_mm.evaluation.paper_data`), for tests
+paper evaluations (read by :mod:`mosic_mm.evaluation.data.readers`), for tests
 and end-to-end benchmark runs. Content comes from
 :func:`mosic_mm.synthetic.render_video` (class ids 0..5: background,
 disc, box, triangle, star, cross); each writer maps them to the dataset's

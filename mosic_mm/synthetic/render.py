@@ -6,15 +6,36 @@ from typing import Dict, Tuple, Union
 import cv2
 import numpy as np
 
-from .appearance import (_background_canvas, _moving_light, _moving_tint,
-                         _object_canvas, _part_object_canvas, _rotate_hue,
-                         _shared_background)
-from .scene import (_background_shifts, _bend, _bend_margin, _bent_canvas,
-                    _object_affines, _object_tracks, _pixel_index,
-                    _styled_affines)
-from .styles import (CLASSES, _DIAMETER, _MOTION_STYLES, _OBJECT_POINT_SHARE,
-                     _PAN_SPEED, _check_int, _check_num_objects, _check_size,
-                     _check_style)
+from .appearance import (
+    _background_canvas,
+    _moving_light,
+    _moving_tint,
+    _object_canvas,
+    _part_object_canvas,
+    _rotate_hue,
+    _shared_background,
+)
+from .scene import (
+    _background_shifts,
+    _bend,
+    _bend_margin,
+    _bent_canvas,
+    _object_affines,
+    _object_tracks,
+    _pixel_index,
+    _styled_affines,
+)
+from .styles import (
+    _DIAMETER,
+    _MOTION_STYLES,
+    _OBJECT_POINT_SHARE,
+    _PAN_SPEED,
+    CLASSES,
+    _check_int,
+    _check_num_objects,
+    _check_size,
+    _check_style,
+)
 
 
 def render_video(seed: int, num_frames: int = 24,

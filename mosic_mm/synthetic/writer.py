@@ -13,8 +13,14 @@ import numpy as np
 from PIL import Image
 
 from .render import render_video
-from .styles import (CLASSES, PALETTE, _check_int, _check_num_objects,
-                     _check_size, _check_style)
+from .styles import (
+    CLASSES,
+    PALETTE,
+    _check_int,
+    _check_num_objects,
+    _check_size,
+    _check_style,
+)
 
 GENERATOR_NAME = 'mosic_mm.synthetic'
 GENERATOR_VERSION = 1

@@ -3,8 +3,14 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from .drawing import (colorize_clusters, draw_tracks, overlay, pca_rgb, tile,
-                      upsample)
+from .drawing import (
+    colorize_clusters,
+    draw_tracks,
+    overlay,
+    pca_rgb,
+    tile,
+    upsample,
+)
 
 
 def clip_panels(frames: np.ndarray, tracks: np.ndarray,

@@ -20,8 +20,6 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-from tools.lab.lib.measure import machine_description  # noqa: E402
-import json
 import os
 import os.path as osp
 import random
@@ -31,8 +29,8 @@ import sys
 import time
 from typing import Dict
 
+from tools.lab.lib.measure import machine_description  # noqa: E402
 from tools.lab.lib.processes import torchrun_command
-
 
 TEMPLATE_FRAMES = (30, 60, 120, 250)
 KINETICS_CONFIG = osp.join(REPO, 'configs', 'mosic_vits_kinetics.py')
@@ -135,9 +133,8 @@ def _build(cfg: dict, infos_from: str = None, serialize: bool = True):
     from mmengine.registry import DefaultScope
 
     import mosic_mm  # noqa: F401
-    from mosic_mm.datasets.video_index import VideoIndex
-    from mosic_mm.datasets.video_trajectory_dataset import \
-        VideoTrajectoryDataset
+    from mosic_mm.datasets.sources.video_index import VideoIndex
+    from mosic_mm.datasets.video_dataset import VideoTrajectoryDataset
     from mosic_mm.registry import DATASETS
     scan = VideoTrajectoryDataset._scan
     if infos_from:
@@ -256,17 +253,24 @@ def measure_extraction(root: str, index_file: str, remaining: int,
     file, listed in a previous run's manifest), then with none left; the
     bookkeeping of one resume measured step by step in this process; the
     header check per file a resume without the manifest needs."""
+    from mmcv.transforms import Compose
+
     import mosic_mm  # noqa: F401
     from mosic_mm.apis.common import load_job_config
-    from mosic_mm.apis.extract_tracks import (extract_video, make_plan,
-                                              read_manifest,
-                                              read_manifests,
-                                              settings_digest)
-    from mosic_mm.datasets.track_cache import (cache_path, default_cache_dir,
-                                               read_header)
     from mosic_mm.registry import TRANSFORMS
-    from mosic_mm.trackers import build_tracker
-    from mmcv.transforms import Compose
+    from mosic_mm.tracks.cache import (
+        cache_path,
+        default_cache_dir,
+        read_header,
+    )
+    from mosic_mm.tracks.extraction import (
+        extract_video,
+        make_plan,
+        read_manifest,
+        read_manifests,
+        settings_digest,
+    )
+    from mosic_mm.tracks.trackers import build_tracker
     opts = _extract_options(root, index_file)
     plan = make_plan(load_job_config(KINETICS_CONFIG, opts))
     t0 = time.perf_counter()

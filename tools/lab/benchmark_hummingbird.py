@@ -21,13 +21,26 @@ from typing import Optional
 import numpy as np
 import torch
 
-from mosic_mm.evaluation.hummingbird import IVFIndex, exact_knn, knn_recall
-from mosic_mm.evaluation.hummingbird_paper import (HUMMINGBIRD_PAPER,
-                                                   augment_pair,
-                                                   class_frequency_sample,
-                                                   patch_label_counts,
-                                                   patch_rows,
-                                                   patches_per_image)
+from mosic_mm.evaluation.metrics.retrieval import (
+    IVFIndex,
+    exact_knn,
+    knn_recall,
+    patch_label_counts,
+)
+from mosic_mm.evaluation.protocols.hummingbird import (
+    HummingbirdSettings,
+    augment_pair,
+    class_frequency_sample,
+    patch_rows,
+    patches_per_image,
+)
+
+#: the official run's datasets: VOC trainaug / val and ADE20K training /
+#: validation images, classes (MoSiC dataset/data_loader.py:1087, :1666)
+DATASET_SIZES = dict(train_images={'voc': 10_582, 'ade20k': 20_210},
+                     val_images={'voc': 1_449, 'ade20k': 2_000},
+                     num_classes={'voc': 21, 'ade20k': 151})
+PATCH = 14  # DINOv2's, hummingbird_eval.sh --patch-size 14
 
 
 ARCHS = {  # DINOv2 ViT-S/14 and ViT-B/14 shapes
@@ -67,8 +80,8 @@ def benchmark_hummingbird(size: int = 518, keys: int = 131072,
     if threads:
         torch.set_num_threads(threads)
     from mmpretrain.models import VisionTransformer
-    P = HUMMINGBIRD_PAPER
-    p = P['patch_size']
+    s = HummingbirdSettings()
+    p = PATCH
     g = size // p
     rng = np.random.default_rng(0)
     res = dict(threads=torch.get_num_threads(), size=size, keys=keys)
@@ -104,7 +117,7 @@ def benchmark_hummingbird(size: int = 518, keys: int = 131072,
         memory = torch.nn.functional.normalize(
             torch.randn(keys, C), dim=1).half()
         q = torch.randn(g * g, C)
-        t, (_, exact) = timed(lambda: exact_knn(q, memory, P['k']), 1)
+        t, (_, exact) = timed(lambda: exact_knn(q, memory, s.k), 1)
         res[f'{name}_search_s_per_query_key'] = t / (g * g * keys)
         print(f'{name} exact search: {t:.2f} s for {g * g} queries x '
               f'{keys} keys = {res[f"{name}_search_s_per_query_key"]:.2e}'
@@ -112,7 +125,7 @@ def benchmark_hummingbird(size: int = 518, keys: int = 131072,
         t0 = time.perf_counter()
         ivf = IVFIndex.build(memory, nprobe=64)
         build = time.perf_counter() - t0
-        t, (_, approx) = timed(lambda: ivf.search(q, P['k']), 1)
+        t, (_, approx) = timed(lambda: ivf.search(q, s.k), 1)
         rec = knn_recall(approx, exact)
         res[f'{name}_ivf'] = dict(nlist=ivf.index.nlist, nprobe=64,
                                   build_s=build, search_s_per_query=t / len(q),
@@ -126,9 +139,9 @@ def benchmark_hummingbird(size: int = 518, keys: int = 131072,
           f'{gpu_tflops:.0f} TFLOP/s ASSUMED):')
     table = []
     for ds in DATASETS:
-        n_tr, n_va = P['train_images'][ds], P['val_images'][ds]
-        K = P['num_classes'][ds]
-        keep = patches_per_image(P['memory_size'], n_tr, 2, g * g)
+        n_tr, n_va = DATASET_SIZES['train_images'][ds], DATASET_SIZES['val_images'][ds]
+        K = DATASET_SIZES['num_classes'][ds]
+        keep = patches_per_image(s.memory_size, n_tr, 2, g * g)
         M = keep * n_tr * 2
         for name, arch in ARCHS.items():
             C = arch['embed_dims']
@@ -145,7 +158,7 @@ def benchmark_hummingbird(size: int = 518, keys: int = 131072,
             row = dict(
                 dataset=ds, arch=name, memory_rows=M,
                 keys_gb=M * C * 2 / 1e9, counts_gb=M * K / 1e9,
-                queries_gb=nq * C * 2 / 1e9, topk_gb=nq * P['k'] * 12 / 1e9,
+                queries_gb=nq * C * 2 / 1e9, topk_gb=nq * s.k * 12 / 1e9,
                 features_pflop=fwd * res[f'{name}_gflops'] / 1e6,
                 search_pflop=2 * nq * M * C / 1e15,
                 cpu_features_h=fwd * res[f'{name}_features_s'] / 3600,

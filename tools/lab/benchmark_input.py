@@ -30,12 +30,12 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-from tools.lab.lib.measure import machine_description  # noqa: E402
 import os.path as osp
 import time
 
 import numpy as np
 
+from tools.lab.lib.measure import machine_description  # noqa: E402
 
 GPU_CONFIGS = (('ViT-S/14', 'configs/mosic_vits_ytvos.py'),
                ('ViT-B/14', 'configs/mosic_vitb_ytvos.py'))
@@ -62,7 +62,6 @@ def fidelity(ds, pipes: dict, num: int = 3) -> dict:
     """Mean / max absolute difference (grey levels) of each mode's
     LoadClip output from today's (full decode + antialiased resize), over
     ``num`` clips."""
-    from mosic_mm.datasets.video_trajectory_dataset import sample_clip_indices
     out = {}
     for m, pipe in pipes.items():
         if m == 'today':
@@ -70,9 +69,7 @@ def fidelity(ds, pipes: dict, num: int = 3) -> dict:
         diffs, peak = [], 0
         for c in range(num):
             info = ds.get_data_info(c % len(ds))
-            info['frame_inds'] = sample_clip_indices(
-                info['total_frames'], ds.clip_len, ds.frame_stride,
-                rng=np.random.RandomState(c), window_step=ds.window_step)
+            info['frame_inds'] = ds.clip_sampler.sample(info['total_frames'], np.random.RandomState(c))
             info['data_root'] = ds.data_root
             ref = pipes['today'][1](pipes['today'][0](dict(info)))['imgs']
             got = pipe[1](pipe[0](dict(info)))['imgs']
@@ -87,13 +84,10 @@ def video_profile(ds, size, num: int) -> dict:
     """Median over ``num`` training clips of
     :func:`profile_video_decode` (ms per clip)."""
     from tools.lab.lib.decode_profile import profile_video_decode
-    from mosic_mm.datasets.video_trajectory_dataset import sample_clip_indices
     rows = []
     for c in range(num):
         info = ds.get_data_info(c % len(ds))
-        inds = sample_clip_indices(
-            info['total_frames'], ds.clip_len, ds.frame_stride,
-            rng=np.random.RandomState(100 + c), window_step=ds.window_step)
+        inds = ds.clip_sampler.sample(info['total_frames'], np.random.RandomState(100 + c))
         rows.append(profile_video_decode(info['video_path'], inds, size))
     return {k: float(np.median([r[k] for r in rows])) for k in rows[0]}
 
@@ -102,12 +96,8 @@ def decoder_settings(ds, size, num: int) -> dict:
     """:func:`profile_decoder_settings` on ``num`` training clips of the
     first video."""
     from tools.lab.lib.decode_profile import profile_decoder_settings
-    from mosic_mm.datasets.video_trajectory_dataset import sample_clip_indices
     info = ds.get_data_info(0)
-    clips = [sample_clip_indices(info['total_frames'], ds.clip_len,
-                                 ds.frame_stride,
-                                 rng=np.random.RandomState(200 + c),
-                                 window_step=ds.window_step)
+    clips = [ds.clip_sampler.sample(info['total_frames'], np.random.RandomState(200 + c))
              for c in range(num)]
     return profile_decoder_settings(info['video_path'], clips, size)
 
@@ -146,10 +136,12 @@ def benchmark_input(args) -> dict:
     from mmengine.registry import init_default_scope
 
     import mosic_mm  # noqa: F401
-    from tools.lab.lib.gpu_demand import (H100_BF16_DENSE_TFLOPS,
-                                               count_step_flops)
+    from mosic_mm.datasets.sources.video_io import _pyav_available
+    from tools.lab.lib.gpu_demand import (
+        H100_BF16_DENSE_TFLOPS,
+        count_step_flops,
+    )
     from tools.lab.lib.input_pipeline import build_pipeline, run_modes
-    from mosic_mm.datasets.video_io import _pyav_available
     init_default_scope('mmpretrain')
     MMLogger.get_instance('mosic_benchmark', log_level='ERROR')
     size = (args.size, args.size)
@@ -225,8 +217,7 @@ def _settings_table(label: str, tables: dict) -> list:
 
 def format_tables(res: dict) -> str:
     """The Markdown tables of a :func:`benchmark_input` result."""
-    from tools.lab.lib.gpu_demand import (cores_needed,
-                                               data_wait_fraction)
+    from tools.lab.lib.gpu_demand import cores_needed, data_wait_fraction
     from tools.lab.lib.input_pipeline import MODES, STAGES
     a = res['args']
     src = f"{a['source_hw'][1]}x{a['source_hw'][0]}"

@@ -37,11 +37,13 @@ import torch  # noqa: E402
 from mmengine.config import DictAction  # noqa: E402
 
 from mosic_mm.utils.config import load_config, registry_scope  # noqa: E402
-from tools.lab.lib.measure import (current_memory_mb,  # noqa: E402
-                                   machine_description, matmul_peak_gflops,
-                                   peak_memory_mb, timed)
-
-
+from tools.lab.lib.measure import (  # noqa: E402
+    current_memory_mb,
+    machine_description,
+    matmul_peak_gflops,
+    peak_memory_mb,
+    timed,
+)
 
 STAGES = ('data_wait', 'tracking', 'preprocess', 'teacher', 'student',
           'sampling', 'projector', 'sinkhorn', 'loss', 'backward', 'optimizer',
@@ -58,12 +60,12 @@ def _pipeline_step(cfg, type_name):
 
 def resolve_shape(args, cfg) -> dict:
     """B, T, N and input size: ``args``' values, else the config's."""
-    ds = cfg.train_dataloader.dataset
     select = _pipeline_step(cfg, 'SelectTracks')
+    sampler = _pipeline_step(cfg, 'SampleClip')
     img_size = cfg.model.backbone.get('img_size', 224)
     return dict(
         batch=args.batch,
-        frames=args.frames or ds.get('clip_len', 12),
+        frames=args.frames or (sampler.clip_len if sampler else 12),
         points=args.points or (select.num_tracks if select else 256),
         size=args.size or (img_size if isinstance(img_size, int)
                            else img_size[0]))
@@ -72,7 +74,7 @@ def resolve_shape(args, cfg) -> dict:
 def build_tracker_and_grid(cfg):
     """The config's TrackPoints / LoadTracks tracker (built), its grid size
     and its config (DIS, 16 without such a step)."""
-    from mosic_mm.trackers import build_tracker
+    from mosic_mm.tracks.trackers import build_tracker
     step = _pipeline_step(cfg, 'TrackPoints') or _pipeline_step(
         cfg, 'LoadTracks')
     tracker_cfg = dict(step.tracker) if step else dict(type='DISFlowTracker')
@@ -93,7 +95,7 @@ def synthetic_clips(shape: dict) -> np.ndarray:
 def track_clips(tracker, clips: np.ndarray, grid: int, num_points: int):
     """Grid on frame 0, tracked -> tracks [B,T,N,2], visibility [B,T,N]."""
     from mosic_mm.datasets.transforms.selection import SelectTracks
-    from mosic_mm.datasets.transforms.tracking import track_grid
+    from mosic_mm.tracks.transforms import track_grid
     select = SelectTracks(num_points)
     tracks, vis = [], []
     for clip in clips:
@@ -126,15 +128,14 @@ def benchmark_mode(args) -> dict:
         breakdown (s), peak and per-step memory (MiB), GFLOP per iteration,
         achieved GFLOP/s, the matmul peaks and the losses.
     """
-    import mosic_mm  # noqa: F401
+    from mmengine.logging import MMLogger
     from mmengine.optim import build_optim_wrapper
     from torch.profiler import ProfilerActivity, profile
     from torch.utils.flop_counter import FlopCounterMode
 
-    from tools.lab.lib.reference_loss import reference_loss
+    import mosic_mm  # noqa: F401
     from mosic_mm.registry import MODELS
-
-    from mmengine.logging import MMLogger
+    from tools.lab.lib.reference_loss import reference_loss
     cfg = load_config(args.config, args.cfg_options)
     MMLogger.get_instance('mosic_benchmark', log_level='WARNING')
     if not args.pretrained:

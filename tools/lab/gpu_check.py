@@ -26,7 +26,6 @@ import os.path as osp
 import statistics
 import time
 
-
 ARCHS = {'vits': ('ViT-S/14', 'configs/mosic_vits_ytvos.py'),
          'vitb': ('ViT-B/14', 'configs/mosic_vitb_ytvos.py')}
 TINY_ARCH = dict(embed_dims=32, num_layers=2, num_heads=2,
@@ -38,9 +37,9 @@ def build_loader(args, device):
     from mmengine.dataset import default_collate
     from torch.utils.data import DataLoader, RandomSampler
 
+    from mosic_mm.registry import DATASETS
     from tools.lab.lib.input_data import dataset_cfg, prepare_data
     from tools.lab.lib.input_pipeline import pipeline_cfg
-    from mosic_mm.registry import DATASETS
     hw = (72, 128) if args.tiny else (720, 1280)
     stride, window = (2, 2) if args.tiny else (6, 12)
     grid = 8 if args.tiny else 32
@@ -50,7 +49,7 @@ def build_loader(args, device):
                             args.frames, stride, window, size, grid, hw,
                             encodings=('raw', ))
     cfg = dataset_cfg(ds.data_root, 'jpeg', args.frames, stride, window)
-    cfg['pipeline'] = pipeline_cfg('cache', size, grid, args.points,
+    cfg['pipeline'] = cfg['pipeline'] + pipeline_cfg('cache', size, grid, args.points,
                                    frame_cache_dir=dirs['raw'])
     dataset = DATASETS.build(cfg)
     workers = max(0, int(args.workers))
@@ -83,9 +82,9 @@ def check_arch(args, name: str, config: str, loader, device) -> dict:
     from mmengine.config import Config
     from mmengine.optim import build_optim_wrapper
 
+    from mosic_mm.registry import MODELS
     from tools.lab.lib.gpu_demand import count_step_flops
     from tools.lab.lib.measure import peak_memory_mb, sync
-    from mosic_mm.registry import MODELS
     cfg = Config.fromfile(osp.join(REPO, config))
     cfg.model.backbone.init_cfg = None
     overrides = dict(img_size=args.size)

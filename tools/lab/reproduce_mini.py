@@ -23,7 +23,11 @@ if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
 from tools.lab.mini.reproduction import (  # noqa: E402
-    ARM_KEYS, DEMO_CFG, DEMO_REFERENCE, START_ASSET)
+    ARM_KEYS,
+    DEMO_CFG,
+    DEMO_REFERENCE,
+    START_ASSET,
+)
 
 
 def parse_args(argv=None):

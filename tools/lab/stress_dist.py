@@ -31,7 +31,6 @@ import time
 
 from tools.lab.lib.processes import torchrun_command
 
-
 CONFIG = osp.join(REPO, 'configs', 'mosic_vits_synthetic.py')
 
 DATA = dict(num_train=4, num_val=2, num_frames=8, size=[64, 64], clip_len=3,
@@ -44,16 +43,16 @@ def data_options(root: str) -> list:
             f'{ds}.num_val={DATA["num_val"]}',
             f'{ds}.num_frames={DATA["num_frames"]}',
             f'{ds}.size=[{DATA["size"][0]},{DATA["size"][1]}]',
-            f'{ds}.clip_len={DATA["clip_len"]}',
-            f'{ds}.frame_stride={DATA["frame_stride"]}']
+            f'{ds}.pipeline.0.clip_len={DATA["clip_len"]}',
+            f'{ds}.pipeline.0.frame_stride={DATA["frame_stride"]}']
 
 
 def train_options(root: str, cache: str, iters: int) -> list:
     """A tiny model and a few iterations on the cached tracks."""
     return data_options(root) + [
-        f'train_dataloader.dataset.pipeline.1.cache_dir={cache}',
-        'train_dataloader.dataset.pipeline.2.size=56',
-        'train_dataloader.dataset.pipeline.4.num_tracks=16',
+        f'train_dataloader.dataset.pipeline.2.cache_dir={cache}',
+        'train_dataloader.dataset.pipeline.3.size=56',
+        'train_dataloader.dataset.pipeline.5.num_tracks=16',
         'train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
         'train_dataloader.persistent_workers=False',
         'model.backbone.arch.embed_dims=32', 'model.backbone.arch.num_layers=2',

@@ -7,5 +7,4 @@ co3d_train = dict(
     type='VideoTrajectoryDataset',
     data_root='data/co3d',
     data_prefix=dict(img=''),
-    ann_file='video_list.txt',
-    window_step=12)
+    ann_file='video_list.txt')

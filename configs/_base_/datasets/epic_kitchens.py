@@ -8,8 +8,8 @@ epic_kitchens_train = dict(
     type='VideoTrajectoryDataset',
     data_root='data/epic_kitchens',
     data_prefix=dict(img=''),
-    ann_file='video_list.txt',
-    # videos run for minutes at 50-60 fps; one clip per video per epoch, so
-    # starts every 600 frames (~10-12 s) keep the cache near YouTube-VOS's
-    # size; the recipe's stride 6 meets the official code's >= 5 for EPIC
-    window_step=600)
+    ann_file='video_list.txt')
+# videos run for minutes at 50-60 fps; one clip per video per epoch, so
+# starts every 600 frames (~10-12 s) keep the cache near YouTube-VOS's size;
+# the recipe's stride 6 meets the official code's >= 5 for EPIC
+epic_kitchens_clips = dict(window_step=600)

@@ -7,5 +7,5 @@ epic_kitchens_videos_train = dict(
     type='VideoTrajectoryDataset',
     data_root='data/epic_kitchens',
     data_prefix=dict(img=''),
-    ann_file='videos_list.txt',
-    window_step=600)  # as epic_kitchens.py
+    ann_file='videos_list.txt')
+epic_kitchens_videos_clips = dict(window_step=600)  # as epic_kitchens.py

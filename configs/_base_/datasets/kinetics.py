@@ -11,9 +11,10 @@ kinetics_train = dict(
     data_root='data/kinetics400',
     data_prefix=dict(img='train'),
     ann_file='train_videos.txt',
-    # 10 s clips (250-300 frames): starts at multiples of 24 give ~8-10
-    # cached windows per clip, as ~10 per YouTube-VOS video (docs/tracks.md)
-    window_step=24,
     # ~650k clips: listed and counted once into this file (under data_root),
     # mapped by every rank and worker (docs/datasets.md, 'Large collections')
     index_file='video_index.bin')
+# 10 s clips (250-300 frames): starts at multiples of 24 give ~8-10 cached
+# windows per clip, as ~10 per YouTube-VOS video (docs/tracks.md); the
+# recipe's SampleClip with this window_step
+kinetics_clips = dict(window_step=24)

@@ -11,7 +11,7 @@ kinetics_frames_train = dict(
     data_root='data/kinetics400',
     data_prefix=dict(img='rawframes_train'),
     ann_file='train_rawframes.txt',
-    window_step=24,  # as kinetics.py
     # ~650k clips: listed and counted once into this file (under data_root),
     # mapped by every rank and worker (docs/datasets.md, 'Large collections')
     index_file='video_index.bin')
+kinetics_frames_clips = dict(window_step=24)  # as kinetics.py

@@ -7,5 +7,4 @@ lvos_train = dict(
     type='VideoTrajectoryDataset',
     data_root='data/lvos/train',
     data_prefix=dict(img='JPEGImages'),
-    ann_file='',
-    window_step=12)
+    ann_file='')

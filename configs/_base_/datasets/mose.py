@@ -9,7 +9,4 @@ mose_train = dict(
     type='VideoTrajectoryDataset',
     data_root='data/mose/train',
     data_prefix=dict(img='JPEGImages'),
-    ann_file='',
-    # cached clip starts at multiples of 12 frames, as YouTube-VOS
-    # (docs/tracks.md)
-    window_step=12)
+    ann_file='')  # clips as YouTube-VOS (the recipe's SampleClip)

@@ -9,5 +9,4 @@ vspw_train = dict(
     type='VideoTrajectoryDataset',
     data_root='data/vspw',
     data_prefix=dict(img='data'),
-    ann_file='video_list.txt',
-    window_step=12)
+    ann_file='video_list.txt')

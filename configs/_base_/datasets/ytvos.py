@@ -8,6 +8,10 @@ data_root = 'data/ytvos/train'
 tracker = dict(type='DISFlowTracker')
 
 train_pipeline = [
+    # 12 frames 6 apart from a random start; starts at multiples of 12 frames
+    # (~10 cached windows per YT-VOS video) instead of every frame
+    # (docs/tracks.md)
+    dict(type='SampleClip', clip_len=12, frame_stride=6, window_step=12),
     dict(type='LoadClip'),
     # 720p -> 224x224 with PIL's antialiased bilinear, as the reference.
     dict(type='ClipResize', scale=(224, 224), interpolation='bilinear'),
@@ -40,9 +44,4 @@ train_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
-        clip_len=12,
-        frame_stride=6,
-        # Clip starts at multiples of 12 frames (~10 cached windows per
-        # YT-VOS video) instead of every frame; docs/tracks.md.
-        window_step=12,
         pipeline=train_pipeline))

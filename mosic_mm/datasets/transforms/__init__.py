@@ -1,10 +1,16 @@
 from .formatting import PackTrackInputs
 from .geometry import ClipFlip, ClipRandomResizedCrop, ClipResize
 from .loading import LoadClip
+from .sampling import (
+                       SampleClip,
+                       clip_starts,
+                       effective_stride,
+                       pipeline_clip_sampler,
+)
 from .selection import SelectTracks
-from .tracking import LoadTracks, TrackPoints, track_grid
 
 __all__ = [
     'PackTrackInputs', 'ClipFlip', 'ClipRandomResizedCrop', 'ClipResize',
-    'LoadClip', 'LoadTracks', 'SelectTracks', 'TrackPoints', 'track_grid'
+    'LoadClip', 'SampleClip', 'SelectTracks', 'clip_starts',
+    'effective_stride', 'pipeline_clip_sampler'
 ]

@@ -9,7 +9,6 @@ covers ``[-0.5, W-0.5) x [-0.5, H-0.5)``; points leaving the image become
 invisible (``outside='invisible'``, default; see :func:`crop_visibility`),
 their coordinates are never clamped.
 """
-import math
 from typing import Sequence, Tuple, Union
 
 import numpy as np
@@ -17,93 +16,12 @@ from mmcv.transforms import BaseTransform
 
 from mosic_mm.datasets.resize import INTERPOLATIONS, resize_frames
 from mosic_mm.registry import TRANSFORMS
-
-# ----------------------------------------------------------------- pure maths
-def crop_resize_tracks(tracks: np.ndarray, bbox: Sequence[float],
-                       out_hw: Tuple[int, int]) -> np.ndarray:
-    """Map points through a crop ``bbox`` followed by a resize.
-
-    Args:
-        tracks: float ``[..., 2]`` (x, y) in pixels of the source image.
-        bbox: ``(x0, y0, x1, y1)`` pixel edges of the crop in the source image
-            (x1, y1 exclusive; ``(0, 0, W, H)`` is the whole image).
-        out_hw: ``(H', W')`` of the output image.
-
-    Returns:
-        float32 ``[..., 2]``: ``x' = (x - x0 + 0.5) * W' / (x1 - x0) - 0.5``
-        (same for y).
-    """
-    x0, y0, x1, y1 = (float(v) for v in bbox)
-    out_h, out_w = out_hw
-    scale = np.array([out_w / (x1 - x0), out_h / (y1 - y0)], dtype=np.float64)
-    offset = np.array([x0, y0], dtype=np.float64)
-    out = (np.asarray(tracks, dtype=np.float64) - offset + 0.5) * scale - 0.5
-    return out.astype(np.float32)
-
-
-def points_inside(tracks: np.ndarray, hw: Tuple[int, int]) -> np.ndarray:
-    """bool ``[...]``: points ``[..., 2]`` (x, y) inside an (H, W) image, i.e.
-    ``-0.5 <= x < W - 0.5`` and ``-0.5 <= y < H - 0.5``."""
-    h, w = hw
-    x, y = tracks[..., 0], tracks[..., 1]
-    return (x >= -0.5) & (x < w - 0.5) & (y >= -0.5) & (y < h - 0.5)
-
-
-def flip_tracks(tracks: np.ndarray, width: int) -> np.ndarray:
-    """Horizontal flip of (x, y) points in an image of ``width`` columns:
-    ``x' = W - 1 - x``. Returns float32 ``[..., 2]``."""
-    out = np.array(tracks, dtype=np.float32, copy=True)
-    out[..., 0] = width - 1 - out[..., 0]
-    return out
-
-
-def sample_crop_box(hw: Tuple[int, int], scale: Tuple[float, float],
-                    ratio: Tuple[float, float], max_attempts: int = 10,
-                    rng=np.random, row_first: bool = False
-                    ) -> Tuple[int, int, int, int]:
-    """Random-resized-crop box ``(x0, y0, x1, y1)`` (x1, y1 exclusive): the
-    one crop sampler of the project (training clips, Hummingbird memory).
-
-    Draws an area fraction uniformly from ``scale`` and an aspect ratio
-    (w / h) log-uniformly from ``ratio`` until the box fits (at most
-    ``max_attempts`` draws), then a uniform position. Falls back to the
-    largest centred box whose aspect ratio is clamped to ``ratio``
-    (torchvision ``RandomResizedCrop.get_params`` semantics).
-
-    Args:
-        rng: ``np.random`` or a ``RandomState`` (``randint``), or a
-            ``np.random.Generator`` (``integers``).
-        row_first: draw the top row before the left column (torchvision's
-            order, kept by the Hummingbird memory); the clip transforms
-            draw the column first. Either order keeps a seeded crop as it
-            was.
-    """
-    h, w = hw
-    area = h * w
-    log_r = (math.log(ratio[0]), math.log(ratio[1]))
-    randint = getattr(rng, 'integers', None) or rng.randint
-    for _ in range(max_attempts):
-        target = area * rng.uniform(scale[0], scale[1])
-        aspect = math.exp(rng.uniform(log_r[0], log_r[1]))
-        cw = int(round(math.sqrt(target * aspect)))
-        ch = int(round(math.sqrt(target / aspect)))
-        if 0 < cw <= w and 0 < ch <= h:
-            if row_first:
-                y0 = int(randint(0, h - ch + 1))
-                x0 = int(randint(0, w - cw + 1))
-            else:
-                x0 = int(randint(0, w - cw + 1))
-                y0 = int(randint(0, h - ch + 1))
-            return x0, y0, x0 + cw, y0 + ch
-    in_ratio = w / h
-    if in_ratio < min(ratio):
-        cw, ch = w, max(1, min(h, int(round(w / min(ratio)))))
-    elif in_ratio > max(ratio):
-        cw, ch = max(1, min(w, int(round(h * max(ratio))))), h
-    else:
-        cw, ch = w, h
-    x0, y0 = (w - cw) // 2, (h - ch) // 2
-    return x0, y0, x0 + cw, y0 + ch
+from mosic_mm.structures import (
+    crop_resize_points,
+    flip_points,
+    points_inside,
+    sample_crop_box,
+)
 
 
 def _to_hw(size: Union[int, Sequence[int]], name: str) -> Tuple[int, int]:
@@ -170,7 +88,7 @@ def _apply_box(results: dict, bbox, out_hw, interpolation: str,
         resize_frames(imgs, out_hw, interpolation))
     results['img_shape'] = tuple(out_hw)
     if results.get('tracks') is not None:
-        tracks = crop_resize_tracks(results['tracks'], bbox, out_hw)
+        tracks = crop_resize_points(results['tracks'], bbox, out_hw)
         results['tracks'] = tracks
         inside = points_inside(tracks, out_hw)
         vis = results.get('visibility')
@@ -304,7 +222,7 @@ class ClipFlip(BaseTransform):
         if flip:
             results['imgs'] = np.ascontiguousarray(imgs[:, :, ::-1])
             if results.get('tracks') is not None:
-                results['tracks'] = flip_tracks(results['tracks'],
+                results['tracks'] = flip_points(results['tracks'],
                                                 imgs.shape[2])
         return results
 

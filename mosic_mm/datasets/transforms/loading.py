@@ -1,5 +1,5 @@
 """The ``LoadClip`` transform: a clip of frames from the frame cache, a frame
-folder or a video file (:mod:`mosic_mm.datasets.video_io`), decoded at the
+folder or a video file (:mod:`mosic_mm.datasets.sources.video_io`), decoded at the
 size the pipeline needs."""
 import os.path as osp
 from typing import List, Optional, Sequence, Tuple
@@ -8,13 +8,19 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmengine.logging import MMLogger
 
-from mosic_mm.datasets.frame_cache import (FrameCacheError, FrameCacheReader,
-                                           default_frame_cache_dir,
-                                           frame_cache_path)
+from mosic_mm.datasets.frame_cache import (
+    FrameCacheError,
+    FrameCacheReader,
+    default_frame_cache_dir,
+    frame_cache_path,
+)
 from mosic_mm.datasets.resize import INTERPOLATIONS, resize_frames
-from mosic_mm.datasets.video_io import (CorruptVideoError,
-                                        _check_video_backend, read_frame,
-                                        read_video)
+from mosic_mm.datasets.sources.video_io import (
+    CorruptVideoError,
+    _check_video_backend,
+    read_frame,
+    read_video,
+)
 from mosic_mm.registry import TRANSFORMS
 
 

@@ -7,10 +7,9 @@ from mmengine import dist
 from mmengine.hooks import Hook
 
 from mosic_mm.registry import HOOKS
+from mosic_mm.structures import DATASET_NAME_KEY, SKIPPED_CLIPS_KEY
 
 SCALAR = 'train/skipped_clips'
-META_KEY = 'skipped_clips'
-SOURCE_KEY = 'dataset_name'  # data sample metainfo: the clip's dataset
 CLIPS_KEY = 'clips_per_dataset'  # checkpoint meta: {name: clips}
 CLIPS_SCALAR = 'train/clips_{}'
 
@@ -24,7 +23,7 @@ def count_skipped_clips(data_batch) -> int:
     total = 0
     for sample in samples or ():
         meta = getattr(sample, 'metainfo', None) or {}
-        total += int(meta.get(META_KEY, 0))
+        total += int(meta.get(SKIPPED_CLIPS_KEY, 0))
     return total
 
 
@@ -36,7 +35,7 @@ def count_clips_per_dataset(data_batch, names: List[str]) -> List[int]:
     samples = data_batch.get('data_samples') if isinstance(
         data_batch, dict) else None
     for sample in samples or ():
-        name = (getattr(sample, 'metainfo', None) or {}).get(SOURCE_KEY)
+        name = (getattr(sample, 'metainfo', None) or {}).get(DATASET_NAME_KEY)
         if name is not None:
             counts[names.index(name)] += 1
     return counts
@@ -100,7 +99,7 @@ class RunSummaryHook(Hook):
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         meta = checkpoint.get('meta', {})
-        self._offset = int(meta.get(META_KEY, 0))
+        self._offset = int(meta.get(SKIPPED_CLIPS_KEY, 0))
         self._clips_offset = dict(meta.get(CLIPS_KEY) or {})
 
     def before_train(self, runner) -> None:
@@ -128,7 +127,7 @@ class RunSummaryHook(Hook):
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         meta = checkpoint.setdefault('meta', {})
-        meta[META_KEY] = self._total
+        meta[SKIPPED_CLIPS_KEY] = self._total
         if self._names:
             meta[CLIPS_KEY] = dict(self._clips_total)
 

@@ -10,37 +10,52 @@ from mosic_mm.registry import HOOKS
 
 @HOOKS.register_module()
 class MoSiCTeacherHook(Hook):
-    """Calls ``model.update_teacher(m)`` after each optimizer step, with
+    """After each optimizer step, ``model.update_teacher(w)``:
 
-        m_i = m_end - (m_end - m_0) * (cos(pi * i / I) + 1) / 2
+        teacher = w * teacher + (1 - w) * student
 
-    for iteration i of I (``runner.iter / runner.max_iters``); constant
-    ``m_0`` when ``end_momentum`` is None (the reference recipe: 0.99).
-    It only updates on iterations whose optimizer stepped: not between the
-    steps of gradient accumulation, nor after a step skipped for a
-    non-finite loss (``SkipNonFiniteOptimWrapper``).
+    ``w`` is the weight kept on the *teacher* (0.99 in the recipe; the
+    opposite side of mmengine's ``EMAHook`` / mmpretrain's ``momentum``,
+    which weigh the new model), constant, or on the cosine schedule
+
+        w_i = w_end - (w_end - w_0) * (cos(pi * i / I) + 1) / 2
+
+    for iteration i of I (``runner.iter / runner.max_iters``) when
+    ``end_teacher_weight`` is set. Only iterations whose optimizer stepped
+    update: not between the steps of gradient accumulation, nor after a
+    step skipped for a non-finite loss (``SkipNonFiniteOptimWrapper``).
 
     Args:
-        momentum (float): m_0. Defaults to 0.99.
-        end_momentum (float, optional): m_end of a cosine schedule.
+        teacher_weight (float): w_0. Defaults to 0.99.
+        end_teacher_weight (float, optional): w_end of a cosine schedule.
     """
     priority = 'NORMAL'
 
-    def __init__(self, momentum: float = 0.99,
-                 end_momentum: Optional[float] = None):
-        for name, value in (('momentum', momentum),
-                            ('end_momentum', end_momentum)):
+    def __init__(self, teacher_weight: float = 0.99,
+                 end_teacher_weight: Optional[float] = None, **kwargs):
+        if kwargs:
+            renamed = {'momentum': 'teacher_weight',
+                       'end_momentum': 'end_teacher_weight'}
+            hint = '; '.join(f'{k} is now {renamed[k]} (the weight kept on '
+                             'the teacher, as before)' for k in kwargs
+                             if k in renamed)
+            raise TypeError(f'MoSiCTeacherHook got unknown arguments '
+                            f'{sorted(kwargs)}' + (f': {hint}' if hint
+                                                   else ''))
+        for name, value in (('teacher_weight', teacher_weight),
+                            ('end_teacher_weight', end_teacher_weight)):
             if value is not None and not 0.0 <= value <= 1.0:
                 raise ValueError(f'{name} must be in [0, 1], got {value}')
-        self.momentum = momentum
-        self.end_momentum = end_momentum
+        self.teacher_weight = teacher_weight
+        self.end_teacher_weight = end_teacher_weight
 
-    def momentum_at(self, cur_iter: int, max_iters: int) -> float:
-        if self.end_momentum is None:
-            return self.momentum
+    def teacher_weight_at(self, cur_iter: int, max_iters: int) -> float:
+        if self.end_teacher_weight is None:
+            return self.teacher_weight
         progress = min(cur_iter / max(max_iters, 1), 1.0)
-        return self.end_momentum - (self.end_momentum - self.momentum) * (
-            math.cos(math.pi * progress) + 1) / 2
+        return self.end_teacher_weight - (
+            self.end_teacher_weight - self.teacher_weight) * (
+                math.cos(math.pi * progress) + 1) / 2
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs=None) -> None:
@@ -52,6 +67,6 @@ class MoSiCTeacherHook(Hook):
             return
         model = runner.model.module if is_model_wrapper(runner.model) \
             else runner.model
-        momentum = self.momentum_at(runner.iter, runner.max_iters)
-        model.update_teacher(momentum)
-        runner.message_hub.update_scalar('train/teacher_momentum', momentum)
+        weight = self.teacher_weight_at(runner.iter, runner.max_iters)
+        model.update_teacher(weight)
+        runner.message_hub.update_scalar('train/teacher_weight', weight)

@@ -1,3 +1,5 @@
-from .trainable_params_constructor import TrainableParamsOptimWrapperConstructor
+from .trainable_params_constructor import (
+    TrainableParamsOptimWrapperConstructor,
+)
 
 __all__ = ['TrainableParamsOptimWrapperConstructor']

@@ -6,12 +6,11 @@ tensors for a ViT-L, so the log gets a one-line summary instead), plus
 so without it backbone biases, norms and LayerScale would be decayed."""
 import logging
 
+from mmengine.logging import MMLogger, print_log
+from mmengine.optim import DefaultOptimWrapperConstructor
 from torch.nn import GroupNorm, LayerNorm
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.instancenorm import _InstanceNorm
-
-from mmengine.logging import MMLogger, print_log
-from mmengine.optim import DefaultOptimWrapperConstructor
 
 from mosic_mm.registry import OPTIM_WRAPPER_CONSTRUCTORS
 

@@ -3,8 +3,7 @@ pre-norm ``VisionTransformer``, e.g. CLIP ViT-S/14) as MoSiC token backbones.
 
 The blocks, RoPE and norms are timm's own modules (``timm.create_model``,
 no download), so the features are timm's by construction; this class adds
-the step-wise token interface of :mod:`mosic_mm.models.utils.vit_tokens`
-(RoPE of the kept tokens passed to every block), strict converted loading
+strict converted loading
 of the official and timm files (:mod:`.convert_eva`) and mmpretrain-style
 ``featmap`` outputs.
 
@@ -19,6 +18,7 @@ from torch import Tensor, nn
 
 from mosic_mm.registry import MODELS
 
+from ..utils.token_backbone import TokenViT
 from .convert_eva import to_timm
 from .weight_init import is_converted_cfg
 
@@ -121,69 +121,9 @@ class TimmViT(BaseModule):
         return self.model.blocks
 
     # ----------------------------------------------------------- forward
-    def embed_tokens(self, x: Tensor) -> Tuple[Tensor, Tuple[int, int]]:
-        """Images [B,3,H,W] -> tokens [B, E+h*w, C], (h, w) (patch embed,
-        absolute positions if any, prefix tokens, pre-norm)."""
-        m = self.model
-        x = m.patch_embed(x)  # [B, h, w, C] (dynamic_img_size)
-        hw = tuple(x.shape[1:3])
-        tokens = m._pos_embed(x)  # Eva: (tokens, rope); CLIP ViT: tokens
-        if isinstance(tokens, tuple):
-            tokens = tokens[0]
-        return m.norm_pre(tokens), hw
-
-    def rope_embed(self, hw: Optional[Tuple[int, int]],
-                   keep: Optional[Tensor] = None,
-                   batch: int = 1) -> Optional[Tensor]:
-        """RoPE of the patch tokens on grid ``hw`` ([h*w, D], or [B, 1, L',
-        D] for the kept indices ``keep`` [B, L']); None without RoPE."""
-        rope = getattr(self.model, 'rope', None)
-        if rope is None:
-            return None
-        if hw is None:
-            raise ValueError(f'{self.model_name} uses RoPE: forward_blocks '
-                             'needs the patch grid hw=(h, w)')
-        if getattr(self.model, 'rope_mixed', False):
-            raise NotImplementedError('depth-dependent (mixed) RoPE is not '
-                                      'supported')
-        embed = rope.get_embed(shape=tuple(hw))
-        if keep is not None:
-            embed = embed[keep]  # [B, L', D]
-            return embed.unsqueeze(1)
-        return embed
-
-    def forward_blocks(self, tokens: Tensor, start: int = 0,
-                       stop: Optional[int] = None, *,
-                       hw: Optional[Tuple[int, int]] = None,
-                       keep: Optional[Tensor] = None) -> Tensor:
-        """Blocks ``[start, stop)`` on tokens [B, E+L, C] (L = h*w, or L'
-        kept patches with ``keep`` [B, L'])."""
-        blocks = self.model.blocks[start:stop]
-        if len(blocks) == 0:
-            return tokens
-        rope = self.rope_embed(hw, keep)
-        if rope is not None:
-            patches = tokens.shape[1] - self.num_extra_tokens
-            expected = keep.shape[1] if keep is not None else hw[0] * hw[1]
-            if patches != expected:
-                raise ValueError(
-                    f'{patches} patch tokens but hw={tuple(hw)} and keep give'
-                    f' {expected}: pass the keep indices used by keep_tokens')
-        for block in blocks:
-            tokens = block(tokens) if rope is None else block(tokens,
-                                                              rope=rope)
-        return tokens
-
-    def final_norm_tokens(self, tokens: Tensor) -> Tensor:
-        """timm's final norm (``forward_features`` output)."""
-        return self.model.norm(tokens)
-
     def forward(self, x: Tensor) -> Tuple[Tensor]:
         """Images [B,3,H,W] -> (patch features [B, C, h, w],)."""
-        tokens, hw = self.embed_tokens(x)
-        tokens = self.final_norm_tokens(self.forward_blocks(tokens, hw=hw))
-        patches = tokens[:, self.num_extra_tokens:]
-        return (patches.transpose(1, 2).reshape(len(x), -1, *hw), )
+        return (TokenViT(self).features(x), )
 
     # ------------------------------------------------------------ weights
     def convert_checkpoint(self, state_dict: Dict[str, Tensor],

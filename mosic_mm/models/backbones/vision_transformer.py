@@ -5,7 +5,7 @@ Token layout: ``[cls, r_1..r_R, patches]``. As in DINOv2 (Darcet et al.,
 "Vision Transformers Need Registers"), ``pos_embed`` covers cls + patches only
 and the registers are inserted after the position embedding is added.
 ``num_extra_tokens`` counts cls + registers, so everything that strips extra
-tokens (``_format_output``, ``mosic_mm.models.utils.vit_tokens``) drops both.
+tokens (``_format_output``, ``mosic_mm.models.utils.token_backbone``) drops both.
 With ``num_register_tokens=0`` the module is a drop-in ``VisionTransformer``
 (same parameters, same keys, same outputs).
 """
@@ -19,6 +19,8 @@ from mmpretrain.models.utils import resize_pos_embed, to_2tuple
 from torch import Tensor, nn
 
 from mosic_mm.registry import MODELS
+
+from ..utils.token_backbone import TokenViT
 from .weight_init import is_converted_cfg
 
 
@@ -59,30 +61,9 @@ class DINOVisionTransformer(VisionTransformer):
             self._freeze_stages()
 
     # ----------------------------------------------------------- forward
-    def embed_tokens(self, x: Tensor) -> Tuple[Tensor, Tuple[int, int]]:
-        """Images [B,3,H,W] -> tokens [B, E+h*w, C] as [cls, registers,
-        patches] (E = ``num_extra_tokens``), (h, w)."""
-        tokens, hw = self.patch_embed(x)
-        if self.cls_token is not None:
-            tokens = torch.cat(
-                [self.cls_token.expand(len(tokens), -1, -1), tokens], dim=1)
-        tokens = tokens + resize_pos_embed(
-            self.pos_embed, self.patch_resolution, hw,
-            mode=self.interpolate_mode,
-            num_extra_tokens=self.num_pos_extra_tokens)
-        if self.register_tokens is not None:
-            n = self.num_pos_extra_tokens
-            tokens = torch.cat([
-                tokens[:, :n],
-                self.register_tokens.expand(len(tokens), -1, -1),
-                tokens[:, n:]
-            ], dim=1)
-        tokens = self.pre_norm(self.drop_after_pos(tokens))
-        return tokens, tuple(hw)
-
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """Same outputs as ``VisionTransformer.forward``."""
-        x, hw = self.embed_tokens(x)
+        x, hw = TokenViT(self).embed(x)
         outs = []
         for i, layer in enumerate(self.layers):
             x = layer(x)

@@ -23,8 +23,15 @@ from mmengine.model.weight_init import update_init_info
 from mmengine.registry import WEIGHT_INITIALIZERS
 from torch import Tensor, nn
 
-from .convert import (StateDict, default_interp, detect_layout, grid_of,
-                      resample_pos_embed, strip_prefix, to_mmpretrain)
+from .convert import (
+    StateDict,
+    default_interp,
+    detect_layout,
+    grid_of,
+    resample_pos_embed,
+    strip_prefix,
+    to_mmpretrain,
+)
 
 README_HINT = ('see README.md, section "Backbones and pretrained weights", '
                'for where to download it')

@@ -10,6 +10,7 @@ from torch import Tensor
 from torch.profiler import record_function
 
 from mosic_mm.registry import MODELS
+
 from ..utils import sinkhorn_knopp
 
 

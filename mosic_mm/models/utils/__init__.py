@@ -1,9 +1,16 @@
+from .masking import (
+                      kept_token_count,
+                      points_in_kept,
+                      sample_kept_tokens,
+                      terms_kept,
+)
+from .point_sampling import sample_at_points
 from .sinkhorn import sinkhorn_knopp
-from .track_sampling import sample_at_points
-from .vit_tokens import (embed_tokens, forward_blocks, keep_tokens,
-                         patch_featmap, vit_patch_size)
+from .teacher_forward import TeacherForward
+from .token_backbone import TokenViT, vit_patch_size
 
 __all__ = [
-    'sinkhorn_knopp', 'sample_at_points', 'embed_tokens', 'forward_blocks',
-    'keep_tokens', 'patch_featmap', 'vit_patch_size'
+    'kept_token_count', 'points_in_kept', 'sample_kept_tokens', 'terms_kept',
+    'sample_at_points', 'sinkhorn_knopp', 'TeacherForward', 'TokenViT',
+    'vit_patch_size'
 ]

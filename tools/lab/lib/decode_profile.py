@@ -18,7 +18,7 @@ def profile_video_decode(path: str, inds: Sequence[int], size,
     ``decode_range`` (decode every packet from the key frame before the
     first wanted frame to the last one, the least a sequential reader
     does), ``decode_needed`` (decode only the packets the wanted frames
-    depend on, :func:`~mosic_mm.datasets.video_io._frames_to_decode`,
+    depend on, :func:`~mosic_mm.datasets.sources.video_io._frames_to_decode`,
     unwanted non-reference frames skipped), ``to_rgb`` (YUV -> RGB of the
     wanted frames at full size), ``resize`` (antialiased resize of those
     to ``size``), ``num_range`` / ``num_needed`` (packets decoded) and
@@ -27,8 +27,12 @@ def profile_video_decode(path: str, inds: Sequence[int], size,
     import av
 
     from mosic_mm.datasets.resize import resize_frames
-    from mosic_mm.datasets.video_io import (_PROBE_OPTIONS, _frames_to_decode,
-                                            _pyav_index, read_video)
+    from mosic_mm.datasets.sources.video_io import (
+        _PROBE_OPTIONS,
+        _frames_to_decode,
+        _pyav_index,
+        read_video,
+    )
     inds = np.asarray(inds, np.int64)
 
     def index():  # what read_video does before decoding
@@ -120,8 +124,11 @@ def _read_with_settings(path: str, inds: np.ndarray, size, options: dict,
     import av
 
     from mosic_mm.datasets.resize import resize_frames
-    from mosic_mm.datasets.video_io import (_PROBE_OPTIONS, _decode_needed,
-                                            _pyav_index)
+    from mosic_mm.datasets.sources.video_io import (
+        _PROBE_OPTIONS,
+        _decode_needed,
+        _pyav_index,
+    )
     wanted, out = set(inds.tolist()), {}
     with av.open(path, options=_PROBE_OPTIONS) as c:
         st, pk, frame_of, pts_to_frame, key = _pyav_index(c, path)

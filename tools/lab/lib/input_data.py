@@ -94,8 +94,9 @@ def dataset_cfg(root: str, kind: str, clip_len: int, stride: int,
     return dict(type='VideoTrajectoryDataset', data_root=root,
                 data_prefix=dict(img='JPEGImages' if kind == 'jpeg'
                                  else 'videos'),
-                clip_len=clip_len, frame_stride=stride,
-                window_step=window_step)
+                pipeline=[dict(type='SampleClip', clip_len=clip_len,
+                               frame_stride=stride,
+                               window_step=window_step)])
 
 
 def write_track_cache(dataset, size, grid_size: int, tracker_type: str,
@@ -103,27 +104,28 @@ def write_track_cache(dataset, size, grid_size: int, tracker_type: str,
     """A track cache for every window of every video: the query grid drifting
     smoothly (the benchmark times reading and transforming tracks, not their
     quality). Returns the cache dir."""
-    from mosic_mm.datasets.track_cache import (cache_path, default_cache_dir,
-                                               make_header, write_track_file)
-    from mosic_mm.datasets.video_trajectory_dataset import (clip_starts,
-                                                            effective_stride)
-    from mosic_mm.trackers import grid_queries
+    from mosic_mm.structures import grid_queries
+    from mosic_mm.tracks.cache import (
+        cache_path,
+        default_cache_dir,
+        make_header,
+        write_track_file,
+    )
     cache_dir = default_cache_dir(dataset.data_root, tracker_type)
     rng = np.random.default_rng(seed)
     for i in range(len(dataset)):
         info = dataset.get_data_info(i)
         n = info['total_frames']
-        stride = effective_stride(n, dataset.clip_len, dataset.frame_stride)
-        starts = clip_starts(n, dataset.clip_len, dataset.frame_stride,
-                             dataset.window_step)
+        sampler = dataset.clip_sampler
+        stride, starts = sampler.step(n), sampler.starts(n)
         q = grid_queries(size[0], size[1], grid_size, t=0)[:, 1:]
-        drift = rng.normal(0, 1, (len(starts), dataset.clip_len, 1, 2))
+        drift = rng.normal(0, 1, (len(starts), sampler.clip_len, 1, 2))
         tracks = q[None, None] + np.cumsum(drift, axis=1)
         vis = rng.random(tracks.shape[:3]) > 0.1
         vis[:, 0] = True
         header = make_header(info['video_id'], dict(type=tracker_type),
-                             grid_size, dataset.clip_len, stride,
-                             dataset.frame_stride, dataset.window_step, n,
+                             grid_size, sampler.clip_len, stride,
+                             sampler.frame_stride, sampler.window_step, n,
                              size, starts)
         write_track_file(cache_path(cache_dir, info['video_id']), header,
                          tracks.astype(np.float32), vis)
@@ -141,10 +143,12 @@ def prepare_data(root: str, kind: str = 'jpeg', num_videos: int = 4,
     Returns:
         ``(dataset, {encoding: frame cache dir})``.
     """
-    from mosic_mm.datasets.frame_cache import (cache_frame_indices,
-                                               decode_for_cache,
-                                               frame_cache_path,
-                                               write_frame_file)
+    from mosic_mm.datasets.frame_cache import (
+        cache_frame_indices,
+        decode_for_cache,
+        frame_cache_path,
+        write_frame_file,
+    )
     from mosic_mm.registry import DATASETS
     root = make_dataset(root, num_videos, num_frames, quality, kind, hw)
     ds = DATASETS.build(dataset_cfg(root, kind, clip_len, stride,
@@ -160,8 +164,8 @@ def prepare_data(root: str, kind: str = 'jpeg', num_videos: int = 4,
             path = frame_cache_path(d, info['video_id'])
             if osp.isfile(path):
                 continue
-            inds = cache_frame_indices(info['total_frames'], ds.clip_len,
-                                       ds.frame_stride, ds.window_step)
+            inds = cache_frame_indices(info['total_frames'],
+                                       ds.clip_sampler)
             imgs, src = decode_for_cache(info, inds, size)
             write_frame_file(path, info['video_id'], imgs, inds,
                              info['total_frames'], src, 'bilinear', enc)

@@ -174,8 +174,6 @@ def run_modes(dataset, modes: Sequence[str], pipelines: Dict[str, list],
     """
     from mmengine.dataset import default_collate
 
-    from mosic_mm.datasets.video_trajectory_dataset import \
-        sample_clip_indices
     rng = np.random.RandomState(seed)
     videos = rng.randint(0, len(dataset), num_clips + 1)
     per_mode = {m: dict(clip_s=[], stages=[], packed=[]) for m in modes}
@@ -183,9 +181,8 @@ def run_modes(dataset, modes: Sequence[str], pipelines: Dict[str, list],
     for c, v in enumerate(videos):
         info = dataset.get_data_info(int(v))
         state = np.random.RandomState(seed * 100003 + c)
-        info['frame_inds'] = sample_clip_indices(
-            info['total_frames'], dataset.clip_len, dataset.frame_stride,
-            rng=state, window_step=dataset.window_step)
+        info['frame_inds'] = dataset.clip_sampler.sample(
+            info['total_frames'], state)
         info['data_root'] = dataset.data_root
         for m in modes:
             np.random.seed(seed * 7919 + c)  # same crop / flip per mode

@@ -8,10 +8,26 @@ import os.path as osp
 import time
 
 from tools.lab.mini.reproduction import (
-    ARM_KEYS, CONTROL_B_CFG, DEMO_CFG, DEMO_REFERENCE, MOSIC_CFG, RANDOM_CFG,
-    _arm_options, _evaluate, _run, _run_all, check_start_asset, config_digest,
-    data_root_of, ensure_data, ensure_start, mean_colour_baseline,
-    recorded_digest, refresh_start_asset, start_model_config)
+    ARM_KEYS,
+    CONTROL_B_CFG,
+    DEMO_CFG,
+    DEMO_REFERENCE,
+    MOSIC_CFG,
+    RANDOM_CFG,
+    _arm_options,
+    _evaluate,
+    _run,
+    _run_all,
+    check_start_asset,
+    config_digest,
+    data_root_of,
+    ensure_data,
+    ensure_start,
+    mean_colour_baseline,
+    recorded_digest,
+    refresh_start_asset,
+    start_model_config,
+)
 
 
 def summarise(results: dict, seeds) -> dict:

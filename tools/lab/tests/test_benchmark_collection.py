@@ -9,9 +9,12 @@ import re
 
 import pytest
 
-from tools.lab.benchmark_collection import (_Linker, benchmark_collection,
-                                                format_markdown,
-                                                measure_extraction)
+from tools.lab.benchmark_collection import (
+    _Linker,
+    benchmark_collection,
+    format_markdown,
+    measure_extraction,
+)
 
 
 def test_linker_makes_a_fresh_copy_every_per_inode_links(tmp_path):

@@ -1,7 +1,6 @@
 """The input-pipeline benchmark: its modes compute the same clips, its
 GPU-demand arithmetic, and the CLI (tools/lab/benchmark_input.py)."""
 import os.path as osp
-import sys
 
 import numpy as np
 import pytest
@@ -119,8 +118,8 @@ def test_decoder_settings_take_effect(tmp_path_factory):
                                  hw=HW), 'videos', 'video000.mp4')
     clips = [[2, 9, 16, 23]]
     # the settings' 'exact' is the training reader
+    from mosic_mm.datasets.sources.video_io import read_video
     from tools.lab.lib.decode_profile import _read_with_settings
-    from mosic_mm.datasets.video_io import read_video
     for path in (h264, mp4v):
         np.testing.assert_array_equal(
             _read_with_settings(path, np.array(clips[0]), SIZE, {}, 'exact'),
@@ -172,7 +171,7 @@ def test_cli_writes_every_table(tmp_path, capsys):
                     '--gpu-step-ms', '10', '--markdown', str(md)])
     text = md.read_text()
     assert 'Command: `python tools/lab/benchmark_input.py' in text
-    from mosic_mm.datasets.video_io import _pyav_available
+    from mosic_mm.datasets.sources.video_io import _pyav_available
     for row in ('| reference:', '| today:', '| reduced:', '| cache:',
                 '| jpeg | cache | 10 ms step |', '| video | reduced |',
                 '| reduced_decord:'):

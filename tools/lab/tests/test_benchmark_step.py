@@ -9,9 +9,9 @@ import torch
 
 import mosic_mm  # noqa: F401
 from conftest import REPO, SYNTHETIC_CONFIG, tiny_model_cfg
-from tools.lab.lib.reference_loss import reference_loss
-from mosic_mm.registry import MODELS
 from conftest import random_clip_batch as _batch
+from mosic_mm.registry import MODELS
+from tools.lab.lib.reference_loss import reference_loss
 
 
 @pytest.mark.parametrize('trainable', [None, 1])

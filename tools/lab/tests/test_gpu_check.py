@@ -44,12 +44,12 @@ def test_step_flops_scale_with_batch():
     cfg = osp.join(REPO, 'configs', 'mosic_vits_ytvos.py')
     over = dict(arch=TINY_ARCH, img_size=56)
     one = count_step_flops(cfg, 3, 3, 16, 56, over)
-    import mosic_mm  # noqa: F401
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
     from mmpretrain.structures import DataSample
     from torch.utils.flop_counter import FlopCounterMode
 
+    import mosic_mm  # noqa: F401
     from mosic_mm.registry import MODELS
     c = Config.fromfile(cfg)
     init_default_scope('mmpretrain')

@@ -11,7 +11,6 @@ import pytest
 import torch
 
 from conftest import REPO, load_tool
-
 from tools.lab.mini import demo as md
 from tools.lab.mini import reproduction as rm
 
@@ -62,6 +61,7 @@ def test_imgssl_pretrain_config_builds_and_runs_two_iterations(start):
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
     from mmpretrain.registry import MODELS
+
     import mosic_mm  # noqa: F401
     cfg = Config.fromfile(osp.join(REPO, 'configs/mini/mosic_from_imgssl.py'))
     cfg.model.backbone.init_cfg.checkpoint = path
@@ -341,6 +341,7 @@ def test_committed_start_was_made_under_the_current_config(monkeypatch):
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
     from mmpretrain.registry import MODELS
+
     import mosic_mm  # noqa: F401
     init_default_scope('mmpretrain')
     model = MODELS.build(Config.fromfile(rm.DEMO_CFG).model)

@@ -2,9 +2,6 @@
 (tools/train.py, tools/test.py), with the mmengine / OpenMMLab meanings."""
 import argparse
 import os
-import os.path as osp
-
-from mmengine.config import Config, DictAction
 
 
 def add_runner_args(parser: argparse.ArgumentParser,
@@ -12,6 +9,7 @@ def add_runner_args(parser: argparse.ArgumentParser,
     """``--work-dir``, ``--cfg-options``, ``--launcher`` and
     ``--local-rank`` (``--local_rank``, as torch.distributed.launch passes
     it)."""
+    from mmengine.config import DictAction
     parser.add_argument('--work-dir', help='where to save logs, models and '
                         'metrics (default work_dirs/<config name>)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -29,15 +27,8 @@ def parse_runner_args(parser: argparse.ArgumentParser, argv=None):
     return args
 
 
-def apply_runner_args(cfg: Config, args) -> Config:
-    """The launcher, the ``--cfg-options`` overrides, and the work dir
-    (``--work-dir``, else the config's, else work_dirs/<config name>)."""
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
-    return cfg
+def runner_options(args) -> dict:
+    """The keyword arguments of ``mosic_mm.apis.build_train_config`` /
+    ``build_test_config`` that :func:`add_runner_args` parsed."""
+    return dict(work_dir=args.work_dir, cfg_options=args.cfg_options,
+                launcher=args.launcher)

@@ -2,7 +2,8 @@
 from mmengine.registry import DefaultScope
 
 from mosic_mm.registry import TRACKERS
-from .base import BaseTracker, grid_queries
+
+from .base import BaseTracker
 from .cotracker import COTRACKER_INSTALL, CoTracker3
 from .dis_flow import DISFlowTracker
 from .static import StaticTracker
@@ -10,7 +11,7 @@ from .synthetic_gt import SyntheticGroundTruthTracker
 
 __all__ = [
     'BaseTracker', 'CoTracker3', 'DISFlowTracker', 'StaticTracker',
-    'SyntheticGroundTruthTracker', 'grid_queries',
+    'SyntheticGroundTruthTracker',
     'build_tracker', 'check_tracker_cfg'
 ]
 

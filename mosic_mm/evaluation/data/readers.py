@@ -1,7 +1,8 @@
-"""Readers for the real dataset layouts of the paper evaluations (issue 12).
+"""Readers of the evaluation datasets: the real layouts of the paper
+evaluations and the synthetic ones.
 
 Each reader only lists files (fast, no decoding); ``load`` decodes one item
-with :func:`mosic_mm.evaluation.data.read_image` / ``read_mask``. A missing
+with :func:`~mosic_mm.evaluation.data.files.read_image` / ``read_mask``. A missing
 folder or list file raises ``FileNotFoundError`` naming the path and the
 expected layout.
 
@@ -81,7 +82,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .data import read_image, read_list, read_mask
+from .files import read_image, read_list, read_mask
 
 __all__ = ['SegImageSet', 'SegVideoSet', 'voc2012', 'ade20k', 'davis2017',
            'ytvos2019', 'synthetic_frames', 'synthetic_videos',

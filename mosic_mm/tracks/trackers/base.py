@@ -10,47 +10,9 @@ from typing import Tuple
 
 import numpy as np
 
-__all__ = ['BaseTracker', 'grid_queries', 'inside_image']
+from mosic_mm.structures import grid_queries
 
-
-def grid_queries(height: int,
-                 width: int,
-                 grid_size: int,
-                 t: int = 0) -> np.ndarray:
-    """Queries at the cell centres of a ``grid_size x grid_size`` grid.
-
-    The image is split into ``grid_size`` equal cells per axis, one point
-    at the centre of each: ``x = (j + 0.5) * width / grid_size - 0.5``
-    (y likewise with the height). Row-major order: y is the outer loop and
-    x the inner one, so point ``k`` is grid row ``k // grid_size``, grid
-    column ``k % grid_size``.
-
-    Returns:
-        np.ndarray: float32 ``[grid_size**2, 3]`` of ``(t, x, y)``.
-    """
-    for name, value in (('height', height), ('width', width),
-                        ('grid_size', grid_size)):
-        if int(value) != value or value < 1:
-            raise ValueError(
-                f'{name} must be a positive integer, got {value!r}')
-    if int(t) != t or t < 0:
-        raise ValueError(f't must be a non-negative integer, got {t!r}')
-    g = int(grid_size)
-    xs = (np.arange(g, dtype=np.float64) + 0.5) * width / g - 0.5
-    ys = (np.arange(g, dtype=np.float64) + 0.5) * height / g - 0.5
-    yy, xx = np.meshgrid(ys, xs, indexing='ij')  # [g (y), g (x)]
-    out = np.empty((g * g, 3), dtype=np.float32)
-    out[:, 0] = t
-    out[:, 1] = xx.reshape(-1)
-    out[:, 2] = yy.reshape(-1)
-    return out
-
-
-def inside_image(xy: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Whether points ``xy`` ``[..., 2]`` (x, y) lie in an ``(H, W)`` image,
-    i.e. ``-0.5 <= x < W-0.5`` and ``-0.5 <= y < H-0.5``. bool ``[...]``."""
-    x, y = xy[..., 0], xy[..., 1]
-    return (x >= -0.5) & (x < width - 0.5) & (y >= -0.5) & (y < height - 0.5)
+__all__ = ['BaseTracker']
 
 
 class BaseTracker(metaclass=ABCMeta):

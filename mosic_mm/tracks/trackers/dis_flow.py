@@ -36,7 +36,9 @@ import cv2
 import numpy as np
 
 from mosic_mm.registry import TRACKERS
-from .base import BaseTracker, inside_image
+from mosic_mm.structures import points_inside
+
+from .base import BaseTracker
 
 __all__ = ['DISFlowTracker']
 
@@ -185,7 +187,7 @@ class DISFlowTracker(BaseTracker):
         for t in range(first, num_frames):
             starting = qt == t
             if starting.any():
-                inside = inside_image(pos[starting], height, width)
+                inside = points_inside(pos[starting], (height, width))
                 visibility[t, starting] = inside
                 lost[starting] = ~inside
             tracks[t] = pos
@@ -213,7 +215,7 @@ class DISFlowTracker(BaseTracker):
                 velocity[live[accepted]] = f_in[accepted]
             pos[moving] += velocity[moving]
             if live.size:
-                ok = accepted & inside_image(pos[live], height, width)
+                ok = accepted & points_inside(pos[live], (height, width))
                 visibility[t + 1, live] = ok
                 lost[live[~ok]] = True
         return tracks, visibility

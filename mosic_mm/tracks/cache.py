@@ -6,13 +6,13 @@ atomically (temporary file in the same folder, fsync, ``os.replace``):
 - ``header``: a JSON string (0-d unicode array) with ``format``,
   ``version``, ``video_id``, ``tracker`` (the tracker config), ``grid_size``
   (query grid on the window's first frame: the tracker's ``query_grid``,
-  i.e. :func:`mosic_mm.trackers.grid_queries`, or CoTracker3's own grid;
+  i.e. :func:`mosic_mm.tracks.trackers.grid_queries`, or CoTracker3's own grid;
   frame 0 of the tracks holds the points), ``clip_len``, ``stride``
   (effective step between frames), ``frame_stride`` (the dataset's
   preferred stride), ``window_step``,
   ``total_frames``, ``frame_size`` ``[H, W]`` (images at the pipeline
   position of ``LoadTracks``) and ``window_starts`` (first frame of each
-  window, see :func:`mosic_mm.datasets.video_trajectory_dataset.clip_starts`).
+  window, see :func:`mosic_mm.datasets.video_dataset.clip_starts`).
 - ``tracks``: float16 ``[S, T, N, 2]`` (x, y) pixels, S windows of T frames
   and ``N = grid_size**2`` points (|x| beyond 65504 saturates; such points
   are far outside the image and invisible anyway).

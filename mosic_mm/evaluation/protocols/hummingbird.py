@@ -1,5 +1,5 @@
 """The Hummingbird (dense in-context retrieval) evaluation as the MoSiC
-authors ran it (paper protocol, docs/evaluation.md; issue 12).
+authors ran it (paper protocol, docs/evaluation.md).
 
 Read from the official code (learned from, not copied): MoSiC
 ``hummingbird_eval.sh`` + ``evaluation/evaluation.py`` (``main``,
@@ -8,13 +8,13 @@ Read from the official code (learned from, not copied): MoSiC
 ``RandomResizedCrop``, ``CombTransforms``), ``dataset/data_loader.py``
 (``VOCDataModule_HB``, ``Ade20kDataModule``), ``evaluation/eval_metrics.py``
 (``PredsmIoU``), and vpariza/open-hummingbird-eval (``hbird/hbird_eval.py``,
-``file_sets/``). Every constant is in :data:`HUMMINGBIRD_PAPER`.
+``file_sets/``). Every setting is a field of :class:`HummingbirdSettings`.
 
 Memory (training images, ``augmentation_epochs`` = 2 passes):
     colour jitter on the uint8 image (brightness, contrast, saturation, hue
     0.1 each, each applied with p = 0.5, in that order) -> random resized
     crop (scale (0.5, 2.0), ratio (3/4, 4/3), torchvision's sampler with its
-    10 tries and centre-crop fallback: ``geometry.sample_crop_box``) to
+    10 tries and centre-crop fallback: ``structures.sample_crop_box``) to
     518 x 518, image bilinear
     (antialiased), mask nearest, the same crop for both -> mask label 255
     set to 0 -> per 14 x 14 patch, the label distribution over *all* its
@@ -42,105 +42,105 @@ the per-image patch count capped at the patches of an image (the official
 ``torch.topk`` raises when ``memory_size // (N * passes)`` exceeds them,
 i.e. on every fractional split with the 10,240,000 memory).
 """
-from typing import List, Optional, Tuple
+import os.path as osp
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from mosic_mm.datasets.transforms.geometry import sample_crop_box
+from mosic_mm.structures import sample_crop_box
 
-from .features import backbone_device, featmap
-from .hummingbird import (IVFIndex, exact_knn, knn_recall, patch_label_counts,
-                          retrieval_counts)
-from .predsmiou import predsmiou_from_counts
-
-__all__ = ['HUMMINGBIRD_PAPER', 'augment_pair', 'resize_val_mask',
-           'class_frequency_sample', 'patches_per_image', 'patch_rows',
-           'build_paper_memory', 'hummingbird_paper_miou']
-
-#: Every setting of the official run (file / function it was read from).
-HUMMINGBIRD_PAPER = dict(
-    # hummingbird_eval.sh: --input-size 518 --patch-size 14
-    # --memory-size 10240000 --batch-size 24, torchrun --nproc_per_node=3
-    input_size=518,
-    patch_size=14,
-    memory_size=10_240_000,
-    batch_size=24,
-    num_gpus=3,
-    # evaluation.py main(): HbirdEvaluation(n_neighbours=30,
-    # augmentation_epoch=2); cross_attention(beta=0.02)
-    k=30,
-    temperature=0.02,
-    augmentation_epochs=2,
-    # HbirdEvaluation.__init__: memory_size // (dataset_size * epochs)
-    per_image_rule='memory_size // (num_train_images * augmentation_epochs)',
-    # get_hbird_train_transforms: shared RandomResizedCrop (custom class,
-    # torchvision get_params), image bilinear, mask nearest
-    crop_scale=(0.5, 2.0),
-    crop_ratio=(3 / 4, 4 / 3),
-    crop_image_interpolation='bilinear',
-    crop_mask_interpolation='nearest',
-    # get_hbird_train_transforms: RandomApply([ColorJitter(x=0.1)], p=0.5)
-    # for brightness, contrast, saturation, hue, in this order, on the image
-    # before the shared crop (CombTransforms applies img_transform first)
-    jitter=(('brightness', 0.1), ('contrast', 0.1), ('saturation', 0.1),
-            ('hue', 0.1)),
-    jitter_p=0.5,
-    # image_transformations.py IMAGNET_MEAN / IMAGNET_STD (the blue std is
-    # 0.255 in the official code, not ImageNet's 0.225; we follow it)
-    img_mean=(0.485, 0.456, 0.406),
-    img_std=(0.229, 0.224, 0.255),
-    # create_memory: y = (y * 255).long(); y[y == 255] = 0, then
-    # one_hot(...).mean over the patch's pixels
-    memory_relabel=(255, 0),
-    # sample_features / get_class_frequency / get_patch_scores
-    sampling='per-image class frequency (patches containing the class), '
-             'patch score = sum over its classes x U(0,1), lowest kept',
-    # evaluate(): F.interpolate(label_hat, size=(h, w), mode='bilinear'),
-    # val masks resized to the input size (get_default_val_transforms)
-    upsample='bilinear',
-    score_size=518,
-    # evaluate(): PredsmIoU(num_classes, num_classes).compute(...) with the
-    # default many_to_one=False: Hungarian matching on IoU
-    matching='hungarian',
-    # get_hb_dataset / main: ignore_index 255 (VOC), 0 (ADE20K);
-    # VOCDataModule_HB: 21 classes, Ade20kDataModule.get_num_classes: 151
-    ignore_index={'voc': 255, 'ade20k': 0},
-    num_classes={'voc': 21, 'ade20k': 151},
-    # create_NN: scann tree + AH (approximate MIPS)
-    scann=dict(distance='dot_product', num_leaves=512,
-               num_leaves_to_search=32, anisotropic_quantization_threshold=0.2,
-               dimensions_per_block=4, reorder=120),
-    # open-hummingbird-eval file_sets/ and hummingbird_eval.sh
-    split_files={'voc': '{root}/sets/trainaug_{d}_{seed}.txt',
-                 'ade20k': '{root}/sets/training_{d}_{seed}.txt'},
-    split_denominators=(128, 64, 8),
-    split_seeds=(42, 400, 783, 1293, 4019),
-    # lines of the official files; equal round(N / (d * C_fg)) * C_fg
-    # (class-balanced: C_fg = 20 VOC, 150 ADE20K classes)
-    split_sizes={'voc': {128: 80, 64: 160, 8: 1320},
-                 'ade20k': {128: 150, 64: 300, 8: 2550}},
-    train_images={'voc': 10_582, 'ade20k': 20_210},
-    # evaluation.py __main__: --seed 42 -> seed_everything (torch RNG; ours
-    # is numpy's, per image, so the draws differ but not their law)
-    seed=42,
-    val_images={'voc': 1_449, 'ade20k': 2_000},
+from ..data.splits import split_subset
+from ..features import backbone_device, featmap
+from ..metrics.predsmiou import predsmiou_from_counts
+from ..metrics.retrieval import (
+    IVFIndex,
+    exact_knn,
+    knn_recall,
+    patch_label_counts,
+    retrieval_counts,
 )
+from ..protocol import (
+    EvalData,
+    Protocol,
+    ProtocolSettings,
+    resolve_input_size,
+    setting,
+)
+
+__all__ = ['HummingbirdSettings', 'Hummingbird', 'augment_pair',
+           'resize_val_mask', 'class_frequency_sample', 'patches_per_image',
+           'patch_rows', 'build_memory', 'hummingbird_miou']
+
+_MOSIC = 'SMSD75/MoSiC@fed4637'
+_OHE = 'vpariza/open-hummingbird-eval@5e79da2'
+
+
+@dataclass(frozen=True)
+class HummingbirdSettings(ProtocolSettings):
+    """The official Hummingbird run (paper values, MoSiC's
+    ``hummingbird_eval.sh`` over its argparse defaults)."""
+    input_size: Optional[int] = setting(
+        518, f'{_MOSIC} hummingbird_eval.sh:75 (None: the backbone\'s '
+        'img_size)', size=True)
+    memory_size: Optional[int] = setting(
+        10_240_000, f'{_MOSIC} hummingbird_eval.sh:79 (None: every patch)',
+        size=True)
+    batch_size: int = setting(24, f'{_MOSIC} hummingbird_eval.sh:76',
+                              size=True)
+    augmentation_epochs: int = setting(
+        2, f'{_MOSIC} evaluation/evaluation.py:850')
+    k: int = setting(30, f'{_MOSIC} evaluation/evaluation.py:849')
+    temperature: float = setting(
+        0.02, f'{_MOSIC} evaluation/evaluation.py:209 (cross_attention '
+        'beta)')
+    seed: int = setting(42, f'{_MOSIC} evaluation/evaluation.py:948')
+    index: str = setting(
+        'exact', "ours: exact search ('ivf': faiss IVF, recall measured); "
+        f'the official code searches with ScaNN, {_MOSIC} '
+        'evaluation/evaluation.py:64-67')
+    fractions: Tuple[int, ...] = setting(
+        (128, 1), 'the paper\'s table (1/128 and 1/1 of the training set); '
+        'the official script lists no split (hummingbird_eval.sh:49-64 '
+        'commented out)')
+    split_seed: int = setting(42, f'{_OHE} file_sets/ '
+                              '(trainaug_<d>_42.txt)')
+    crop_scale: Tuple[float, float] = setting(
+        (0.5, 2.0), f'{_MOSIC} dataset/image_transformations.py:169-170')
+    crop_ratio: Tuple[float, float] = setting(
+        (3 / 4, 4 / 3), f'{_MOSIC} dataset/image_transformations.py:46')
+    jitter: Tuple[Tuple[str, float], ...] = setting(
+        (('brightness', 0.1), ('contrast', 0.1), ('saturation', 0.1),
+         ('hue', 0.1)), f'{_MOSIC} dataset/image_transformations.py:171-187 '
+        '(in this order, on the image before the shared crop)')
+    jitter_p: float = setting(
+        0.5, f'{_MOSIC} dataset/image_transformations.py:171-178')
+    mean: Tuple[float, ...] = setting(
+        (0.485, 0.456, 0.406), f'{_MOSIC} dataset/image_transformations.py:103')
+    std: Tuple[float, ...] = setting(
+        (0.229, 0.224, 0.255), f'{_MOSIC} dataset/image_transformations.py:104 '
+        '(blue 0.255 as there)')
+    memory_relabel: Tuple[int, int] = setting(
+        (255, 0), f'{_MOSIC} evaluation/evaluation.py:81 (memory labels '
+        '255 -> 0)')
+
+    FAST = dict(input_size=56, memory_size=None, batch_size=8)
 
 
 # ----------------------------------------------------------------- augment
-def _jitter(img: np.ndarray, rng: np.random.Generator, cfg: dict
-            ) -> np.ndarray:
+def _jitter(img: np.ndarray, rng: np.random.Generator,
+            s: 'HummingbirdSettings') -> np.ndarray:
     """Independent colour jitters on uint8 [H, W, 3] (torchvision's PIL
     ops, which the official ``ColorJitter`` calls)."""
-    from PIL import Image
     import torchvision.transforms.functional as TF
+    from PIL import Image
     ops = dict(brightness=TF.adjust_brightness, contrast=TF.adjust_contrast,
                saturation=TF.adjust_saturation, hue=TF.adjust_hue)
     pil = None
-    for name, amount in cfg['jitter']:
-        if rng.random() >= cfg['jitter_p']:
+    for name, amount in s.jitter:
+        if rng.random() >= s.jitter_p:
             continue
         pil = pil or Image.fromarray(img)
         if name == 'hue':
@@ -152,7 +152,8 @@ def _jitter(img: np.ndarray, rng: np.random.Generator, cfg: dict
 
 
 def augment_pair(img: np.ndarray, mask: np.ndarray, size: int,
-                 rng: np.random.Generator, cfg: Optional[dict] = None
+                 rng: np.random.Generator,
+                 s: Optional['HummingbirdSettings'] = None
                  ) -> Tuple[np.ndarray, np.ndarray]:
     """One memory augmentation: colour jitter, then the same random resized
     crop of image (bilinear, antialiased, not re-quantised) and mask
@@ -164,13 +165,13 @@ def augment_pair(img: np.ndarray, mask: np.ndarray, size: int,
     Returns:
         float32 [size, size, 3] (0..255), int64 [size, size].
     """
-    cfg = cfg or HUMMINGBIRD_PAPER
+    s = s or HummingbirdSettings()
     if img.shape[:2] != mask.shape:
         raise ValueError(f'image {img.shape[:2]} and mask {mask.shape} '
                          'differ in size')
-    img = _jitter(np.ascontiguousarray(img, np.uint8), rng, cfg)
-    x0, y0, x1, y1 = sample_crop_box(mask.shape, cfg['crop_scale'],
-                                     cfg['crop_ratio'], rng=rng,
+    img = _jitter(np.ascontiguousarray(img, np.uint8), rng, s)
+    x0, y0, x1, y1 = sample_crop_box(mask.shape, s.crop_scale,
+                                     s.crop_ratio, rng=rng,
                                      row_first=True)
     top, left, h, w = y0, x0, y1 - y0, x1 - x0
     x = torch.from_numpy(np.ascontiguousarray(
@@ -249,17 +250,12 @@ def _bar(it, total, desc, progress):
 
 
 # ----------------------------------------------------------------- memory
-def build_paper_memory(vit: torch.nn.Module, train_set, *,
-                       input_size: int = 518,
-                       memory_size: Optional[int] = 10_240_000,
-                       augmentation_epochs: int = 2, mean=None, std=None,
-                       seed: int = 42, batch_size: int = 8,
-                       key_dtype: torch.dtype = torch.float16,
-                       amp: bool = False, progress: bool = True,
-                       rank: Optional[int] = None,
-                       world_size: Optional[int] = None,
-                       cfg: Optional[dict] = None
-                       ) -> Tuple[torch.Tensor, torch.Tensor, dict]:
+def build_memory(vit: torch.nn.Module, train_set, s: 'HummingbirdSettings',
+                 input_size: int, mean=None, std=None,
+                 key_dtype: torch.dtype = torch.float16, amp: bool = False,
+                 progress: bool = True, rank: Optional[int] = None,
+                 world_size: Optional[int] = None
+                 ) -> Tuple[torch.Tensor, torch.Tensor, dict]:
     """The augmented, class-frequency-sampled memory of this rank.
 
     Image i of pass e is handled by rank ``i % world_size`` with the
@@ -267,14 +263,19 @@ def build_paper_memory(vit: torch.nn.Module, train_set, *,
     memory of one process. Keys are built on the backbone's device and kept
     on the CPU (``key_dtype``).
 
+    ``s``: the memory settings (``memory_size``, ``augmentation_epochs``,
+    ``seed``, ``batch_size``, the augmentation); ``input_size`` resolved;
+    ``mean`` / ``std`` on the 0..255 scale (default: the settings').
+
     Returns:
         (keys [M_r, C] unit rows, counts uint8 [M_r, K] pixels per class of
         each kept patch, info dict with patches_per_image, capped).
     """
-    cfg = cfg or HUMMINGBIRD_PAPER
-    mean = tuple(255 * m for m in cfg['img_mean']) if mean is None else mean
-    std = tuple(255 * s for s in cfg['img_std']) if std is None else std
-    from mosic_mm.models.utils.vit_tokens import vit_patch_size
+    memory_size, augmentation_epochs = s.memory_size, s.augmentation_epochs
+    seed, batch_size = s.seed, s.batch_size
+    mean = tuple(255 * m for m in s.mean) if mean is None else mean
+    std = tuple(255 * x for x in s.std) if std is None else std
+    from mosic_mm.models.utils.token_backbone import vit_patch_size
     p = vit_patch_size(vit)
     if input_size % p:
         raise ValueError(f'input size {input_size} is not a multiple of the '
@@ -289,7 +290,7 @@ def build_paper_memory(vit: torch.nn.Module, train_set, *,
     rank = r0 if rank is None else rank
     ws = ws if world_size is None else world_size
     K = train_set.num_classes
-    src, dst = cfg['memory_relabel']
+    src, dst = s.memory_relabel
     jobs = [(e, i) for e in range(augmentation_epochs)
             for i in range(rank, n, ws)]
     # preallocated (no concatenation peak): every image gives n_keep rows
@@ -316,7 +317,7 @@ def build_paper_memory(vit: torch.nn.Module, train_set, *,
                      progress and rank == 0):
         img, mask = train_set.load(i)
         rng = np.random.default_rng([seed, e, i])
-        x, m = augment_pair(img, mask, input_size, rng, cfg)
+        x, m = augment_pair(img, mask, input_size, rng, s)
         m[m == src] = dst
         cnt = patch_label_counts(m[None], (g, g), K, None)[0].reshape(g * g, K)
         keep = class_frequency_sample(cnt, n_keep, rng)
@@ -356,17 +357,13 @@ def _gather_rows(x: torch.Tensor, chunk: int = 1 << 20) -> torch.Tensor:
 
 
 # ------------------------------------------------------------------- main
-def hummingbird_paper_miou(vit: torch.nn.Module, info: dict, train_set,
-                           val_set, *, input_size: int = 518,
-                           memory_size: Optional[int] = 10_240_000,
-                           augmentation_epochs: int = 2, k: int = 30,
-                           temperature: float = 0.02, seed: int = 42,
-                           index: str = 'exact', nlist: Optional[int] = None,
-                           nprobe: int = 64, recall_queries: int = 2000,
-                           key_dtype: torch.dtype = torch.float16,
-                           batch_size: int = 8, amp: bool = False,
-                           mean=None, std=None, progress: bool = True,
-                           cfg: Optional[dict] = None) -> dict:
+def hummingbird_miou(vit: torch.nn.Module, info: dict, train_set, val_set,
+                     s: 'HummingbirdSettings', *,
+                     nlist: Optional[int] = None, nprobe: int = 64,
+                     recall_queries: int = 2000,
+                     key_dtype: torch.dtype = torch.float16,
+                     amp: bool = False, mean=None, std=None,
+                     progress: bool = True) -> dict:
     """Official Hummingbird mIoU of a frozen ViT.
 
     Args:
@@ -379,17 +376,21 @@ def hummingbird_paper_miou(vit: torch.nn.Module, info: dict, train_set,
             (uint8 [H, W, 3], int [H, W]), ``num_classes``,
             ``ignore_index``); a split file is applied by the caller with
             ``train_set.subset(read_split(path))``
-            (:mod:`.hummingbird_splits`).
-        memory_size: official 10,240,000 patches; None keeps every patch.
-        index: 'exact' (blocked matmul + top-k) or 'ivf' (faiss IVF, fp16
-            codes; its recall@k against exact search is measured on
-            ``recall_queries`` random val patches and returned).
+            (:mod:`~mosic_mm.evaluation.data.splits`).
+        s: the settings; ``s.index`` 'exact' (blocked matmul + top-k) or
+            'ivf' (faiss IVF, fp16 codes; its recall@k against exact search
+            is measured on ``recall_queries`` random val patches and
+            returned).
 
     Returns:
         dict(mIoU in [0, 1], per_class_iou, memory_rows, patches_per_image,
         capped, recall_at_k (ivf only), settings).
     """
-    cfg = cfg or HUMMINGBIRD_PAPER
+    input_size = resolve_input_size(s.input_size, info)
+    index, k, temperature = s.index, s.k, s.temperature
+    memory_size, augmentation_epochs, seed = (s.memory_size,
+                                              s.augmentation_epochs, s.seed)
+    batch_size = s.batch_size
     if index not in ('exact', 'ivf'):
         raise ValueError(f"index must be 'exact' or 'ivf', got {index!r}")
     if train_set.num_classes != val_set.num_classes or \
@@ -398,14 +399,12 @@ def hummingbird_paper_miou(vit: torch.nn.Module, info: dict, train_set,
                          'ignore_index')
     from mmengine import dist
 
-    from mosic_mm.models.utils.vit_tokens import vit_patch_size
-    mean = tuple(255 * m for m in cfg['img_mean']) if mean is None else mean
-    std = tuple(255 * s for s in cfg['img_std']) if std is None else std
-    keys, counts, mem = build_paper_memory(
-        vit, train_set, input_size=input_size, memory_size=memory_size,
-        augmentation_epochs=augmentation_epochs, mean=mean, std=std,
-        seed=seed, batch_size=batch_size, key_dtype=key_dtype, amp=amp,
-        progress=progress, cfg=cfg)
+    from mosic_mm.models.utils.token_backbone import vit_patch_size
+    mean = tuple(255 * m for m in s.mean) if mean is None else mean
+    std = tuple(255 * x for x in s.std) if std is None else std
+    keys, counts, mem = build_memory(
+        vit, train_set, s, input_size, mean=mean, std=std,
+        key_dtype=key_dtype, amp=amp, progress=progress)
     keys, counts = _gather_rows(keys), _gather_rows(counts)
     dev = backbone_device(vit)
     g = input_size // vit_patch_size(vit)
@@ -466,3 +465,36 @@ def hummingbird_paper_miou(vit: torch.nn.Module, info: dict, train_set,
                              temperature=temperature, index=index,
                              key_dtype=str(key_dtype), seed=seed))
     return out
+
+
+def _split_file(root: str, name: str) -> Optional[str]:
+    """``<root>/sets/<name>.txt`` (Hummingbird layout) or
+    ``<root>/ImageSets/Segmentation/<name>.txt``, if present."""
+    for sub in ('sets', osp.join('ImageSets', 'Segmentation')):
+        p = osp.join(root, sub, name + '.txt')
+        if osp.isfile(p):
+            return p
+    return None
+
+
+class Hummingbird(Protocol):
+    """Dense in-context retrieval: a memory of augmented training patches,
+    each ``val`` patch labelled by its nearest keys; one metric
+    ``mIoU 1/<d>`` per training fraction."""
+    name = 'hummingbird'
+    Settings = HummingbirdSettings
+
+    def run(self, vit, info: dict, data: EvalData, progress: bool = True,
+            work_dir: Optional[str] = None
+            ) -> Tuple[Dict[str, float], List[str]]:
+        s = self.settings
+        train, val = data.load('train'), data.load('val')
+        out, notes = {}, []
+        for d in s.fractions:
+            name = f'{data.splits["train"]}_{d}_{s.split_seed}'
+            sub, desc = split_subset(train, _split_file(data.root, name),
+                                     None if d == 1 else d, s.split_seed)
+            notes.append(f'1/{d}: {desc}')
+            r = hummingbird_miou(vit, info, sub, val, s, progress=progress)
+            out[f'mIoU 1/{d}'] = float(r['mIoU'])
+        return out, notes

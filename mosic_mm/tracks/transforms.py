@@ -8,11 +8,15 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmengine.logging import MMLogger
 
-from mosic_mm.datasets.track_cache import (TrackCacheError, cache_path,
-                                           default_cache_dir, header_mismatch,
-                                           read_track_file)
 from mosic_mm.registry import TRANSFORMS
-from mosic_mm.trackers import build_tracker, check_tracker_cfg
+from mosic_mm.tracks.cache import (
+    TrackCacheError,
+    cache_path,
+    default_cache_dir,
+    header_mismatch,
+    read_track_file,
+)
+from mosic_mm.tracks.trackers import build_tracker, check_tracker_cfg
 
 
 def track_grid(tracker, imgs: np.ndarray, grid_size: int,
@@ -30,7 +34,7 @@ def track_grid(tracker, imgs: np.ndarray, grid_size: int,
             ``for_clip`` (an oracle tracker needs to know the video).
 
     The queries are the tracker's :meth:`~BaseTracker.query_grid` (the
-    cell centres of :func:`mosic_mm.trackers.grid_queries`, or CoTracker3's
+    cell centres of :func:`mosic_mm.tracks.trackers.grid_queries`, or CoTracker3's
     own grid), so frame 0 of the tracks holds the points tracked.
 
     Returns:
@@ -68,7 +72,7 @@ class TrackPoints(BaseTransform):
     for training: on the fly, the pipeline is as slow as the tracker.
 
     Args:
-        tracker (dict): config for :func:`mosic_mm.trackers.build_tracker`.
+        tracker (dict): config for :func:`mosic_mm.tracks.trackers.build_tracker`.
             Defaults to ``dict(type='DISFlowTracker')``.
         grid_size (int): points per side of the query grid. Defaults to 16.
     """

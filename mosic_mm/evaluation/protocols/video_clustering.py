@@ -1,11 +1,8 @@
 """Unsupervised video segmentation by clustering frozen patch features,
 scored with Hungarian matching.
 
-One implementation, :func:`video_clustering_paper`; its defaults are the
-paper protocol (:data:`TIMET_VIDEO_CLUSTERING`), the fast presets
-(docs/evaluation.md, "Two kinds of settings") change sizes only. The
-defaults of
-:data:`TIMET_VIDEO_CLUSTERING`: TimeT's evaluation as its code runs it by
+One implementation, :class:`VideoClustering`; the defaults of
+:class:`VideoClusteringSettings` are TimeT's evaluation as its code runs it by
 default (SMSD75/Timetuning ``evaluation.py`` ``main`` / ``Evaluator.evaluate``
 / ``evaluate_localizations``, ``clustering.py`` ``cluster_features``,
 ``my_utils.py`` ``normalize_and_transform``, ``metrics.py``
@@ -34,8 +31,8 @@ clustering with it (the MoSiC repository has no video clustering code):
 6. a batch's score is the mean over its units, the result the mean over
    batches (so a smaller last batch weighs more per unit).
 
-Usage (the bench): ``video_clustering_paper(timet_batches(davis2017(root),
-extract))`` with ``extract`` as in :func:`timet_batches`.
+Usage: ``video_clustering(timet_batches(davis2017(root), extract), 'frame',
+VideoClusteringSettings())`` with ``extract`` as in :func:`timet_batches`.
 
 ``num_clusters=None`` is TimeT's ``use_annotations=True`` variant (K = number
 of labels present in the unit). ``'dataset'`` mode (TimeT's
@@ -47,40 +44,62 @@ draw frames from a seeded ``numpy`` generator), and its in-place YT-VOS
 instance -> category relabelling, which can merge objects when a category id
 equals a later instance id (:mod:`.paper_data` maps through a lookup table).
 """
-from typing import Dict, Iterable, List, Optional, Tuple
+from dataclasses import dataclass
+from typing import Dict, Iterable, List, Optional, Tuple, Union
 
 import numpy as np
 
-from .clustering import faiss_kmeans, standardize_pca, upsample_rows
-from .data import resize_masks
-from .predsmiou import hungarian_iou_match, pair_counts
-
-__all__ = ['TIMET_VIDEO_CLUSTERING', 'sample_frame_indices',
-           'timet_miou', 'timet_cluster_maps',
-           'video_clustering_paper', 'iter_timet_clips', 'timet_batches']
-
-#: Every constant of TimeT's default video clustering evaluation.
-TIMET_VIDEO_CLUSTERING: Dict[str, object] = dict(
-    input_size=224,                 # --input_resolution
-    eval_size=224,                  # eval_resolution = input_resolution
-    eval_size_dataset_wise=112,
-    mean=(0.485, 0.456, 0.406),
-    std=(0.228, 0.224, 0.225),      # sic (0.229 elsewhere)
-    num_frames=4,                   # --num_frames, SamplingMode.UNIFORM
-    clips_per_video=1,
-    batch_size=16,                  # --batch_size (PCA scope, averaging)
-    mode='frame',                   # --evaluation_protocol frame-wise
-    num_clusters=10,                # --num_clusters
-    standardize=True,
-    pca_dim=50,
-    kmeans_niter=50,
-    kmeans_nredo=5,
-    kmeans_seed=1,
-    kmeans_max_points_per_centroid=256,   # faiss default
-    kmeans_spherical=False,
-    involve_bg=True,
-    ignore_index=None,
+from ..data.files import resize_masks
+from ..features import extract_features
+from ..metrics.clustering import faiss_kmeans, standardize_pca, upsample_rows
+from ..metrics.predsmiou import hungarian_iou_match, pair_counts
+from ..protocol import (
+    EvalData,
+    Protocol,
+    ProtocolSettings,
+    resolve_input_size,
+    setting,
 )
+
+__all__ = ['VideoClusteringSettings', 'VideoClustering',
+           'sample_frame_indices', 'timet_miou', 'timet_cluster_maps',
+           'video_clustering', 'iter_timet_clips', 'timet_batches']
+
+_TIMET = 'SMSD75/Timetuning@94550b5'
+
+
+@dataclass(frozen=True)
+class VideoClusteringSettings(ProtocolSettings):
+    """TimeT's default video clustering (paper values)."""
+    input_size: Optional[int] = setting(
+        224, f'{_TIMET} evaluation.py:556 (None: the backbone\'s img_size)',
+        size=True)
+    eval_size: Optional[int] = setting(
+        224, f'{_TIMET} evaluation.py:536 (= input_resolution frame-wise; '
+        '112 dataset-wise; None: the input size)', size=True)
+    num_frames: int = setting(4, f'{_TIMET} evaluation.py:558')
+    batch_size: int = setting(16, f'{_TIMET} evaluation.py:553 (the PCA '
+                              'scope and the averaging unit)')
+    mode: Union[str, Tuple[str, ...]] = setting(
+        'frame', f'{_TIMET} evaluation.py:551 (frame-wise; several modes are '
+        'scored on the same clips and features, metric mIoU <mode>)')
+    num_clusters: Optional[int] = setting(
+        10, f'{_TIMET} evaluation.py:555 (None: K = labels present)')
+    pca_dim: int = setting(50, f'{_TIMET} clustering.py:22')
+    niter: int = setting(50, f'{_TIMET} clustering.py:38')
+    nredo: int = setting(5, f'{_TIMET} clustering.py:38')
+    kmeans_seed: int = setting(1, f'{_TIMET} clustering.py:38')
+    clip_seed: int = setting(
+        0, f'ours: a seeded numpy draw (TimeT: random.sample after '
+        f'random.seed(1), {_TIMET} data_loader.py:625, evaluation.py:44-47)')
+    mean: Tuple[float, ...] = setting((0.485, 0.456, 0.406),
+                                      f'{_TIMET} evaluation.py:533')
+    std: Tuple[float, ...] = setting((0.228, 0.224, 0.225),
+                                     f'{_TIMET} evaluation.py:533 (red 0.228 '
+                                     'as there)')
+
+    FAST = dict(input_size=56, eval_size=56)
+
 
 _MODES = ('frame', 'clip', 'dataset')
 
@@ -171,12 +190,9 @@ def timet_cluster_maps(features: np.ndarray, eval_size: int = 224,
     return out
 
 
-def video_clustering_paper(batches: Iterable[Tuple[np.ndarray, np.ndarray]],
-                           mode: str = 'frame',
-                           num_clusters: Optional[int] = 10,
-                           pca_dim: int = 50, standardize: bool = True,
-                           niter: int = 50, nredo: int = 5, seed: int = 1,
-                           ignore_index: Optional[int] = None) -> dict:
+def video_clustering(batches: Iterable[Tuple[np.ndarray, np.ndarray]],
+                     mode: str, s: VideoClusteringSettings,
+                     ignore_index: Optional[int] = None) -> dict:
     """TimeT's video clustering mIoU (see the module docstring).
 
     Args:
@@ -185,6 +201,9 @@ def video_clustering_paper(batches: Iterable[Tuple[np.ndarray, np.ndarray]],
             masks' size S is the evaluation size.
         mode: 'frame' | 'clip' | 'dataset'. In 'dataset' mode all batches
             are concatenated and clustered and scored once.
+        s: the clustering settings (``num_clusters``, ``pca_dim``,
+            ``niter``, ``nredo``, ``kmeans_seed``); features are always
+            standardised before the PCA (my_utils.py:24-33).
 
     Returns:
         {'mIoU': float in [0, 1], 'batch_scores': [...], 'units': int,
@@ -192,8 +211,9 @@ def video_clustering_paper(batches: Iterable[Tuple[np.ndarray, np.ndarray]],
     """
     if mode not in _MODES:
         raise ValueError(f'mode must be one of {_MODES}, got {mode!r}')
-    kw = dict(num_clusters=num_clusters, mode=mode, pca_dim=pca_dim,
-              standardize=standardize, niter=niter, nredo=nredo, seed=seed)
+    kw = dict(num_clusters=s.num_clusters, mode=mode, pca_dim=s.pca_dim,
+              standardize=True, niter=s.niter, nredo=s.nredo,
+              seed=s.kmeans_seed)
     batches = list(batches) if mode == 'dataset' else batches
     if mode == 'dataset':
         batches = [(np.concatenate([f for f, _ in batches]),
@@ -241,12 +261,12 @@ def iter_timet_clips(video_set, num_frames: int = 4, seed: int = 0,
 def timet_batches(video_set, extract, batch_size: int = 16,
                   num_frames: int = 4, seed: int = 0, eval_size: int = 224):
     """Yield (features float [B, F, C, h, w], masks int64 [B, F, S, S])
-    batches of TimeT's loader for :func:`video_clustering_paper`.
+    batches of TimeT's loader for :func:`video_clustering`.
 
     ``extract(frames uint8 [F, H, W, 3]) -> float [F, C, h, w]`` computes
     the frozen features; for the paper protocol resize to 224 x 224
-    (bilinear, antialiased as PIL) and normalise with
-    ``TIMET_VIDEO_CLUSTERING['mean'] / ['std']``, e.g.
+    (bilinear, antialiased as PIL) and normalise with the settings' ``mean``
+    / ``std``, e.g.
     ``lambda f: extract_features(vit, f, 224, mean, std)``."""
     feats, masks = [], []
     for _, frames, m in iter_timet_clips(video_set, num_frames, seed,
@@ -258,3 +278,40 @@ def timet_batches(video_set, extract, batch_size: int = 16,
             feats, masks = [], []
     if feats:
         yield np.stack(feats), np.stack(masks)
+
+
+class VideoClustering(Protocol):
+    """Per video one clip of ``num_frames`` annotated frames, its frozen
+    features clustered per frame (or clip) and matched to the labels;
+    metric ``mIoU`` (``mIoU <mode>`` with several modes)."""
+    name = 'videoclust'
+    Settings = VideoClusteringSettings
+
+    def run(self, vit, info: dict, data: EvalData, progress: bool = True,
+            work_dir: Optional[str] = None
+            ) -> Tuple[Dict[str, float], List[str]]:
+        from tqdm import tqdm
+        s = self.settings
+        vs = data.load('val')
+        mean = tuple(255 * m for m in s.mean)
+        std = tuple(255 * x for x in s.std)
+        size = resolve_input_size(s.input_size, info)
+
+        def extract(frames):
+            return extract_features(vit, frames, size, mean, std)
+        batches = timet_batches(vs, extract, batch_size=s.batch_size,
+                                num_frames=s.num_frames, seed=s.clip_seed,
+                                eval_size=s.eval_size or size)
+        total = -(-len(vs) // s.batch_size)
+        batches = tqdm(batches, total=total, desc='videoclust: batches',
+                       leave=False, disable=not progress)
+        modes = (s.mode, ) if isinstance(s.mode, str) else tuple(s.mode)
+        if len(modes) > 1:
+            batches = list(batches)
+        out, notes = {}, []
+        for mode in modes:
+            r = video_clustering(batches, mode, s)
+            out['mIoU' if len(modes) == 1 else f'mIoU {mode}'] = float(
+                r['mIoU'])
+            notes.append(f'{len(vs)} videos, {r["units"]} {mode} units')
+        return out, notes

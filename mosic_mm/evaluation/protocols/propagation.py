@@ -9,14 +9,48 @@ bilinearly to the mask size, min-max normalised per object and the argmax
 taken.
 """
 from collections import deque
-from typing import Tuple
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Tuple, Union
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ['neighbourhood_mask', 'downsample_onehot', 'propagate_labels']
+from mosic_mm.models.utils.token_backbone import vit_patch_size
+
+from ..features import extract_features
+from ..metrics.davis import evaluate_video, jf_summary
+from ..protocol import (
+    EvalData,
+    Protocol,
+    ProtocolSettings,
+    resolve_input_size,
+    setting,
+)
+
+__all__ = ['PropagationSettings', 'LabelPropagation', 'neighbourhood_mask',
+           'downsample_onehot', 'propagate_labels']
+
+_DINO = 'facebookresearch/dino@7c446df eval_video_segmentation.py'
+
+
+@dataclass(frozen=True)
+class PropagationSettings(ProtocolSettings):
+    """DINO's label propagation (paper values)."""
+    input_size: Union[int, str, None] = setting(
+        'native', "ours: 'native' = the frames' own size (DAVIS 480p) "
+        'rounded down to a multiple of the patch (DINO floors the long side '
+        f'to a multiple of 64, {_DINO}:207); an int: square; None: the '
+        "backbone's img_size", size=True)
+    n_context: int = setting(7, f'{_DINO}:260')
+    radius: int = setting(12, f'{_DINO}:261')
+    topk: int = setting(5, f'{_DINO}:263')
+    temperature: float = setting(0.1, f'{_DINO}:129 (hard-coded)')
+    batch_size: int = setting(8, 'ours: frames per feature batch (no effect '
+                              'on the result)', size=True)
+
+    FAST = dict(input_size=56)
 
 
 def neighbourhood_mask(h: int, w: int, radius: int) -> Tensor:
@@ -84,3 +118,35 @@ def propagate_labels(features: Tensor, first_mask: np.ndarray,
         up = torch.where(hi > 0, (up - lo) / (hi - lo).clamp_min(1e-12), up)
         out[t] = ids[up.argmax(0).numpy()]
     return out
+
+
+class LabelPropagation(Protocol):
+    """Frame 0's labels propagated through each ``val`` video with the
+    frozen features; metrics ``J&F``, ``J``, ``F`` (davis2017-evaluation,
+    first and last frames not scored)."""
+    name = 'propagate'
+    Settings = PropagationSettings
+
+    def run(self, vit, info: dict, data: EvalData, progress: bool = True,
+            work_dir: Optional[str] = None
+            ) -> Tuple[Dict[str, float], List[str]]:
+        from tqdm import tqdm
+        s = self.settings
+        vs = data.load('val')
+        p = vit_patch_size(vit)
+        per_video = {}
+        for v in tqdm(vs.videos, desc='propagate: videos', unit='video',
+                      leave=False, disable=not progress):
+            frames, masks = vs.load(v)
+            size = resolve_input_size(s.input_size, info)
+            if size == 'native':
+                H, W = frames.shape[1:3]
+                size = (max(p, H // p * p), max(p, W // p * p))
+            feats = extract_features(vit, frames, size, info['mean'],
+                                     info['std'], s.batch_size)
+            pred = propagate_labels(feats, masks[0], s.n_context, s.radius,
+                                    s.topk, s.temperature)
+            per_video[v] = evaluate_video(masks, pred)
+        js = jf_summary(per_video)
+        return {'J&F': js['J&F'], 'J': js['J'], 'F': js['F']}, [
+            f'{len(vs)} videos']

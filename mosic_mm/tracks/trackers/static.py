@@ -4,6 +4,7 @@ from typing import Tuple
 import numpy as np
 
 from mosic_mm.registry import TRACKERS
+
 from .base import BaseTracker
 
 

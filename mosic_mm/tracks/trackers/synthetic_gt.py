@@ -8,6 +8,7 @@ import numpy as np
 
 from mosic_mm.registry import TRACKERS
 from mosic_mm.synthetic import ground_truth_tracks, render_scene
+
 from .base import BaseTracker
 
 

@@ -20,19 +20,23 @@ import shutil
 import tempfile
 from typing import Optional
 
+from mosic_mm import synthetic
+
 __all__ = ['FAST_LAYOUTS', 'LAYOUT_CACHE', 'DEFAULT_VIDEOS',
            'synthetic_layout', 'ensure_synthetic_videos']
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
+    osp.abspath(__file__)))))
 LAYOUT_CACHE = osp.join(REPO, '.cache', 'synthetic_layouts')
 #: dataset reader -> (writer of mosic_mm.synthetic, its arguments)
 FAST_LAYOUTS = {
-    'voc2012': ('make_voc_layout', dict(n_train=8, n_val=6, size=96)),
-    'ade20k': ('make_ade_layout', dict(n_train=8, n_val=6, size=96)),
-    'davis2017': ('make_davis_layout', dict(n_videos=3, n_frames=8,
-                                            size=96)),
-    'ytvos2019': ('make_ytvos_layout', dict(n_videos=3, n_frames=8,
-                                            size=96)),
+    'voc2012': (synthetic.make_voc_layout, dict(n_train=8, n_val=6,
+                                                size=96)),
+    'ade20k': (synthetic.make_ade_layout, dict(n_train=8, n_val=6, size=96)),
+    'davis2017': (synthetic.make_davis_layout, dict(n_videos=3, n_frames=8,
+                                                    size=96)),
+    'ytvos2019': (synthetic.make_ytvos_layout, dict(n_videos=3, n_frames=8,
+                                                    size=96)),
 }
 #: the demo's frame folders (written with write_dataset's defaults, which
 #: are the values of configs/_base_/datasets/synthetic.py)
@@ -57,7 +61,7 @@ def synthetic_layout(dataset: str, cache_dir: Optional[str] = None) -> str:
         raise ValueError(f'no synthetic layout for {dataset!r}; known: '
                          f'{", ".join(FAST_LAYOUTS)}')
     writer, kwargs = FAST_LAYOUTS[dataset]
-    record = dict(writer=writer, kwargs=kwargs, seed=0)
+    record = dict(writer=writer.__name__, kwargs=kwargs, seed=0)
     root = osp.join(cache_dir, dataset)
 
     def current() -> bool:
@@ -70,11 +74,10 @@ def synthetic_layout(dataset: str, cache_dir: Optional[str] = None) -> str:
     def write() -> None:
         if current():
             return
-        import mosic_mm.synthetic as synthetic
         os.makedirs(cache_dir, exist_ok=True)
         tmp = tempfile.mkdtemp(prefix=f'.{dataset}-', dir=cache_dir)
         try:
-            getattr(synthetic, writer)(tmp, seed=0, **kwargs)
+            writer(tmp, seed=0, **kwargs)
             with open(osp.join(tmp, _RECORD), 'w') as f:
                 json.dump(record, f)
             if osp.isdir(root):          # stale parameters or partial
@@ -85,7 +88,8 @@ def synthetic_layout(dataset: str, cache_dir: Optional[str] = None) -> str:
                 raise
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-        print(f'synthetic {dataset} layout written to {root} ({writer} '
+        print(f'synthetic {dataset} layout written to {root} ('
+              f'{writer.__name__} '
               f'{kwargs})', flush=True)
 
     _on_rank0(write)
@@ -98,6 +102,5 @@ def ensure_synthetic_videos(root: str) -> str:
     (any other root must exist: its reader names what is missing)."""
     if osp.normpath(root) == osp.normpath(DEFAULT_VIDEOS) and \
             not osp.isfile(osp.join(root, 'meta.json')):
-        from mosic_mm.synthetic import write_dataset
-        _on_rank0(lambda: write_dataset(root, progress=False))
+        _on_rank0(lambda: synthetic.write_dataset(root, progress=False))
     return root

@@ -17,6 +17,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from mosic_mm.registry import TRACKERS
+
 from .base import BaseTracker
 
 __all__ = ['CoTracker3', 'COTRACKER_INSTALL', 'COTRACKER_CHECKPOINTS',
