@@ -1,3 +1,21 @@
+"""Fixtures shared by the package's tests (``tests/``, mirroring
+``mosic_mm/``) and the lab's (``tools/lab/tests/``).
+
+Helpers are fixtures: a test asks for ``tiny_model_cfg``, ``clip_batch``,
+``spawn_gloo``... by argument; no test imports another test module or this
+file.
+
+**Comparisons across processes** (a resumed run against an uninterrupted
+one, two ranks against one process, a subprocess against this one) use
+:func:`assert_same_run` / the ``same_run`` fixture: losses at ``rel=1e-5``,
+tensors with ``torch.testing.assert_close`` at its float32 defaults
+(rtol 1.3e-6, atol 1e-5). Two processes of the same build may differ in
+the last bits (thread scheduling of reductions: a clean-clone CI run saw
+two uninterrupted runs differ by 1.2e-7 at iteration 2); a real bug
+(missing RNG state, wrong resume point) moves losses by percents. Within
+one process, comparisons are exact unless a test says why not. Nothing
+compares bit-exact float / OpenCV / numpy-SIMD output across machines.
+"""
 import logging
 import os
 import os.path as osp
@@ -8,16 +26,20 @@ import uuid
 import pytest
 
 REPO = osp.dirname(osp.abspath(__file__))
-SYNTHETIC_CONFIG = osp.join(REPO, 'configs', 'mosic_vits_synthetic.py')
 
 # A ViT/14 small enough for CPU tests: 56 px -> 4x4 tokens.
-TINY_ARCH = dict(embed_dims=32, num_layers=2, num_heads=2,
-                 feedforward_channels=64)
+_TINY_ARCH = dict(embed_dims=32, num_layers=2, num_heads=2,
+                  feedforward_channels=64)
+_SYNTHETIC_SMALL = dict(num_train=4, num_val=2, num_frames=8, size=(64, 64),
+                        seed=0)
+#: losses of two processes of the same run (see the module docstring)
+CROSS_PROCESS_REL = 1e-5
 
 # MOSIC_TEST_CV_NO_OPT=1: run the suite with OpenCV's optimisations off, to
 # show on one machine that no test depends on the CPU paths OpenCV takes
 # (IPP and SIMD dispatch round floats differently from one CPU to another).
 CV_NO_OPT = os.environ.get('MOSIC_TEST_CV_NO_OPT', '') not in ('', '0')
+os.environ.setdefault('OMP_NUM_THREADS', '2')
 
 
 def _opencv_optimisations_off() -> None:
@@ -54,7 +76,8 @@ def pytest_addoption(parser):
 def pytest_collection_modifyitems(config, items):
     if config.getoption('--runslow'):
         return
-    skip = pytest.mark.skip(reason='slow: skipped without --runslow (make test-fast)')
+    skip = pytest.mark.skip(
+        reason='slow: skipped without --runslow (make test-fast)')
     for item in items:
         if 'slow' in item.keywords:
             item.add_marker(skip)
@@ -79,52 +102,40 @@ def _mmengine_loggers_follow_capture(request):
     yield
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
+# ---------------------------------------------------------------- paths
+@pytest.fixture(scope='session')
+def repo() -> str:
+    """The checkout's root."""
+    return REPO
 
 
-def load_tool(script: str):
-    """``tools/<script>`` (e.g. 'evaluate.py') imported as a module."""
-    import importlib.util
-    name = osp.splitext(script)[0].replace('/', '_') + '_tool'
-    spec = importlib.util.spec_from_file_location(
-        name, osp.join(REPO, 'tools', script))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+@pytest.fixture(scope='session')
+def synthetic_config() -> str:
+    """``configs/mosic_vits_synthetic.py``: the embedded default."""
+    return osp.join(REPO, 'configs', 'mosic_vits_synthetic.py')
 
 
-def _gloo_main(rank, world_size, port, body, out_dir, timeout_s):
-    from datetime import timedelta
-
-    import torch
-    import torch.distributed as torch_dist
-    torch.set_num_threads(1)
-    torch_dist.init_process_group(
-        'gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank,
-        world_size=world_size, timeout=timedelta(seconds=timeout_s))
-    try:
-        body(rank, out_dir)
-    finally:
-        torch_dist.destroy_process_group()
+@pytest.fixture(scope='session')
+def synthetic_root(tmp_path_factory) -> str:
+    """A small synthetic dataset (4 + 2 videos of 8 frames, 64 px) shared by
+    the tests of a session."""
+    from mosic_mm.synthetic import write_dataset
+    root = str(tmp_path_factory.mktemp('synthetic'))
+    write_dataset(root, **_SYNTHETIC_SMALL, progress=False)
+    return root
 
 
-def spawn_gloo(body, out_dir, world_size: int = 2,
-               timeout_s: float = 120) -> None:
-    """Run ``body(rank, out_dir)`` (a module-level function: it is pickled)
-    on ``world_size`` spawned CPU processes of one gloo process group, one
-    thread each; returns when all have ended (an error in one is raised)."""
-    import torch.multiprocessing as mp
-    mp.spawn(_gloo_main, args=(world_size, free_port(), body, str(out_dir),
-                               timeout_s), nprocs=world_size, join=True)
+# ---------------------------------------------------------------- models
+@pytest.fixture
+def tiny_arch() -> dict:
+    """A ViT/14 arch small enough for CPU tests (56 px -> 4x4 tokens)."""
+    return dict(_TINY_ARCH)
 
 
-def tiny_model_cfg(**overrides) -> dict:
+def _tiny_model_cfg(**overrides) -> dict:
     cfg = dict(
         type='MoSiC',
-        backbone=dict(type='VisionTransformer', arch=dict(TINY_ARCH),
+        backbone=dict(type='VisionTransformer', arch=dict(_TINY_ARCH),
                       img_size=56, patch_size=14, out_type='featmap',
                       layer_scale_init_value=1e-5),
         head=dict(type='SinkhornClusteringHead', hidden_channels=(48,),
@@ -134,21 +145,64 @@ def tiny_model_cfg(**overrides) -> dict:
     return cfg
 
 
-@pytest.fixture(scope='session')
-def synthetic_root(tmp_path_factory):
-    """A small synthetic dataset shared by the tests of a session."""
-    from mosic_mm.synthetic import write_dataset
-    root = str(tmp_path_factory.mktemp('synthetic'))
-    write_dataset(root, **SYNTHETIC_SMALL, progress=False)
-    return root
+@pytest.fixture
+def tiny_model_cfg():
+    """``tiny_model_cfg(**overrides)``: a MoSiC config with a 2-block,
+    32-wide ViT/14 at 56 px and a small head (one trainable block)."""
+    return _tiny_model_cfg
 
 
-SYNTHETIC_SMALL = dict(num_train=4, num_val=2, num_frames=8, size=(64, 64),
-                       seed=0)
+@pytest.fixture
+def tiny_model():
+    """``tiny_model(**overrides)``: the MoSiC of ``tiny_model_cfg``, built
+    with torch seed 0 and initialised (teacher equal to the student)."""
+    def build(**overrides):
+        import torch
+
+        import mosic_mm  # noqa: F401
+        from mosic_mm.registry import MODELS
+        torch.manual_seed(0)
+        model = MODELS.build(_tiny_model_cfg(**overrides))
+        model.init_weights()
+        return model
+    return build
 
 
-def tiny_train_overrides(data_root: str, max_iters: int = 2) -> dict:
-    """Config overrides turning the synthetic config into a seconds-long run."""
+@pytest.fixture
+def clip_batch():
+    """``clip_batch(B=2, T=3, N=5, size=56, seed=0)``: a data batch of ``B``
+    random uint8 clips [T,3,size,size] with random tracks [T,N,2] inside
+    the frame and random visibility (~70 % visible), what a MoSiC
+    dataloader gives, before the data preprocessor."""
+    def make(B=2, T=3, N=5, size=56, seed=0) -> dict:
+        import torch
+        from mmpretrain.structures import DataSample
+        g = torch.Generator().manual_seed(seed)
+        clips = torch.randint(0, 256, (B, T, 3, size, size), generator=g,
+                              dtype=torch.uint8)
+        samples = []
+        for _ in range(B):
+            s = DataSample()
+            s.set_field(torch.rand(T, N, 2, generator=g) * (size - 1),
+                        'tracks')
+            s.set_field(torch.rand(T, N, generator=g) > 0.3, 'visibility')
+            samples.append(s)
+        return dict(inputs=list(clips), data_samples=samples)
+    return make
+
+
+@pytest.fixture
+def model_loss():
+    """``model_loss(model, batch)``: the loss dict of a training step's
+    forward (data preprocessor, then ``mode='loss'``)."""
+    def loss(model, batch):
+        data = model.data_preprocessor(batch, True)
+        return model(**data, mode='loss')
+    return loss
+
+
+# ---------------------------------------------------------------- training
+def _tiny_train_overrides(data_root: str, max_iters: int = 2) -> dict:
     return {
         'train_dataloader.dataset.data_root': data_root,
         'train_dataloader.dataset.num_train': 4,
@@ -179,77 +233,183 @@ def tiny_train_overrides(data_root: str, max_iters: int = 2) -> dict:
     }
 
 
-def scalar_records(work_dir, key: str = 'loss') -> dict:
-    """{iteration: record} of the records holding ``key`` in every run's
-    ``vis_data/scalars.json`` under ``work_dir`` (later runs win)."""
-    import glob
-    import json
-    records = {}
-    for path in sorted(glob.glob(osp.join(str(work_dir), '*', 'vis_data',
-                                          'scalars.json'))):
-        with open(path) as f:
-            for line in f:
-                rec = json.loads(line)
-                if key in rec:
-                    records[rec['iter']] = rec
-    return records
+@pytest.fixture
+def tiny_train_overrides():
+    """``tiny_train_overrides(data_root, max_iters=2)``: config overrides
+    turning ``configs/mosic_vits_synthetic.py`` into a seconds-long run on
+    a small synthetic root (pipeline: 0 SampleClip, 1 LoadClip, 2
+    LoadTracks, 3 crop, 4 flip, 5 SelectTracks, 6 pack)."""
+    return _tiny_train_overrides
 
 
-def tiny_train_options(data_root: str, max_iters: int = 2) -> list:
-    """The same overrides as ``--cfg-options`` arguments."""
-    def cli(v):
-        return '[' + ','.join(map(str, v)) + ']' if isinstance(v, list) else v
-    return [f'{k}={cli(v)}'
-            for k, v in tiny_train_overrides(data_root, max_iters).items()]
+@pytest.fixture
+def tiny_train_options():
+    """``tiny_train_options(data_root, max_iters=2)``: the same overrides
+    as ``--cfg-options`` arguments."""
+    def options(data_root: str, max_iters: int = 2) -> list:
+        def cli(v):
+            return '[' + ','.join(map(str, v)) + ']' if isinstance(
+                v, list) else v
+        return [f'{k}={cli(v)}' for k, v in _tiny_train_overrides(
+            data_root, max_iters).items()]
+    return options
 
 
-os.environ.setdefault('OMP_NUM_THREADS', '2')
+@pytest.fixture
+def scalar_records():
+    """``scalar_records(work_dir, key='loss')``: {iteration: record} of the
+    records holding ``key`` in every run's ``vis_data/scalars.json`` under
+    ``work_dir`` (later runs win)."""
+    def read(work_dir, key: str = 'loss') -> dict:
+        import glob
+        import json
+        records = {}
+        for path in sorted(glob.glob(osp.join(str(work_dir), '*', 'vis_data',
+                                              'scalars.json'))):
+            with open(path) as f:
+                for line in f:
+                    rec = json.loads(line)
+                    if key in rec:
+                        records[rec['iter']] = rec
+        return records
+    return read
 
 
-def hide_modules_prelude(blocked: tuple) -> str:
-    """Python code to prepend to a subprocess's script: one meta-path finder
-    in front of the usual ones reports the ``blocked`` modules (and their
-    submodules) as absent (find_spec -> None, import -> ModuleNotFoundError),
-    e.g. ``('mmcv._ext',)`` as in a venv with mmcv-lite; then checks that it
-    works. Defines ``BLOCKED`` in the script."""
-    import textwrap
-    return textwrap.dedent(f"""
-        import sys
-        BLOCKED = {tuple(blocked)!r}
-
-        class _HideModules:
-            def __init__(self, finders):
-                self.finders = finders
-
-            def find_spec(self, name, path=None, target=None):
-                if any(name == b or name.startswith(b + '.') for b in BLOCKED):
-                    return None
-                for finder in self.finders:
-                    spec = finder.find_spec(name, path, target)
-                    if spec is not None:
-                        return spec
-                return None
-
-        sys.meta_path[:] = [_HideModules(list(sys.meta_path))]
-        import importlib.util
-        for _name in BLOCKED:
-            assert importlib.util.find_spec(_name) is None, _name
-        """)
-
-
-def random_clip_batch(B=2, T=3, N=5, size=56, seed=0) -> dict:
-    """A data batch of ``B`` random uint8 clips [T,3,size,size] with random
-    tracks [T,N,2] inside the frame and random visibility (70 % visible):
-    what a MoSiC dataloader gives, before the data preprocessor."""
+def assert_same_run(losses_a, losses_b, state_a=None, state_b=None) -> None:
+    """The cross-process tolerance policy (module docstring): equal
+    iteration keys, losses within ``rel=CROSS_PROCESS_REL``, state-dict
+    tensors within ``torch.testing.assert_close``'s float32 defaults."""
     import torch
-    from mmpretrain.structures import DataSample
-    g = torch.Generator().manual_seed(seed)
-    clips = torch.randint(0, 256, (B, T, 3, size, size), generator=g,
-                          dtype=torch.uint8)
-    samples = []
-    for _ in range(B):
-        s = DataSample()
-        s.set_field(torch.rand(T, N, 2, generator=g) * (size - 1), 'tracks')
-        s.set_field(torch.rand(T, N, generator=g) > 0.3, 'visibility')
-        samples.append(s)
-    return dict(inputs=list(clips), data_samples=samples)
+    assert list(losses_a) == list(losses_b)
+    for k in losses_a:
+        assert losses_a[k] == pytest.approx(losses_b[k],
+                                            rel=CROSS_PROCESS_REL), k
+    if state_a is not None:
+        assert set(state_a) == set(state_b)
+        for k in state_a:
+            torch.testing.assert_close(state_a[k], state_b[k], msg=k)
+
+
+@pytest.fixture
+def same_run():
+    """:func:`assert_same_run`: compare two processes of one run."""
+    return assert_same_run
+
+
+# ---------------------------------------------------------------- processes
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def free_port():
+    """``free_port()``: a TCP port of 127.0.0.1 free now."""
+    return _free_port
+
+
+def _gloo_main(rank, world_size, port, body, out_dir, timeout_s):
+    from datetime import timedelta
+
+    import torch
+    import torch.distributed as torch_dist
+    torch.set_num_threads(1)
+    torch_dist.init_process_group(
+        'gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank,
+        world_size=world_size, timeout=timedelta(seconds=timeout_s))
+    try:
+        body(rank, out_dir)
+    finally:
+        torch_dist.destroy_process_group()
+
+
+def _spawn_gloo(body, out_dir, world_size: int = 2,
+                timeout_s: float = 120) -> None:
+    import torch.multiprocessing as mp
+    mp.spawn(_gloo_main, args=(world_size, _free_port(), body, str(out_dir),
+                               timeout_s), nprocs=world_size, join=True)
+
+
+@pytest.fixture
+def spawn_gloo():
+    """``spawn_gloo(body, out_dir, world_size=2, timeout_s=120)``: run
+    ``body(rank, out_dir)`` (a module-level function: it is pickled) on
+    ``world_size`` spawned CPU processes of one gloo process group, one
+    thread each; returns when all have ended (an error in one is
+    raised)."""
+    return _spawn_gloo
+
+
+@pytest.fixture
+def load_tool():
+    """``load_tool('evaluate.py')``: ``tools/<script>`` imported as a
+    module (``'lab/gpu_check.py'`` for the lab's)."""
+    def load(script: str):
+        import importlib.util
+        name = osp.splitext(script)[0].replace('/', '_') + '_tool'
+        spec = importlib.util.spec_from_file_location(
+            name, osp.join(REPO, 'tools', script))
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        return mod
+    return load
+
+
+@pytest.fixture
+def hide_modules_prelude():
+    """``hide_modules_prelude(('mmcv._ext',))``: Python code to prepend to
+    a subprocess's script: one meta-path finder in front of the usual ones
+    reports the blocked modules (and their submodules) as absent
+    (find_spec -> None, import -> ModuleNotFoundError), as in a venv with
+    mmcv-lite; then checks that it works. Defines ``BLOCKED``."""
+    def prelude(blocked: tuple) -> str:
+        import textwrap
+        return textwrap.dedent(f"""
+            import sys
+            BLOCKED = {tuple(blocked)!r}
+
+            class _HideModules:
+                def __init__(self, finders):
+                    self.finders = finders
+
+                def find_spec(self, name, path=None, target=None):
+                    if any(name == b or name.startswith(b + '.')
+                           for b in BLOCKED):
+                        return None
+                    for finder in self.finders:
+                        spec = finder.find_spec(name, path, target)
+                        if spec is not None:
+                            return spec
+                    return None
+
+            sys.meta_path[:] = [_HideModules(list(sys.meta_path))]
+            import importlib.util
+            for _name in BLOCKED:
+                assert importlib.util.find_spec(_name) is None, _name
+            """)
+    return prelude
+
+
+@pytest.fixture
+def torchrun():
+    """``torchrun(args, env=None, timeout=600, nproc=2) -> (proc, log)``:
+    ``python -m torch.distributed.run --nproc_per_node N ARGS`` from the
+    checkout on a free port, one thread per rank; retried (only) when
+    another process took the port between choosing and binding it."""
+    import subprocess
+
+    def run(args, env=None, timeout=600, nproc=2, tries=3):
+        env = dict(os.environ if env is None else env, OMP_NUM_THREADS='1')
+        for _ in range(tries):
+            cmd = [sys.executable, '-m', 'torch.distributed.run',
+                   f'--nproc_per_node={nproc}',
+                   f'--master_port={_free_port()}', *args]
+            proc = subprocess.run(cmd, cwd=REPO, capture_output=True,
+                                  text=True, timeout=timeout, env=env)
+            log = proc.stdout + proc.stderr
+            if proc.returncode == 0 or 'address already in use' not in \
+                    log.lower():
+                break
+        return proc, log
+    return run

@@ -8,7 +8,7 @@ import torch
 from mmengine.fileio import get_file_backend
 from mmengine.logging import HistoryBuffer
 
-import mosic_mm  # noqa: F401  applies the fixes
+import mosic_mm  # noqa: F401  (importing the package applies the fixes)
 
 
 def test_history_buffer_round_trips_through_weights_only_load(tmp_path):

@@ -16,23 +16,22 @@
 =====================  =================================================
 
 Every function builds in its config's registry scope and restores the
-caller's, so calls can follow each other in one process. Names are loaded
-on first use: importing this package imports none of the jobs.
+caller's, so calls can follow each other in one process. The job modules
+import their heavy dependencies when called.
 """
-import importlib
+from .eval_tracking import eval_tracking
+from .evaluate import evaluate, evaluate_models
+from .export import export_backbone
+from .extract_frames import extract_frames
+from .extract_tracks import extract_tracks
+from .prepare_videos import make_video_list, unpack_co3d
+from .test import build_test_config, test
+from .train import build_train_config, train
+from .visualize import visualize
 
-_JOBS = dict(
-    train='.train', build_train_config='.train', test='.test',
-    build_test_config='.test', extract_tracks='.extract_tracks',
-    extract_frames='.extract_frames', evaluate='.evaluate',
-    evaluate_models='.evaluate', export_backbone='.export',
-    eval_tracking='.eval_tracking', visualize='.visualize',
-    make_video_list='.prepare_videos', unpack_co3d='.prepare_videos')
-
-__all__ = sorted(_JOBS)
-
-
-def __getattr__(name: str):
-    if name not in _JOBS:
-        raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
-    return getattr(importlib.import_module(_JOBS[name], __name__), name)
+__all__ = [
+    'build_train_config', 'train', 'build_test_config', 'test',
+    'extract_tracks', 'extract_frames', 'evaluate', 'evaluate_models',
+    'export_backbone', 'eval_tracking', 'visualize', 'make_video_list',
+    'unpack_co3d'
+]

@@ -47,7 +47,7 @@ def clip_outputs(model, inputs: Tensor, tracks: Tensor,
         grid = patch_centers(h, w, model.patch_size).to(inputs.device)
         # one teacher pass for the token centres and the tracks together
         points = torch.cat([grid.expand(T, -1, -1), tracks.to(inputs)], 1)
-        scores = model.teacher_scores(inputs, points)[0]
+        scores = model.teacher_scores(inputs, points)
         grid_scores, track_scores = scores.split([h * w, tracks.shape[1]], 1)
         K = scores.shape[-1]
 

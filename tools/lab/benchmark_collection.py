@@ -223,7 +223,7 @@ def _extract_options(root: str, index_file: str) -> Dict[str, str]:
     StaticTracker (the bookkeeping is measured, not a tracker)."""
     return {'train_dataloader.dataset.data_root': root,
             'train_dataloader.dataset.index_file': index_file,
-            'train_dataloader.dataset.pipeline.2.tracker.type':
+            'train_dataloader.dataset.pipeline.3.tracker.type':
             'StaticTracker'}
 
 
@@ -256,7 +256,6 @@ def measure_extraction(root: str, index_file: str, remaining: int,
     from mmcv.transforms import Compose
 
     import mosic_mm  # noqa: F401
-    from mosic_mm.apis.common import load_job_config
     from mosic_mm.registry import TRANSFORMS
     from mosic_mm.tracks.cache import (
         cache_path,
@@ -271,8 +270,9 @@ def measure_extraction(root: str, index_file: str, remaining: int,
         settings_digest,
     )
     from mosic_mm.tracks.trackers import build_tracker
+    from mosic_mm.utils.config import load_config
     opts = _extract_options(root, index_file)
-    plan = make_plan(load_job_config(KINETICS_CONFIG, opts))
+    plan = make_plan(load_config(KINETICS_CONFIG, opts))
     t0 = time.perf_counter()
     ds = _build(plan['dataset'])
     build_s = time.perf_counter() - t0
@@ -280,7 +280,7 @@ def measure_extraction(root: str, index_file: str, remaining: int,
     order = sorted(range(len(ds)), key=ds.video_id)
     sort_s = time.perf_counter() - t0
     cache_dir = default_cache_dir(ds.data_root, 'StaticTracker')
-    mdir = osp.join(cache_dir, '.manifest', settings_digest(plan, ds))
+    mdir = osp.join(cache_dir, '.manifest', settings_digest(plan))
     done_ids = [ds.video_id(i) for i in order[:len(order) - remaining]]
     prev = osp.join(mdir, 'rank_previous.txt')
     for name in os.listdir(mdir) if osp.isdir(mdir) else ():
@@ -292,7 +292,7 @@ def measure_extraction(root: str, index_file: str, remaining: int,
         first = cache_path(cache_dir, done_ids[0])
         info = dict(ds.get_data_info(order[0]), data_root=ds.data_root)
         prefix = Compose([TRANSFORMS.build(dict(t)) for t in plan['prefix']])
-        extract_video(info, ds, plan, prefix,
+        extract_video(info, plan, prefix,
                       build_tracker(dict(plan['tracker'])), first)
         size = os.stat(first).st_size
         template = osp.join(root, 'templates', 'tracks.npz')

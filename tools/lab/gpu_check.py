@@ -51,7 +51,9 @@ def build_loader(args, device):
     cfg = dataset_cfg(ds.data_root, 'jpeg', args.frames, stride, window)
     cfg['pipeline'] = cfg['pipeline'] + pipeline_cfg('cache', size, grid, args.points,
                                    frame_cache_dir=dirs['raw'])
-    dataset = DATASETS.build(cfg)
+    from mosic_mm.utils.config import registry_scope
+    with registry_scope():
+        dataset = DATASETS.build(cfg)
     workers = max(0, int(args.workers))
     kwargs = dict(num_workers=workers, collate_fn=default_collate,
                   pin_memory=device.type == 'cuda', batch_size=args.batch,

@@ -95,14 +95,23 @@ class BatchScaleHook(Hook):
         while not hasattr(dataset, 'pipeline') and hasattr(dataset,
                                                            'dataset'):
             dataset = dataset.dataset  # dataset wrappers
-        clip_len = getattr(dataset, 'clip_len', None)
+        sampler = getattr(dataset, 'clip_sampler', None)  # SampleClip
+        clip_len = getattr(sampler, 'clip_len', None)
         scale = runner.auto_scale_lr or {}
         msg, differs = batch_scale_report(
             loader.batch_size, dist.get_world_size(),
             getattr(runner.optim_wrapper, '_accumulative_counts', 1),
             clip_len, _tracks_per_clip(getattr(dataset, 'pipeline', None)),
             scale.get('base_batch_size'))
-        lr = ('scaled by auto_scale_lr' if scale.get('enable') else
-              'not rescaled (auto_scale_lr off)')
+        lr = 'not rescaled (auto_scale_lr off)'
+        if scale.get('enable') and scale.get('base_batch_size'):
+            factor = loader.batch_size * dist.get_world_size() / \
+                scale['base_batch_size']
+            lrs = sorted({g['lr'] for g in
+                          runner.optim_wrapper.optimizer.param_groups})
+            lr = (f'scaled by auto_scale_lr: x{factor:g} (batch '
+                  f'{loader.batch_size * dist.get_world_size()} / '
+                  f"base_batch_size {scale['base_batch_size']}), now "
+                  + ', '.join(f'{v:.3g}' for v in lrs))
         (runner.logger.warning if differs else runner.logger.info)(
             f'{msg} Learning rates {lr}.')

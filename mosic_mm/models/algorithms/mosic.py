@@ -235,6 +235,12 @@ class MoSiC(BaseSelfSupervisor):
                 and not masked)
 
     # ------------------------------------------------------------- features
+    def teacher_scores(self, frames: Tensor, points: Tensor) -> Tensor:
+        """The teacher's prototype scores [M,N,K] of frames [M,3,H,W] at
+        points [M,N,2] (x, y) pixels, no grad."""
+        return self.teacher_forward(self.teacher_tokens,
+                                    self.teacher['head'], frames, points)[0]
+
     def student_scores(self, frames: Tensor, points: Tensor,
                        trunk_tokens: Optional[Tensor] = None
                        ) -> Tuple[Tensor, Optional[Tensor]]:

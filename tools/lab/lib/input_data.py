@@ -151,8 +151,10 @@ def prepare_data(root: str, kind: str = 'jpeg', num_videos: int = 4,
     )
     from mosic_mm.registry import DATASETS
     root = make_dataset(root, num_videos, num_frames, quality, kind, hw)
-    ds = DATASETS.build(dataset_cfg(root, kind, clip_len, stride,
-                                    window_step))
+    from mosic_mm.utils.config import registry_scope
+    with registry_scope():
+        ds = DATASETS.build(dataset_cfg(root, kind, clip_len, stride,
+                                        window_step))
     size = tuple(size)
     write_track_cache(ds, size, grid_size, 'DISFlowTracker')
     dirs = {}

@@ -137,14 +137,14 @@ class _StageClock:
 @contextlib.contextmanager
 def _instrumented(clock: _StageClock):
     """Route resize / track-mapping time to their stages while active."""
-    from mosic_mm.datasets import video_io
+    from mosic_mm.datasets.sources import video_io
     from mosic_mm.datasets.transforms import geometry, loading
     patches = [(video_io, 'resize_frames', 'resize'),
                (loading, 'resize_frames', 'resize'),
                (geometry, 'resize_frames', 'resize_crop'),
-               (geometry, 'crop_resize_tracks', 'tracks'),
+               (geometry, 'crop_resize_points', 'tracks'),
                (geometry, 'points_inside', 'tracks'),
-               (geometry, 'flip_tracks', 'tracks')]
+               (geometry, 'flip_points', 'tracks')]
     saved = [(m, name, getattr(m, name)) for m, name, _ in patches]
     try:
         for m, name, key in patches:

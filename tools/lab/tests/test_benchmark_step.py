@@ -7,20 +7,21 @@ import sys
 import pytest
 import torch
 
-import mosic_mm  # noqa: F401
-from conftest import REPO, SYNTHETIC_CONFIG, tiny_model_cfg
-from conftest import random_clip_batch as _batch
 from mosic_mm.registry import MODELS
+from tools.lab import REPO
 from tools.lab.lib.reference_loss import reference_loss
+
+SYNTHETIC_CONFIG = osp.join(REPO, 'configs', 'mosic_vits_synthetic.py')
 
 
 @pytest.mark.parametrize('trainable', [None, 1])
-def test_reference_mode_gives_our_loss_and_gradients(trainable):
+def test_reference_mode_gives_our_loss_and_gradients(trainable, tiny_model_cfg,
+                                                     clip_batch):
     torch.manual_seed(0)
     model = MODELS.build(tiny_model_cfg(num_trainable_blocks=trainable))
     model.init_weights()
     model.train()
-    batch = _batch(B=2, T=3, N=6)
+    batch = clip_batch(B=2, T=3, N=6)
     for s in batch['data_samples']:  # integer pixels: the reference rounds
         s.tracks = s.tracks.round()
     data = model.data_preprocessor(batch, True)
@@ -42,6 +43,7 @@ def test_reference_mode_gives_our_loss_and_gradients(trainable):
             assert torch.allclose(grads[n], p.grad, atol=1e-6, rtol=1e-4), n
 
 
+@pytest.mark.slow
 def test_benchmark_tool_prints_both_modes_and_ratios(tmp_path):
     out = tmp_path / 'bench.json'
     proc = subprocess.run(

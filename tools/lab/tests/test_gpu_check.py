@@ -7,7 +7,7 @@ import sys
 import pytest
 import torch
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+from tools.lab import REPO  # noqa: E402
 from tools.lab import gpu_check  # noqa: E402
 from tools.lab.gpu_check import TINY_ARCH, build_loader  # noqa: E402
 
@@ -33,7 +33,7 @@ def test_loader_serves_cached_uint8_clips(tmp_path):
     assert batch['inputs'].shape == (2, 3, 3, 56, 56)
     s = batch['data_samples'][0]
     assert s.tracks.shape == (3, 16, 2) and s.visibility.shape == (3, 16)
-    assert loader.dataset.pipeline.transforms[0].num_cache_misses == 0
+    assert loader.dataset.pipeline.transforms[1].num_cache_misses == 0
 
 
 def test_step_flops_scale_with_batch():

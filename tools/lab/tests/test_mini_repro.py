@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 
-from conftest import REPO, load_tool
+from tools.lab import REPO
 from tools.lab.mini import demo as md
 from tools.lab.mini import reproduction as rm
 
@@ -468,20 +468,21 @@ def test_demo_config_is_the_exact_track_arm_from_the_committed_start():
     assert demo.optim_wrapper == gt.optim_wrapper
     assert demo.param_scheduler == gt.param_scheduler
     assert demo.mini_iters == gt.mini_iters
-    load = demo.train_dataloader.dataset.pipeline[1]
-    assert load.tracker == gt.tracker
+    load = demo.train_dataloader.dataset.pipeline[2]
+    assert load.type == 'LoadTracks' and load.tracker == gt.tracker
     assert load.extract_cmd.endswith(rm.DEMO_CFG)  # its own track cache
     # its videos are the first ones of the mini reproduction's (videos are
     # seeded by split and index), in a root of their own
     d, g = demo.train_dataloader.dataset, gt.train_dataloader.dataset
     assert d.data_root != g.data_root
     assert d.num_train <= g.num_train and d.num_val <= g.num_val
-    for k in ('num_frames', 'size', 'style', 'clip_len', 'frame_stride'):
+    for k in ('num_frames', 'size', 'style'):
         assert d[k] == g[k], k
+    assert d.pipeline[0] == g.pipeline[0]  # the same SampleClip
 
 
 def test_demo_trains_evaluates_and_says_where_things_are(
-        tmp_path, monkeypatch, capsys):
+        tmp_path, monkeypatch, capsys, load_tool):
     # the demo's flow with the subprocesses intercepted: the committed
     # start is checked and evaluated while the tracks are extracted, then
     # the exact-track arm trains from it (after both: the cores are free),
@@ -539,7 +540,7 @@ def test_demo_trains_evaluates_and_says_where_things_are(
     assert json.load(open(tmp_path / 'results.json'))['seeds'] == [0]
 
 
-def test_write_reference_needs_the_demo_and_several_seeds():
+def test_write_reference_needs_the_demo_and_several_seeds(load_tool):
     with pytest.raises(SystemExit):
         load_tool('lab/reproduce_mini.py').parse_args(['--write-reference', '--seeds', '0', '1'])
     with pytest.raises(SystemExit):

@@ -1,15 +1,13 @@
-"""distributed_session (issue 11 item 1): ranks agree on the exit status and
+"""distributed_session: ranks agree on the exit status and
 the process group is destroyed on success and on error, so no process dies
 in the group's teardown at exit (SIGABRT, 'terminate called without an
 active exception')."""
 import os
-import os.path as osp
-import subprocess
-import sys
 
 import pytest
 
-from conftest import REPO, free_port
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
 
 SCRIPT = r'''
 import os, sys
@@ -33,21 +31,18 @@ sys.exit(session.status)
 '''
 
 
-def _torchrun(tmp_path, mode):
+def _session(torchrun, tmp_path, mode):
     script = tmp_path / 'session.py'
     script.write_text(SCRIPT.format(repo=REPO, mode=mode))
-    env = dict(os.environ, OMP_NUM_THREADS='1')
-    cmd = [sys.executable, '-m', 'torch.distributed.run',
-           '--nproc_per_node=2', f'--master_port={free_port()}', str(script)]
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True,
-                          timeout=180, env=env)
-    return proc, proc.stdout + proc.stderr
+    return torchrun([str(script)], timeout=180)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('mode', ['status'])
 def test_ranks_agree_on_the_status_and_the_group_is_destroyed(tmp_path,
-                                                              mode):
-    proc, out = _torchrun(tmp_path, mode)
+                                                              mode,
+                                                              torchrun):
+    proc, out = _session(torchrun, tmp_path, mode)
     want = 3 if mode == 'status' else 0
     # every rank exits with the worst status of all ranks
     assert f'rank 0 status {want}' in out and f'rank 1 status {want}' in out
@@ -57,8 +52,9 @@ def test_ranks_agree_on_the_status_and_the_group_is_destroyed(tmp_path,
     assert 'terminate called' not in out and 'SIGABRT' not in out
 
 
-def test_an_error_destroys_the_group_and_fails_the_job(tmp_path):
-    proc, out = _torchrun(tmp_path, 'error')
+@pytest.mark.slow
+def test_an_error_destroys_the_group_and_fails_the_job(tmp_path, torchrun):
+    proc, out = _session(torchrun, tmp_path, 'error')
     assert proc.returncode != 0
     assert 'rank 1 failed on purpose' in out
     assert 'rank 1 initialized after the session: False' in out
@@ -66,6 +62,7 @@ def test_an_error_destroys_the_group_and_fails_the_job(tmp_path):
 
 def test_no_launcher_is_a_no_op():
     import torch.distributed as dist
+
     from mosic_mm.utils.dist import distributed_session
     with distributed_session('none') as session:
         assert not session.created and not session.distributed

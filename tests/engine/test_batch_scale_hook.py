@@ -1,11 +1,11 @@
 """BatchScaleHook: the start-up log of the batch and the Sinkhorn pool, a
-warning when they differ from the recipe (issue 23 item 4)."""
+warning when they differ from the recipe, and the learning rates
+auto_scale_lr leaves."""
 import logging
 
+import pytest
 from mmengine.config import Config
 
-import mosic_mm  # noqa: F401
-from conftest import SYNTHETIC_CONFIG, tiny_train_overrides
 from mosic_mm.engine.hooks.batch_scale_hook import batch_scale_report
 
 
@@ -33,13 +33,6 @@ def test_report_against_the_recipe():
     assert not differs and 'pool' not in msg and 'batch 8 clips' in msg
 
 
-def test_ytvos_configs_state_the_recipe():
-    cfg = Config.fromfile('configs/mosic_vits_ytvos.py')
-    assert {'type': 'BatchScaleHook'} in cfg.custom_hooks
-    assert cfg.auto_scale_lr.base_batch_size == 64
-    assert cfg.train_dataloader.batch_size == 8
-
-
 class _Records(logging.Handler):
     def __init__(self):
         super().__init__(logging.INFO)
@@ -49,20 +42,35 @@ class _Records(logging.Handler):
         self.records.append(record)
 
 
-def test_training_logs_batch_and_pool_before_the_first_step(
-        tmp_path, synthetic_root):
+def _train_and_log(cfg, work_dir):
+    """Train ``cfg`` one iteration; the runner and its log records."""
     from mmengine.runner import Runner
-    cfg = Config.fromfile(SYNTHETIC_CONFIG)
+
+    from mosic_mm.utils.config import registry_scope
+    cfg.work_dir = str(work_dir)
+    with registry_scope(cfg):
+        runner = Runner.from_cfg(cfg)
+        handler = _Records()
+        runner.logger.addHandler(handler)
+        try:
+            runner.train()
+        finally:
+            runner.logger.removeHandler(handler)
+    return runner, [(r.levelno, r.getMessage()) for r in handler.records]
+
+
+@pytest.mark.parametrize('auto_scale', [False, True])
+def test_training_logs_batch_pool_and_lr_before_the_first_step(
+        auto_scale, tmp_path, synthetic_root, synthetic_config,
+        tiny_train_overrides):
+    """A tiny run (2 clips of 3 frames, 16 tracks; the synthetic recipe is
+    8 clips at lr 1e-3): one warning before the first iteration with the
+    batch and the pool; with auto_scale_lr the learning rates it reports
+    are the optimizer's, scaled x0.25."""
+    cfg = Config.fromfile(synthetic_config)
     cfg.merge_from_dict(tiny_train_overrides(synthetic_root, 1))
-    cfg.work_dir = str(tmp_path)
-    runner = Runner.from_cfg(cfg)
-    handler = _Records()
-    runner.logger.addHandler(handler)
-    try:
-        runner.train()
-    finally:
-        runner.logger.removeHandler(handler)
-    lines = [(r.levelno, r.getMessage()) for r in handler.records]
+    cfg.auto_scale_lr.enable = auto_scale
+    runner, lines = _train_and_log(cfg, tmp_path)
     first_iter = next(i for i, (_, m) in enumerate(lines)
                       if 'Iter(train)' in m)
     hits = [(i, lvl, m) for i, (lvl, m) in enumerate(lines)
@@ -70,10 +78,15 @@ def test_training_logs_batch_and_pool_before_the_first_step(
     assert len(hits) == 1
     i, level, msg = hits[0]
     assert i < first_iter and level == logging.WARNING
-    # tiny run: 2 clips of 3 frames, 16 tracks each; the synthetic recipe
-    # is 8 clips
     assert 'batch 2 clips per forward pass (2 per process x 1 process)' \
         in msg
     assert 'Sinkhorn pool 96 points per pass (2 clips x 3 frames x 16 ' \
         'tracks' in msg and 'the recipe: 8 clips' in msg
-    assert 'not rescaled (auto_scale_lr off)' in msg
+    lrs = {g['lr'] for g in runner.optim_wrapper.optimizer.param_groups}
+    if auto_scale:
+        assert sorted(lrs) == pytest.approx([2.5e-4])
+        assert 'scaled by auto_scale_lr: x0.25 (batch 2 / base_batch_size ' \
+            '8), now 0.00025' in msg
+    else:
+        assert sorted(lrs) == pytest.approx([1e-3])
+        assert 'not rescaled (auto_scale_lr off)' in msg

@@ -7,9 +7,13 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import SYNTHETIC_CONFIG, load_tool, tiny_train_overrides
-from mosic_mm.visualization import (cluster_palette, colorize_clusters,
-                                    draw_tracks, pca_rgb, tile)
+from mosic_mm.visualization import (
+    cluster_palette,
+    colorize_clusters,
+    draw_tracks,
+    pca_rgb,
+    tile,
+)
 
 
 def test_pca_rgb_separates_what_differs_and_is_joint_over_frames():
@@ -49,21 +53,25 @@ def test_palette_clusters_and_tile():
     assert grid.shape == (2 * 5 + 1, 2 * 6 + 1, 3)
 
 
-def _runner(tmp_path, data_root, max_iters):
-    from mmengine.config import Config
-    from mmengine.runner import Runner
-    import mosic_mm  # noqa: F401
-    cfg = Config.fromfile(SYNTHETIC_CONFIG)
-    cfg.merge_from_dict(tiny_train_overrides(data_root, max_iters))
-    cfg.work_dir = str(tmp_path)
-    for h in cfg.custom_hooks:
-        if h['type'] == 'MoSiCVisualizationHook':
-            h['interval'] = 2
-    return Runner.from_cfg(cfg), cfg
+@pytest.fixture
+def make_runner(synthetic_config, tiny_train_overrides):
+    """``make_runner(work_dir, data_root, max_iters) -> (runner, cfg)``: a
+    tiny run whose visualisation hook draws every 2 iterations."""
+    def make(tmp_path, data_root, max_iters):
+        from mmengine.config import Config
+        from mmengine.runner import Runner
+        cfg = Config.fromfile(synthetic_config)
+        cfg.merge_from_dict(tiny_train_overrides(data_root, max_iters))
+        cfg.work_dir = str(tmp_path)
+        for h in cfg.custom_hooks:
+            if h['type'] == 'MoSiCVisualizationHook':
+                h['interval'] = 2
+        return Runner.from_cfg(cfg), cfg
+    return make
 
 
 def test_runners_built_in_one_second_keep_their_own_visualizer(
-        tmp_path, synthetic_root, monkeypatch):
+        tmp_path, synthetic_root, monkeypatch, make_runner):
     # mmengine names the logger and visualizer instances after
     # experiment_name, by default config name + time in seconds: two Runners
     # of one second shared them (a flaky test; the bench's probes too)
@@ -72,8 +80,8 @@ def test_runners_built_in_one_second_keep_their_own_visualizer(
     import mmengine.runner.runner as runner_module
     now = time.localtime()
     monkeypatch.setattr(runner_module.time, 'localtime', lambda *a: now)
-    a, _ = _runner(tmp_path / 'a', synthetic_root, 2)
-    b, _ = _runner(tmp_path / 'b', synthetic_root, 2)
+    a, _ = make_runner(tmp_path / 'a', synthetic_root, 2)
+    b, _ = make_runner(tmp_path / 'b', synthetic_root, 2)
     assert a.timestamp == b.timestamp
     assert a.visualizer is not b.visualizer
     assert a.logger is not b.logger
@@ -83,8 +91,9 @@ def test_runners_built_in_one_second_keep_their_own_visualizer(
             osp.realpath(str(tmp_path / 'b')))
 
 
-def test_hook_writes_pictures_during_training(tmp_path, synthetic_root):
-    runner, _ = _runner(tmp_path, synthetic_root, 2)
+def test_hook_writes_pictures_during_training(tmp_path, synthetic_root,
+                                              make_runner):
+    runner, _ = make_runner(tmp_path, synthetic_root, 2)
     runner.train()
     images = glob.glob(osp.join(runner.log_dir, 'vis_data', 'vis_image',
                                 '*.png'))
@@ -96,8 +105,9 @@ def test_hook_writes_pictures_during_training(tmp_path, synthetic_root):
     assert glob.glob(osp.join(runner.log_dir, 'vis_data', 'events.out.*'))
 
 
-def test_visualize_tool_writes_pngs_and_gif(tmp_path, synthetic_root):
-    runner, cfg = _runner(tmp_path / 'w', synthetic_root, 1)
+def test_visualize_tool_writes_pngs_and_gif(tmp_path, synthetic_root,
+                                            make_runner, load_tool):
+    runner, cfg = make_runner(tmp_path / 'w', synthetic_root, 1)
     runner.train()
     cfg_path = tmp_path / 'cfg.py'
     cfg.dump(str(cfg_path))

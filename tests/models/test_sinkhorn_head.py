@@ -1,3 +1,4 @@
+"""The clustering head: projector, prototypes, Sinkhorn targets, loss."""
 import numpy as np
 import pytest
 import torch
@@ -144,3 +145,15 @@ def test_rejects_mismatched_shapes():
     with pytest.raises(ValueError):
         head.loss(torch.randn(2, 4, 5), torch.randn(2, 3, 5, 5),
                   torch.ones(2, 3, 4, dtype=torch.bool))
+
+
+def test_targets_come_from_sinkhorn_not_the_raw_argmax():
+    """Unbalanced teacher scores: every point prefers prototype 0. Sinkhorn
+    spreads the targets over the prototypes; a raw argmax would not."""
+    head = _head(num_prototypes=8)
+    g = torch.Generator().manual_seed(0)
+    scores = torch.rand(64, 8, generator=g) * 0.1
+    scores[:, 0] += 0.5
+    assert (scores.argmax(1) == 0).all()
+    counts = torch.bincount(head.targets(scores), minlength=8)
+    assert counts.max() <= 16 and (counts > 0).sum() >= 6

@@ -9,10 +9,7 @@ from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
-import mosic_mm  # noqa: F401
-from conftest import (REPO, SYNTHETIC_CONFIG, load_tool,
-                      tiny_train_overrides)
-from mosic_mm.apis.train import build_config
+from mosic_mm.apis import build_train_config
 from mosic_mm.engine import SkipNonFiniteOptimWrapper, amp_optim_wrapper_type
 
 
@@ -40,15 +37,26 @@ class Snapshot(Hook):
                             if p.requires_grad})
 
 
-def make_runner(tmp_path, data_root, max_iters, bad_iters, value, **wrapper):
-    cfg = Config.fromfile(SYNTHETIC_CONFIG)
+@pytest.fixture
+def make_runner(synthetic_config, tiny_train_overrides):
+    """``make_runner(tmp_path, data_root, max_iters, bad_iters, value,
+    **wrapper)``: a tiny run whose loss is multiplied by ``value`` at the
+    1-based iterations ``bad_iters``, with a parameter snapshot per
+    iteration and its log lines."""
+    return lambda *a, **kw: _make_runner(synthetic_config,
+                                         tiny_train_overrides, *a, **kw)
+
+
+def _make_runner(synthetic_config, tiny_train_overrides, tmp_path, data_root,
+                 max_iters, bad_iters, value, **wrapper):
+    cfg = Config.fromfile(synthetic_config)
     cfg.merge_from_dict(tiny_train_overrides(data_root, max_iters))
     cfg.merge_from_dict({f'optim_wrapper.{k}': v for k, v in wrapper.items()})
     cfg.work_dir = str(tmp_path)
     cfg.default_hooks.checkpoint.interval = 1000
     cfg.custom_hooks = [h for h in cfg.custom_hooks
                         if h['type'] != 'MoSiCVisualizationHook']
-    runner = Runner.from_cfg(cfg)
+    runner = Runner.from_cfg(cfg)  # (sets the config's default scope)
     model, loss = runner.model, runner.model.loss
 
     def forced_loss(inputs, data_samples):
@@ -65,8 +73,8 @@ def make_runner(tmp_path, data_root, max_iters, bad_iters, value, **wrapper):
     return runner, snapshot, messages.lines
 
 
-def test_the_default_config_skips_nonfinite_steps():
-    cfg = Config.fromfile(osp.join(REPO, 'configs', 'mosic_vits_ytvos.py'))
+def test_the_default_config_skips_nonfinite_steps(repo, load_tool):
+    cfg = Config.fromfile(osp.join(repo, 'configs', 'mosic_vits_ytvos.py'))
     assert cfg.optim_wrapper.type == 'SkipNonFiniteOptimWrapper'
     assert amp_optim_wrapper_type(cfg.optim_wrapper.type) == \
         'SkipNonFiniteAmpOptimWrapper'
@@ -74,14 +82,15 @@ def test_the_default_config_skips_nonfinite_steps():
     with pytest.raises(ValueError, match='no AMP variant'):
         amp_optim_wrapper_type('ZeroRedundancyOptimizer')
     train = load_tool('train.py')
-    args = train.parse_args([osp.join(REPO, 'configs',
+    args = train.parse_args([osp.join(repo, 'configs',
                                       'mosic_vits_synthetic.py'), '--amp'])
-    assert build_config(args).optim_wrapper.type == \
-        'SkipNonFiniteAmpOptimWrapper'
+    assert build_train_config(args.config, amp=args.amp).optim_wrapper.type \
+        == 'SkipNonFiniteAmpOptimWrapper'
 
 
+@pytest.mark.slow
 def test_nan_and_inf_steps_are_skipped_counted_and_summarised(
-        tmp_path, synthetic_root):
+        tmp_path, synthetic_root, make_runner):
     runner, snap, log = make_runner(tmp_path, synthetic_root, 6, {2, 4, 5},
                                     float('nan'), max_consecutive_skips=3)
     runner.train()
@@ -111,8 +120,8 @@ def test_nan_and_inf_steps_are_skipped_counted_and_summarised(
     assert runner.message_hub.get_scalar('train/skipped_steps').current() == 3
 
 
-def test_training_stops_after_consecutive_nonfinite_steps(tmp_path,
-                                                          synthetic_root):
+def test_training_stops_after_consecutive_nonfinite_steps(
+        tmp_path, synthetic_root, make_runner):
     runner, _, log = make_runner(tmp_path, synthetic_root, 8,
                                  set(range(3, 9)), float('inf'),
                                  max_consecutive_skips=2)
@@ -132,6 +141,7 @@ def test_training_stops_after_consecutive_nonfinite_steps(tmp_path,
 def test_amp_variant_skips_too(monkeypatch):
     """The mixin on AmpOptimWrapper (CPU: the grad scaler is disabled)."""
     from mmengine.optim.optimizer import amp_optimizer_wrapper
+
     from mosic_mm.engine import SkipNonFiniteAmpOptimWrapper
     if not torch.cuda.is_available():
         monkeypatch.setattr(amp_optimizer_wrapper, 'is_cuda_available',

@@ -9,8 +9,11 @@ import numpy as np
 import pytest
 
 from mosic_mm.datasets.frame_cache import read_frame_header, write_frame_file
-from mosic_mm.datasets.track_cache import (make_header, read_track_file,
-                                           write_track_file)
+from mosic_mm.tracks.cache import (
+    make_header,
+    read_track_file,
+    write_track_file,
+)
 
 
 def _write_tracks(path, value):

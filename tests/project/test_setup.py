@@ -9,13 +9,9 @@ import textwrap
 
 import pytest
 
-from conftest import (REPO, SYNTHETIC_CONFIG, hide_modules_prelude,
-                      tiny_train_options)
-
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+SYNTHETIC_CONFIG = osp.join(REPO, 'configs', 'mosic_vits_synthetic.py')
 BLOCKED = ('mmcv.ops', 'mmcv._ext', 'mmseg')
-
-# Prepended to each tool: mmcv.ops, mmcv._ext and mmseg made unimportable.
-PRELUDE = hide_modules_prelude(BLOCKED)
 
 EPILOGUE = textwrap.dedent("""
     _loaded = sorted(m for m in sys.modules
@@ -25,9 +21,16 @@ EPILOGUE = textwrap.dedent("""
     """)
 
 
-def _run_tool(tool, *args, timeout=600):
+@pytest.fixture
+def prelude(hide_modules_prelude) -> str:
+    """Prepended to each tool: mmcv.ops, mmcv._ext and mmseg made
+    unimportable."""
+    return hide_modules_prelude(BLOCKED)
+
+
+def _run_tool(prelude, tool, *args, timeout=600):
     """Run tools/<tool> as __main__ behind the blocker; returns its output."""
-    code = PRELUDE + textwrap.dedent(f"""
+    code = prelude + textwrap.dedent(f"""
         import runpy
         sys.argv = {[tool, *args]!r}
         try:
@@ -45,9 +48,10 @@ def _run_tool(tool, *args, timeout=600):
     return out
 
 
-def test_blocker_blocks():
+@pytest.mark.slow
+def test_blocker_blocks(prelude):
     """The guard itself: a tool importing mmcv.ops must fail behind it."""
-    code = PRELUDE + 'import mmcv.cnn, mmcv.transforms\nimport mmcv.ops\n'
+    code = prelude + 'import mmcv.cnn, mmcv.transforms\nimport mmcv.ops\n'
     proc = subprocess.run([sys.executable, '-c', code], cwd=REPO,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0
@@ -56,33 +60,35 @@ def test_blocker_blocks():
 
 @pytest.mark.slow
 def test_extract_train_evaluate_without_compiled_ops(synthetic_root,
-                                                      tmp_path):
+                                                      tmp_path, prelude,
+                                                      tiny_train_options):
     data = ['train_dataloader.dataset.data_root=' + synthetic_root,
             'train_dataloader.dataset.num_train=4',
             'train_dataloader.dataset.num_val=2',
             'train_dataloader.dataset.num_frames=8',
             'train_dataloader.dataset.size=[64,64]',
-            'train_dataloader.dataset.clip_len=3',
-            'train_dataloader.dataset.frame_stride=2']
+            'train_dataloader.dataset.pipeline.0.clip_len=3',
+            'train_dataloader.dataset.pipeline.0.frame_stride=2']
     cache = tmp_path / 'cache'
-    out = _run_tool('extract_tracks.py', SYNTHETIC_CONFIG,
+    out = _run_tool(prelude, 'extract_tracks.py', SYNTHETIC_CONFIG,
                     '--cache-dir', str(cache), '--cfg-options', *data)
     assert len(list(cache.rglob('*.npz'))) == 4, out[-2000:]
 
     work = tmp_path / 'work'
-    _run_tool('train.py', SYNTHETIC_CONFIG, '--work-dir', str(work),
+    _run_tool(prelude, 'train.py', SYNTHETIC_CONFIG, '--work-dir', str(work),
               '--cfg-options', *tiny_train_options(synthetic_root, 1))
     ckpt = work / 'iter_1.pth'
     assert ckpt.is_file()
 
     # the checkpoint carries its (tiny) config
-    out = _run_tool('evaluate.py', 'overcluster', str(ckpt),
+    out = _run_tool(prelude, 'evaluate.py', 'overcluster', str(ckpt),
                     '--data-root', synthetic_root,
                     '--input-size', '56', '--ks', '6',
                     '--set', 'pca_dim=16')  # the tiny ViT is 32 wide
     assert 'overcluster K=6 mIoU' in out
 
 
+@pytest.mark.slow
 def test_make_test_sets_up_without_full_mmcv(tmp_path):
     """`make test` on a fresh venv runs the wheels-only dev set-up, never the
     full one (full mmcv may need a compiler)."""

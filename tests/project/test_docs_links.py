@@ -25,7 +25,7 @@ import os
 import os.path as osp
 import re
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 SKIP_DIRS = {'.git', '.venv', 'work_dirs', 'data', '.cache', 'checkpoints',
              '__pycache__', 'node_modules', '.pytest_cache'}

@@ -1,3 +1,5 @@
+"""Sinkhorn-Knopp: SwAV's iterates, POT's balanced plan, fp32, and the
+same result over two ranks as on the full matrix in one process."""
 import os
 
 import numpy as np
@@ -5,7 +7,6 @@ import ot
 import pytest
 import torch
 
-from conftest import spawn_gloo
 from mosic_mm.models.utils import sinkhorn_knopp
 
 
@@ -83,7 +84,9 @@ def _rank_shards(rank, out_dir):
     torch.save(results, os.path.join(out_dir, f'rank{rank}.pt'))
 
 
-def test_two_ranks_equal_one_process_on_the_full_matrix(tmp_path):
+@pytest.mark.slow
+def test_two_ranks_equal_one_process_on_the_full_matrix(tmp_path,
+                                                       spawn_gloo):
     spawn_gloo(_rank_shards, tmp_path, timeout_s=60)
     expected = sinkhorn_knopp(_scores(64, 10, seed=4), 0.05, 10)
     per_rank = [torch.load(tmp_path / f'rank{r}.pt') for r in range(2)]
