@@ -10,6 +10,7 @@ import ast
 import glob
 import os.path as osp
 import pickle
+import re
 import time
 from typing import Optional, Sequence
 
@@ -29,10 +30,11 @@ _NUMPY_GLOBALS = {
 
 
 def parse_tracker(spec: str) -> dict:
-    """``'Type:a=1,b=x'`` -> ``dict(type='Type', a=1, b='x')``."""
+    """``'Type:a=1,b=x,c=(64,64)'`` -> ``dict(type='Type', a=1, b='x',
+    c=(64, 64))`` (a comma starts a new item only before ``key=``)."""
     name, _, rest = spec.partition(':')
     cfg = dict(type=name)
-    for item in filter(None, rest.split(',')):
+    for item in filter(None, re.split(r',(?=\s*\w+=)', rest)):
         key, sep, value = item.partition('=')
         if not sep:
             raise ValueError(f'tracker spec {spec!r}: expected key=value, '

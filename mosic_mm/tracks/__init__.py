@@ -20,7 +20,8 @@ from .trackers import (
 from .transforms import LoadTracks, TrackPoints, track_grid
 
 __all__ = [
-    'BaseTracker', 'CoTracker3', 'DISFlowTracker', 'StaticTracker',
+    'BaseTracker', 'BootsTAPIR', 'CoTracker3', 'DISFlowTracker',
+    'StaticTracker',
     'SyntheticGroundTruthTracker', 'build_tracker', 'check_tracker_cfg',
     'LoadTracks', 'TrackPoints', 'track_grid', 'average_metrics',
     'tapvid_metrics'

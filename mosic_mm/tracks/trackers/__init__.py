@@ -4,13 +4,15 @@ from mmengine.registry import DefaultScope
 from mosic_mm.registry import TRACKERS
 
 from .base import BaseTracker
+from .bootstapir import TAPIR_WEIGHTS, BootsTAPIR
 from .cotracker import COTRACKER_INSTALL, CoTracker3
 from .dis_flow import DISFlowTracker
 from .static import StaticTracker
 from .synthetic_gt import SyntheticGroundTruthTracker
 
 __all__ = [
-    'BaseTracker', 'CoTracker3', 'DISFlowTracker', 'StaticTracker',
+    'BaseTracker', 'BootsTAPIR', 'CoTracker3', 'DISFlowTracker',
+    'StaticTracker', 'TAPIR_WEIGHTS',
     'SyntheticGroundTruthTracker',
     'build_tracker', 'check_tracker_cfg'
 ]
