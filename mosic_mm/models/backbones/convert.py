@@ -70,7 +70,8 @@ def detect_layout(state_dict: StateDict) -> str:
 
 
 def _is_swiglu_packed(state_dict: StateDict, block: str) -> bool:
-    """timm packs SwiGLU as fc1 [2H,C], fc2 [C,H]; a plain MLP has fc1 [H,C]."""
+    """timm packs SwiGLU as fc1 [2H,C], fc2 [C,H]; a plain MLP has fc1
+    [H,C]."""
     fc1 = state_dict.get(f'{block}mlp.fc1.weight')
     fc2 = state_dict.get(f'{block}mlp.fc2.weight')
     return (fc1 is not None and fc2 is not None
@@ -242,15 +243,27 @@ CHECKPOINT_PREFIXES = dict(student='backbone.', teacher='teacher.backbone.')
 def split_training_checkpoint(state_dict: StateDict,
                               which: str = 'student') -> StateDict:
     """Backbone of a MoSiC training checkpoint's ``state_dict``: the student
-    (``backbone.*``) or the EMA teacher (``teacher.backbone.*``)."""
+    (``backbone.*``) or the EMA teacher (``teacher.backbone.*``).
+
+    A teacher that shares the student's frozen parameters
+    (``model.share_frozen_weights``) is saved with its own entries only:
+    the shared ones are read from the student's (they are the same
+    tensors), so both kinds of checkpoint give the whole teacher."""
     if which not in CHECKPOINT_PREFIXES:
         raise ValueError(f'which must be one of {list(CHECKPOINT_PREFIXES)}, '
                          f'got {which!r}')
     prefix = CHECKPOINT_PREFIXES[which]
     if not any(k.startswith(prefix) for k in state_dict):
+        names = sorted({k.split('.')[0] for k in state_dict})
         raise KeyError(f'no "{prefix}*" keys in the checkpoint; top-level '
-                       f'names: {sorted({k.split(".")[0] for k in state_dict})}')
-    return strip_prefix(state_dict, prefix)
+                       f'names: {names}')
+    own = strip_prefix(state_dict, prefix)
+    if which == 'teacher':
+        shared = {k[len(CHECKPOINT_PREFIXES['student']):]: v
+                  for k, v in state_dict.items()
+                  if k.startswith(CHECKPOINT_PREFIXES['student'])}
+        own = {**shared, **own}
+    return own
 
 
 def strip_prefix(state_dict: StateDict, prefix: Optional[str]) -> StateDict:

@@ -50,8 +50,9 @@ _CLIP_BLOCK = [('ln_1.', 'norm1.'), ('ln_2.', 'norm2.'),
                ('ls_2.', 'ls2.')]
 _CLIP_TOP_INV = [(dst, src) for src, dst in _CLIP_TOP]
 _CLIP_BLOCK_INV = [(dst, src) for src, dst in _CLIP_BLOCK]
-# keys of the source layouts not used for patch features
-_DROPPED = re.compile(r'^(mask_token$|head\.|fc_norm\.)')
+# keys of the source layouts not used for patch features (DINOv3 ViT-7B's
+# local_cls_norm normalises the cls token of local crops in training only)
+_DROPPED = re.compile(r'^(mask_token$|head\.|fc_norm\.|local_cls_norm\.)')
 # official DINOv3 <-> timm per-block names (besides the qkv bias)
 _DINOV3_BLOCK = [('ls1.gamma', 'gamma_1'), ('ls2.gamma', 'gamma_2'),
                  ('mlp.w1.', 'mlp.fc1_g.'), ('mlp.w2.', 'mlp.fc1_x.'),

@@ -10,7 +10,9 @@ of the official and timm files (:mod:`.convert_eva`) and mmpretrain-style
 Token layout: ``[cls, storage/register tokens, patches]``;
 ``num_extra_tokens`` counts all tokens before the patches.
 """
-from typing import Dict, List, Optional, Tuple
+import math
+from functools import partial
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 from mmengine.model import BaseModule
@@ -18,6 +20,7 @@ from torch import Tensor, nn
 
 from mosic_mm.registry import MODELS
 
+from ..utils.shared_weights import keep_dtypes_
 from ..utils.token_backbone import TokenViT
 from .convert_eva import to_timm
 from .weight_init import is_converted_cfg
@@ -185,3 +188,50 @@ class TimmViT(BaseModule):
                     f"'ConvertedPretrained', ...), got {cfg}")
             WEIGHT_INITIALIZERS.build(dict(cfg)).load(self)
         self._is_init = True
+
+    @torch.no_grad()
+    def materialize_(self, dtype_of: Callable[[nn.Parameter], torch.dtype],
+                     device='cpu') -> None:
+        """Allocate and initialise a model built on the meta device, each
+        parameter kept in ``dtype_of(param)``.
+
+        An Eva model (DINOv3, EVA02) is initialised as timm's
+        ``Eva.init_weights`` does (``reset_parameters`` of every module,
+        buffers included; trunc-normal linears and tokens; the depth
+        rescale of ``attn.proj`` / ``mlp.fc2``), one block at a time in
+        fp32 and cast before the next, so at most one block exists in fp32.
+        Other timm models (CLIP towers) are materialised whole in fp32, run
+        timm's ``init_weights`` and are cast.
+        """
+        from timm.layers import trunc_normal_
+        m = self.model
+
+        def keep(module: nn.Module, recurse: bool = True) -> None:
+            keep_dtypes_(module, dtype_of, recurse)
+
+        if not hasattr(m, 'fix_init_weight'):  # not an Eva: timm's own init
+            self.to_empty(device=device)
+            m.init_weights()
+            keep(self)
+            return
+        init = partial(m._init_weights, needs_reset=True)
+        outside = [mod for name, mod in self.named_modules()
+                   if not name.startswith('model.blocks.')
+                   and name != 'model.blocks']
+        for module in outside:
+            module.to_empty(device=device, recurse=False)
+        for module in outside:
+            if module is not m and module is not self:
+                init(module)
+        for name in ('pos_embed', 'cls_token', 'reg_token'):
+            if getattr(m, name, None) is not None:
+                trunc_normal_(getattr(m, name), std=.02)
+        for module in outside:
+            keep(module, recurse=False)
+        for i, block in enumerate(m.blocks):
+            block.to_empty(device=device)
+            block.apply(init)
+            scale = math.sqrt(2.0 * (i + 1))  # Eva.fix_init_weight
+            block.attn.proj.weight.div_(scale)
+            block.mlp.fc2.weight.div_(scale)
+            keep(block)

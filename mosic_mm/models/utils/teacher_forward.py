@@ -9,7 +9,7 @@ from torch import Tensor, nn
 from torch.profiler import record_function
 
 from .point_sampling import sample_at_points
-from .token_backbone import Grid, TokenViT
+from .token_backbone import Grid, TokenViT, dtype_of
 
 __all__ = ['point_scores', 'TeacherForward']
 
@@ -22,7 +22,7 @@ def point_scores(vit: TokenViT, head: nn.Module, tokens: Tensor, hw: Grid,
     with record_function('mosic/sampling'):
         feats = sample_at_points(featmap, points, vit.patch_size)
     with record_function('mosic/projector'):
-        return head(feats)
+        return head(feats.to(dtype_of(head, feats)))
 
 
 class TeacherForward:

@@ -24,17 +24,28 @@ from typing import Optional, Tuple
 import torch
 from mmpretrain.models.utils import resize_pos_embed
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
-__all__ = ['TokenViT', 'vit_patch_size']
+__all__ = ['TokenViT', 'dtype_of', 'vit_patch_size']
 
 Grid = Tuple[int, int]
+
+
+def dtype_of(module: nn.Module, like: Tensor) -> torch.dtype:
+    """The dtype ``module`` computes in: that of its first floating
+    parameter (``like``'s when it has none, e.g. an identity)."""
+    for param in module.parameters():
+        if param.is_floating_point():
+            return param.dtype
+    return like.dtype
 
 
 def vit_patch_size(vit: nn.Module) -> int:
     """Stride of the patch embedding (the token grid's pixel pitch)."""
     if isinstance(getattr(vit, 'patch_size', None), int):
         return vit.patch_size
-    stride = vit.patch_embed.projection.stride
+    projection = vit.patch_embed.projection
+    stride = getattr(projection, 'base_layer', projection).stride  # LoRA
     if stride[0] != stride[1]:
         raise ValueError(f'non-square patches {stride} are not supported')
     return int(stride[0])
@@ -43,13 +54,21 @@ def vit_patch_size(vit: nn.Module) -> int:
 class TokenViT:
     """The token interface of one backbone module (not a copy of it).
 
+    Blocks may hold their parameters in different dtypes (frozen ones in
+    bf16, trainable ones in fp32: MoSiC's ``frozen_dtype``): each step casts
+    its input to the dtype of the module it runs.
+
     Args:
         vit: an mmpretrain ``VisionTransformer`` (``out_type='featmap'``)
             or a ``TimmViT``.
+        activation_checkpointing (bool): blocks with trainable parameters
+            recompute their activations in the backward pass
+            (``torch.utils.checkpoint``, non-reentrant) when grad is on.
     """
 
-    def __init__(self, vit: nn.Module):
+    def __init__(self, vit: nn.Module, activation_checkpointing: bool = False):
         self.vit = vit
+        self.activation_checkpointing = activation_checkpointing
         self.timm = hasattr(vit, 'model') and hasattr(vit.model, 'blocks')
         self.patch_size = vit_patch_size(vit)
         self.num_extra_tokens = int(vit.num_extra_tokens)
@@ -69,14 +88,14 @@ class TokenViT:
         embedding, position embedding, extra tokens, pre-norm."""
         if self.timm:
             m = self.vit.model
-            x = m.patch_embed(x)  # [B, h, w, C] (dynamic_img_size)
+            x = m.patch_embed(x.to(dtype_of(m.patch_embed, x)))  # [B,h,w,C]
             hw = tuple(x.shape[1:3])
             tokens = m._pos_embed(x)  # Eva: (tokens, rope); CLIP: tokens
             if isinstance(tokens, tuple):
                 tokens = tokens[0]
             return m.norm_pre(tokens), hw
         vit = self.vit
-        tokens, hw = vit.patch_embed(x)
+        tokens, hw = vit.patch_embed(x.to(dtype_of(vit.patch_embed, x)))
         if vit.cls_token is not None:
             tokens = torch.cat(
                 [vit.cls_token.expand(len(tokens), -1, -1), tokens], dim=1)
@@ -104,8 +123,14 @@ class TokenViT:
         rope = self._rope(hw, keep, tokens) if (self.timm
                                                 and len(layers)) else None
         for layer in layers:
-            tokens = layer(tokens) if rope is None else layer(tokens,
-                                                              rope=rope)
+            tokens = tokens.to(dtype_of(layer, tokens))
+            kwargs = {} if rope is None else dict(rope=rope)
+            if self.activation_checkpointing and torch.is_grad_enabled() \
+                    and any(p.requires_grad for p in layer.parameters()):
+                tokens = checkpoint(layer, tokens, use_reentrant=False,
+                                    **kwargs)
+            else:
+                tokens = layer(tokens, **kwargs)
         return tokens
 
     def _rope(self, hw: Optional[Grid], keep: Optional[Tensor],
@@ -143,9 +168,11 @@ class TokenViT:
 
     def final_norm(self, tokens: Tensor) -> Tensor:
         """The backbone's final norm (identity if it has none)."""
-        if self.timm:
-            return self.vit.model.norm(tokens)
-        return self.vit.ln1(tokens) if self.vit.final_norm else tokens
+        norm = self.vit.model.norm if self.timm else (
+            self.vit.ln1 if self.vit.final_norm else None)
+        if norm is None:
+            return tokens
+        return norm(tokens.to(dtype_of(norm, tokens)))
 
     def featmap(self, tokens: Tensor, hw: Grid,
                 keep: Optional[Tensor] = None) -> Tensor:
