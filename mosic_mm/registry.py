@@ -5,6 +5,7 @@ from mmpretrain.registry import (
                                  DATA_SAMPLERS,
                                  DATASETS,
                                  HOOKS,
+                                 MODEL_WRAPPERS,
                                  MODELS,
                                  OPTIM_WRAPPER_CONSTRUCTORS,
                                  OPTIM_WRAPPERS,
@@ -14,6 +15,6 @@ from mmpretrain.registry import (
 TRACKERS = Registry('tracker', locations=['mosic_mm.tracks'])
 
 __all__ = [
-    'DATA_SAMPLERS', 'DATASETS', 'HOOKS', 'MODELS',
+    'DATA_SAMPLERS', 'DATASETS', 'HOOKS', 'MODEL_WRAPPERS', 'MODELS',
     'OPTIM_WRAPPER_CONSTRUCTORS', 'OPTIM_WRAPPERS', 'TRANSFORMS', 'TRACKERS'
 ]

@@ -6,7 +6,8 @@ from mmengine.config import Config
 
 from mosic_mm.utils.config import load_config, registry_scope
 
-__all__ = ['apply_runner_options', 'build_train_config', 'train']
+__all__ = ['apply_runner_options', 'build_runner', 'build_train_config',
+           'train']
 
 
 def apply_runner_options(cfg: Config, work_dir: Optional[str] = None,
@@ -58,15 +59,30 @@ def build_train_config(config: str, *, work_dir: Optional[str] = None,
     return cfg
 
 
+def build_runner(cfg: Config):
+    """mmengine's ``Runner``, or its ``FlexibleRunner`` when the config says
+    ``runner_type='FlexibleRunner'`` (training through a ``strategy``, e.g.
+    ``FSDPStrategy``: configs/_base_/strategies/fsdp.py)."""
+    from mmengine.runner import FlexibleRunner, Runner
+    runner_type = cfg.get('runner_type', 'Runner')
+    runners = dict(Runner=Runner, FlexibleRunner=FlexibleRunner)
+    if runner_type not in runners:
+        raise ValueError(f'runner_type must be one of {sorted(runners)}, '
+                         f'got {runner_type!r}')
+    if runner_type == 'FlexibleRunner' and cfg.get('model_wrapper_cfg'):
+        raise ValueError('a FlexibleRunner wraps the model through '
+                         'strategy.model_wrapper; drop model_wrapper_cfg')
+    return runners[runner_type].from_cfg(cfg)
+
+
 def train(config: Union[str, Config], **options) -> None:
     """Train ``config`` (a :func:`build_train_config` result, or a path with
     its ``options``) with a Runner on this process (inside the caller's
     ``distributed_session`` when distributed)."""
-    from mmengine.runner import Runner
     cfg = config if isinstance(config, Config) else build_train_config(
         config, **options)
     with registry_scope(cfg):
-        runner = Runner.from_cfg(cfg)
+        runner = build_runner(cfg)
         runner.train()
     if runner.rank == 0:
         runner.logger.info(

@@ -5,14 +5,19 @@ from .hooks import (
                     RNGStateHook,
                     RunSummaryHook,
 )
+from .model_wrappers import MoSiCFSDP
 from .optim_constructors import TrainableParamsOptimWrapperConstructor
 from .optim_wrappers import (
                     SkipNonFiniteAmpOptimWrapper,
                     SkipNonFiniteOptimWrapper,
                     amp_optim_wrapper_type,
 )
+from .strategies import PortableFSDPStrategy
 
-__all__ = ['CheckpointCheckHook', 'MoSiCTeacherHook', 'MoSiCVisualizationHook',
-           'RNGStateHook', 'RunSummaryHook', 'SkipNonFiniteAmpOptimWrapper',
-           'SkipNonFiniteOptimWrapper', 'TrainableParamsOptimWrapperConstructor',
-           'amp_optim_wrapper_type']
+__all__ = [
+    'CheckpointCheckHook', 'MoSiCFSDP', 'MoSiCTeacherHook',
+    'MoSiCVisualizationHook', 'PortableFSDPStrategy', 'RNGStateHook',
+    'RunSummaryHook', 'SkipNonFiniteAmpOptimWrapper',
+    'SkipNonFiniteOptimWrapper', 'TrainableParamsOptimWrapperConstructor',
+    'amp_optim_wrapper_type'
+]

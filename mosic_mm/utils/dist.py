@@ -124,5 +124,7 @@ def cpu_ddp_config(cfg) -> None:
     default wrapper passes ``device_ids=[cuda device]``, which DDP refuses
     on CPU modules."""
     cfg.env_cfg = dict(cfg.get('env_cfg', {}), dist_cfg=dict(backend='gloo'))
+    if cfg.get('runner_type') == 'FlexibleRunner':
+        return  # its strategy's wrapper places the model (MoSiCFSDP: CPU)
     cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel',
                                  device_ids=None, broadcast_buffers=False)

@@ -97,7 +97,8 @@ class BatchScaleHook(Hook):
             dataset = dataset.dataset  # dataset wrappers
         sampler = getattr(dataset, 'clip_sampler', None)  # SampleClip
         clip_len = getattr(sampler, 'clip_len', None)
-        scale = runner.auto_scale_lr or {}
+        scale = getattr(runner, 'auto_scale_lr', None) or getattr(
+            runner, '_auto_scale_lr', None) or {}  # Runner / FlexibleRunner
         msg, differs = batch_scale_report(
             loader.batch_size, dist.get_world_size(),
             getattr(runner.optim_wrapper, '_accumulative_counts', 1),

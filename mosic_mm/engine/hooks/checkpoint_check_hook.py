@@ -7,6 +7,7 @@ from typing import Optional
 import torch
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
+from torch import nn
 
 from mosic_mm.registry import HOOKS
 
@@ -73,14 +74,14 @@ def checkpoint_to_load(runner) -> Optional[str]:
 
 
 def state_dict_mismatch(model_state: dict, ckpt_state: dict,
-                        limit: int = 10) -> str:
-    """A readable list of missing / unexpected keys and shape mismatches
-    ('' when the two state dicts fit)."""
+                        limit: int = 10, shapes: bool = True) -> str:
+    """A readable list of missing / unexpected keys and (with ``shapes``)
+    shape mismatches ('' when the two state dicts fit)."""
     missing = [k for k in model_state if k not in ckpt_state]
     unexpected = [k for k in ckpt_state if k not in model_state]
     shapes = [f'{k}: checkpoint {tuple(ckpt_state[k].shape)} vs model '
               f'{tuple(model_state[k].shape)}'
-              for k in model_state if k in ckpt_state
+              for k in model_state if shapes and k in ckpt_state
               and hasattr(ckpt_state[k], 'shape')
               and tuple(ckpt_state[k].shape) != tuple(model_state[k].shape)]
     parts = []
@@ -93,6 +94,23 @@ def state_dict_mismatch(model_state: dict, ckpt_state: dict,
             parts.append(f'{len(items)} {title}: '
                          + '; '.join(items[:limit]) + more)
     return '\n  '.join(parts)
+
+
+def sharded_state_keys(module: nn.Module) -> dict:
+    """``{state-dict key: None}`` of a module whose units FSDP wrapped:
+    parameters and persistent buffers under their unwrapped names."""
+    from torch.distributed.fsdp._common_utils import clean_tensor_name
+    keys = {}
+    for prefix, mod in module.named_modules():
+        stem = f'{prefix}.' if prefix else ''
+        for name, param in mod._parameters.items():
+            if param is not None:
+                keys[clean_tensor_name(stem + name)] = None
+        for name, buf in mod._buffers.items():
+            if buf is not None and \
+                    name not in mod._non_persistent_buffers_set:
+                keys[clean_tensor_name(stem + name)] = None
+    return keys
 
 
 @HOOKS.register_module()
@@ -120,7 +138,17 @@ class CheckpointCheckHook(Hook):
         model = runner.model.module if is_model_wrapper(runner.model) \
             else runner.model
         state = checkpoint.get('state_dict', checkpoint)
-        problems = state_dict_mismatch(model.state_dict(), state)
+        shared = getattr(model, 'shared_weights', None)
+        if shared is not None:  # a file with two copies of shared tensors
+            state = shared.checkpoint_view(state)
+        from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+        if isinstance(runner.model, FSDP):
+            # local shards: compare keys only (FSDP's load refuses a shape
+            # that does not fit)
+            problems = state_dict_mismatch(sharded_state_keys(model), state,
+                                           shapes=False)
+        else:
+            problems = state_dict_mismatch(model.state_dict(), state)
         if problems:
             source = runner.cfg.get('load_from') or osp.join(
                 runner.work_dir, 'last_checkpoint')

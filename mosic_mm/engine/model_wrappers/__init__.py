@@ -1,0 +1,3 @@
+from .mosic_fsdp import MoSiCFSDP
+
+__all__ = ['MoSiCFSDP']

@@ -1,0 +1,3 @@
+from .portable_fsdp import PortableFSDPStrategy
+
+__all__ = ['PortableFSDPStrategy']
