@@ -18,7 +18,7 @@ DEPS := requirements.txt requirements/mmcv-lite.txt setup.py tools/install_deps.
 DEV_DEPS := $(DEPS) requirements/seg.txt requirements/tests.txt
 FULL_DEPS := $(DEV_DEPS) requirements/mmcv-full.txt
 
-.PHONY: setup setup-dev setup-full setup-lite test test-fast demo reproduce-mini benchmarks clean
+.PHONY: setup setup-dev setup-full setup-lite lint test test-fast demo reproduce-mini benchmarks clean
 setup: $(CORE)
 setup-dev: $(DEV)
 setup-full: $(FULL)
@@ -40,12 +40,20 @@ setup-lite:
 	bash tools/install_deps.sh --lite $(VENV)
 	touch $(CORE)
 
-# The whole suite takes ~5-15 min on 2 cores, so the slow tests run by default.
-test: $(DEV)
-	$(PY) -m pytest tests --runslow
+# Lint first (seconds): ruff (pyflakes, pycodestyle, import order) and the
+# layer contracts of pyproject.toml (import-linter). Then the suite of the
+# package and of the lab (tests/, tools/lab/tests/, in random order:
+# pytest-randomly prints its seed); the slow tests run by default.
+lint: $(DEV)
+	$(VENV)/bin/ruff check mosic_mm tools tests conftest.py
+	$(VENV)/bin/lint-imports
 
-test-fast: $(DEV)
-	$(PY) -m pytest tests
+test: lint
+	$(PY) -m pytest --runslow
+
+# No multi-process, subprocess or long tests (< 5 min on 2 cores).
+test-fast: lint
+	$(PY) -m pytest
 
 # The demo's table includes the linear probe (an mmseg config): setup-dev.
 demo: $(DEV)

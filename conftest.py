@@ -309,28 +309,6 @@ def free_port():
     return _free_port
 
 
-def _gloo_main(rank, world_size, port, body, out_dir, timeout_s):
-    from datetime import timedelta
-
-    import torch
-    import torch.distributed as torch_dist
-    torch.set_num_threads(1)
-    torch_dist.init_process_group(
-        'gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank,
-        world_size=world_size, timeout=timedelta(seconds=timeout_s))
-    try:
-        body(rank, out_dir)
-    finally:
-        torch_dist.destroy_process_group()
-
-
-def _spawn_gloo(body, out_dir, world_size: int = 2,
-                timeout_s: float = 120) -> None:
-    import torch.multiprocessing as mp
-    mp.spawn(_gloo_main, args=(world_size, _free_port(), body, str(out_dir),
-                               timeout_s), nprocs=world_size, join=True)
-
-
 @pytest.fixture
 def spawn_gloo():
     """``spawn_gloo(body, out_dir, world_size=2, timeout_s=120)``: run
@@ -338,7 +316,8 @@ def spawn_gloo():
     ``world_size`` spawned CPU processes of one gloo process group, one
     thread each; returns when all have ended (an error in one is
     raised)."""
-    return _spawn_gloo
+    from tools.lab.lib.processes import spawn_gloo as spawn
+    return spawn
 
 
 @pytest.fixture

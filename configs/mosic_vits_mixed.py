@@ -22,7 +22,7 @@ extract_cmd = ('python tools/extract_tracks.py configs/mosic_vits_mixed.py '
                'tools/extract_tracks.py configs/mosic_vits_mixed.py '
                '--launcher pytorch)')
 mixed_pipeline = [
-    dict(t, extract_cmd=extract_cmd) if t.type == 'LoadTracks' else t
+    dict(t, extract_cmd=extract_cmd) if t['type'] == 'LoadTracks' else t
     for t in _base_.train_pipeline
 ]
 # the list of videos and frame counts, indexed once into
@@ -30,7 +30,7 @@ mixed_pipeline = [
 ytvos_train = dict(_base_.train_dataloader.dataset, pipeline=mixed_pipeline,
                    index_file='video_index.bin')
 mose_train = dict(_base_.mose_train, index_file='video_index.bin',
-                  pipeline=[dict(t, frame_stride=1) if t.type == 'SampleClip'
+                  pipeline=[dict(t, frame_stride=1) if t['type'] == 'SampleClip'
                             else t for t in mixed_pipeline])
 
 train_dataloader = dict(

@@ -33,9 +33,12 @@ def _numpy_globals() -> list:
         from numpy._core.multiarray import _reconstruct, scalar
     except ImportError:  # numpy 1.x
         from numpy.core.multiarray import _reconstruct, scalar
-    dtype_classes = [type(np.dtype(t)) for t in (
-        np.float16, np.float32, np.float64, np.int8, np.int16, np.int32,
-        np.int64, np.uint8, np.uint16, np.uint32, np.uint64, np.bool_)]
+    dtype_classes = [
+        type(np.dtype(t))
+        for t in (np.float16, np.float32, np.float64, np.int8, np.int16,
+                  np.int32, np.int64, np.uint8, np.uint16, np.uint32,
+                  np.uint64, np.bool_)
+    ]
     return [_reconstruct, scalar, np.ndarray, np.dtype, *dtype_classes]
 
 
@@ -47,8 +50,10 @@ def checkpoint_safe_globals() -> list:
 
 def _history_buffer_state(self) -> dict:
     """``HistoryBuffer.__getstate__`` without the class-level method table."""
-    return {k: v for k, v in self.__dict__.items()
-            if k != 'statistics_methods'}
+    return {
+        k: v
+        for k, v in self.__dict__.items() if k != 'statistics_methods'
+    }
 
 
 def register_checkpoint_safe_globals() -> None:
@@ -69,8 +74,10 @@ def init_cpu_distributed(launcher: str) -> bool:
         return False
     if dist.is_available() and dist.is_initialized():
         return False
-    missing = [k for k in ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT')
-               if k not in os.environ]
+    missing = [
+        k for k in ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT')
+        if k not in os.environ
+    ]
     if missing:
         raise RuntimeError(
             f'--launcher pytorch needs the environment variables {missing}; '
@@ -82,10 +89,10 @@ def init_cpu_distributed(launcher: str) -> bool:
 def _write_error(filepath, error: OSError) -> OSError:
     """``error`` again (same errno, so the same ``OSError`` subclass) with a
     message naming the file that could not be written."""
-    return OSError(error.errno,
-                   f'cannot write {filepath}: {error.strerror or error} '
-                   '(disk full? work dir not writable?); an existing file '
-                   'of that name is unchanged')
+    return OSError(
+        error.errno, f'cannot write {filepath}: {error.strerror or error} '
+        '(disk full? work dir not writable?); an existing file '
+        'of that name is unchanged')
 
 
 def _atomic_write(data, filepath, mode: str, **open_kwargs) -> None:
@@ -96,7 +103,8 @@ def _atomic_write(data, filepath, mode: str, **open_kwargs) -> None:
     tmp = None
     try:
         mmengine.mkdir_or_exist(directory)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix='.tmp_',
+        fd, tmp = tempfile.mkstemp(dir=directory,
+                                   prefix='.tmp_',
                                    suffix=os.path.basename(filepath))
         with os.fdopen(fd, mode, **open_kwargs) as f:
             f.write(data)
@@ -138,8 +146,8 @@ def _save_checkpoint_with_step(self, runner, step, meta):
 
     from mmengine.dist import is_main_process
     remove = None
-    if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids and
-                                        self.keep_ckpt_ids[-1] == step):
+    if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids
+                                        and self.keep_ckpt_ids[-1] == step):
         if len(self.keep_ckpt_ids) == self.max_keep_ckpts:
             remove = self.keep_ckpt_ids.popleft()
         self.keep_ckpt_ids.append(step)
@@ -148,15 +156,21 @@ def _save_checkpoint_with_step(self, runner, step, meta):
     ckpt_filename = self.filename_tmpl.format(step)
     self.last_ckpt = self.file_backend.join_path(self.out_dir, ckpt_filename)
     runner.message_hub.update_info('last_ckpt', self.last_ckpt)
-    runner.save_checkpoint(
-        self.out_dir, ckpt_filename, self.file_client_args,
-        save_optimizer=self.save_optimizer,
-        save_param_scheduler=self.save_param_scheduler, meta=meta,
-        by_epoch=self.by_epoch, backend_args=self.backend_args, **self.args)
+    runner.save_checkpoint(self.out_dir,
+                           ckpt_filename,
+                           self.file_client_args,
+                           save_optimizer=self.save_optimizer,
+                           save_param_scheduler=self.save_param_scheduler,
+                           meta=meta,
+                           by_epoch=self.by_epoch,
+                           backend_args=self.backend_args,
+                           **self.args)
     if not is_main_process():
         return
-    _atomic_write(self.last_ckpt, osp.join(runner.work_dir, 'last_checkpoint'),
-                  'w', encoding='utf-8')
+    _atomic_write(self.last_ckpt,
+                  osp.join(runner.work_dir, 'last_checkpoint'),
+                  'w',
+                  encoding='utf-8')
     if remove is not None:
         path = self.file_backend.join_path(self.out_dir,
                                            self.filename_tmpl.format(remove))

@@ -224,33 +224,42 @@ def run_protocols(args) -> dict:
 
 
 def run_benchmarks(args) -> dict:
-    """``bench`` / ``all-paper``: the benchmarks x models; rank 0 writes
-    ``<out_dir>/<name>_<preset>.md / .json`` and prints the table."""
+    """``bench`` / ``all-paper``: the benchmarks x models, under one
+    process group when torchrun started several processes (kept up until
+    the table is written, so that only rank 0 writes ``<out_dir>/<name>_
+    <preset>.md / .json`` and prints it)."""
+    import os
     import os.path as osp
+
+    from mmengine import dist
 
     from mosic_mm.apis.evaluate import (
         data_roots,
         evaluate_models,
         write_bench_table,
     )
-    try:
-        results = evaluate_models(
-            args.models, args.names, preset=args.preset,
-            data_roots=data_roots(args.data_root, args.names, args.preset),
-            config=args.config, which=args.which, device=args.device,
-            progress=not args.no_progress, work_dir=args.work_dir,
-            settings=parse_settings(args.set))
-    except KeyError as e:
-        raise SystemExit(f'tools/evaluate.py: {e.args[0]}') from None
+    from mosic_mm.utils.dist import distributed_session
+    launcher = 'pytorch' if int(os.environ.get('WORLD_SIZE', '1')) > 1 \
+        else 'none'
     name = args.names[0] if args.command == 'bench' else 'all-paper'
     stem = f'{name}_{args.preset}'
-    table = write_bench_table(results, args.out_dir, stem, args.preset)
-    from mmengine import dist
-    if dist.get_rank() == 0:
-        print()
-        print(table)
-        print(f'wrote {osp.join(args.out_dir, stem)}.md / .json',
-              file=sys.stderr)
+    with distributed_session(launcher):   # gloo without CUDA
+        try:
+            results = evaluate_models(
+                args.models, args.names, preset=args.preset,
+                data_roots=data_roots(args.data_root, args.names,
+                                      args.preset),
+                config=args.config, which=args.which, device=args.device,
+                progress=not args.no_progress, work_dir=args.work_dir,
+                settings=parse_settings(args.set))
+        except KeyError as e:
+            raise SystemExit(f'tools/evaluate.py: {e.args[0]}') from None
+        table = write_bench_table(results, args.out_dir, stem, args.preset)
+        if dist.get_rank() == 0:
+            print()
+            print(table)
+            print(f'wrote {osp.join(args.out_dir, stem)}.md / .json',
+                  file=sys.stderr)
     return results
 
 

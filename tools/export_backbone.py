@@ -14,8 +14,8 @@ or open_clip; mmpretrain keeps our keys (ConvertedPretrained, prefix
 import argparse
 import sys
 
-import mosic_mm  # noqa: F401 (allow-lists mmengine checkpoint globals)
-from mosic_mm.models.backbones.export import FORMATS, export_backbone
+from mosic_mm.apis import export_backbone
+from mosic_mm.apis.export import FORMATS
 
 
 def parse_args(argv=None):
@@ -31,8 +31,8 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    tensors = export_backbone(args.checkpoint, args.out, args.which,
-                              args.format)
+    tensors = export_backbone(args.checkpoint, args.out, which=args.which,
+                              format=args.format)
     print(f'wrote {len(tensors)} tensors ({args.which}, {args.format}) to '
           f'{args.out}')
     return 0

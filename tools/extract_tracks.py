@@ -23,17 +23,24 @@ from mmengine.config import DictAction  # noqa: E402
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description='Extract the track cache')
     p.add_argument('config', help='training config')
-    p.add_argument('--tracker', help='tracker type (TRACKERS registry), '
+    p.add_argument('--tracker',
+                   help='tracker type (TRACKERS registry), '
                    "default: the config's LoadTracks/TrackPoints tracker")
     p.add_argument('--checkpoint', help='tracker checkpoint (CoTracker3)')
-    p.add_argument('--cache-dir', help='default: LoadTracks.cache_dir or '
+    p.add_argument('--cache-dir',
+                   help='default: LoadTracks.cache_dir or '
                    '<data_root>/track_cache/<tracker type>')
-    p.add_argument('--overwrite', action='store_true',
+    p.add_argument('--overwrite',
+                   action='store_true',
                    help='re-extract files written with other settings '
                    '(default: report them as failed)')
-    p.add_argument('--limit', type=int, default=None,
+    p.add_argument('--limit',
+                   type=int,
+                   default=None,
                    help='only the first N videos (smoke tests)')
-    p.add_argument('--cfg-options', nargs='+', action=DictAction,
+    p.add_argument('--cfg-options',
+                   nargs='+',
+                   action=DictAction,
                    help='override config settings')
     p.add_argument('--launcher', default='none', choices=['none', 'pytorch'])
     p.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -46,10 +53,13 @@ def run(args) -> int:
     """Extract on this rank (the process group, if any, exists already);
     returns the exit status: 1 if any video of any rank failed."""
     from mosic_mm.apis import extract_tracks
-    return extract_tracks(args.config, tracker=args.tracker,
+    return extract_tracks(args.config,
+                          tracker=args.tracker,
                           checkpoint=args.checkpoint,
-                          cache_dir=args.cache_dir, overwrite=args.overwrite,
-                          limit=args.limit, cfg_options=args.cfg_options)
+                          cache_dir=args.cache_dir,
+                          overwrite=args.overwrite,
+                          limit=args.limit,
+                          cfg_options=args.cfg_options)
 
 
 def main(argv=None):

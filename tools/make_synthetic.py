@@ -22,16 +22,30 @@ def parse_args(argv=None):
     p.add_argument('--num-train', type=int, default=32, help='training videos')
     p.add_argument('--num-val', type=int, default=8, help='validation videos')
     p.add_argument('--frames', type=int, default=24, help='frames per video')
-    p.add_argument('--size', type=int, nargs='+', default=[128], metavar='N',
+    p.add_argument('--size',
+                   type=int,
+                   nargs='+',
+                   default=[128],
+                   metavar='N',
                    help='frame size: one int (square) or H W')
     p.add_argument('--seed', type=int, default=0, help='dataset seed')
-    p.add_argument('--objects', type=int, nargs=2, default=[2, 4], metavar=('MIN', 'MAX'),
+    p.add_argument('--objects',
+                   type=int,
+                   nargs=2,
+                   default=[2, 4],
+                   metavar=('MIN', 'MAX'),
                    help='objects per video (inclusive range)')
-    p.add_argument('--num-points', type=int, default=256,
+    p.add_argument('--num-points',
+                   type=int,
+                   default=256,
                    help='ground-truth point tracks per video')
-    p.add_argument('--overwrite', action='store_true',
-                   help='regenerate a synthetic dataset written with other settings')
-    p.add_argument('--no-progress', action='store_true', help='no progress bar')
+    p.add_argument(
+        '--overwrite',
+        action='store_true',
+        help='regenerate a synthetic dataset written with other settings')
+    p.add_argument('--no-progress',
+                   action='store_true',
+                   help='no progress bar')
     args = p.parse_args(argv)
     if len(args.size) not in (1, 2):
         p.error('--size takes one int (square) or two ints H W')
@@ -42,11 +56,16 @@ def main(argv=None):
     args = parse_args(argv)
     size = (args.size[0], args.size[-1])
     try:
-        summary = write_dataset(args.out, num_train=args.num_train, num_val=args.num_val,
-                                num_frames=args.frames, size=size, seed=args.seed,
+        summary = write_dataset(args.out,
+                                num_train=args.num_train,
+                                num_val=args.num_val,
+                                num_frames=args.frames,
+                                size=size,
+                                seed=args.seed,
                                 progress=not args.no_progress,
                                 num_objects=tuple(args.objects),
-                                num_points=args.num_points, overwrite=args.overwrite)
+                                num_points=args.num_points,
+                                overwrite=args.overwrite)
     except (ValueError, TypeError, FileExistsError) as e:
         sys.exit(f'make_synthetic: error: {e}')
     print(json.dumps(summary, indent=1))

@@ -134,8 +134,8 @@ def score(tracker, videos):
 
 def speed(tracker, size=224, num_frames=12, grid=16, clips=3):
     """frames/s of ``tracker`` on synthetic clips, ``grid**2`` points."""
-    from mosic_mm.synthetic import render_video
     from mosic_mm.structures import grid_queries
+    from mosic_mm.synthetic import render_video
     q = grid_queries(size, size, grid)
     total = 0.0
     for seed in range(clips):

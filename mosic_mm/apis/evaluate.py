@@ -103,7 +103,9 @@ def evaluate_models(models: Sequence[str], benchmarks: Sequence[str], *,
                     reader_args: Optional[Mapping[str, Any]] = None
                     ) -> Dict[str, Dict[str, dict]]:
     """Every benchmark on every model, under a process group when torchrun
-    started several processes (features sharded over ranks).
+    started several processes (features sharded over ranks): the caller's
+    when it has one (it then stays up, e.g. for rank 0 to write the
+    table), else one made and destroyed here.
 
     ``settings`` go to each benchmark whose protocol reads them
     (:func:`split_settings`); ``data_roots``: {benchmark: root}.
@@ -113,8 +115,10 @@ def evaluate_models(models: Sequence[str], benchmarks: Sequence[str], *,
         given twice gets a ``'`` suffix), each result with ``seconds`` and
         ``model``.
     """
+    import contextlib
     import time
 
+    import torch.distributed as torch_dist
     from tqdm import tqdm
 
     from mosic_mm.evaluation.benchmarks import run_benchmark
@@ -123,7 +127,10 @@ def evaluate_models(models: Sequence[str], benchmarks: Sequence[str], *,
     launcher = 'pytorch' if int(os.environ.get('WORLD_SIZE', '1')) > 1 \
         else 'none'
     results: Dict[str, Dict[str, dict]] = {b: {} for b in benchmarks}
-    with distributed_session(launcher):   # gloo without CUDA
+    caller_group = torch_dist.is_available() and \
+        torch_dist.is_initialized()
+    with contextlib.nullcontext() if caller_group else \
+            distributed_session(launcher):   # gloo without CUDA
         from mmengine import dist
         show = progress and dist.get_rank() == 0
         columns: List[str] = []

@@ -9,7 +9,9 @@ from typing import Optional, Sequence
 from mosic_mm.apis.common import job_logger
 
 
-def make_video_list(layout: str, root: str, out: str,
+def make_video_list(layout: str,
+                    root: str,
+                    out: str,
                     select: Optional[str] = None,
                     kinetics_csv: Optional[str] = None) -> int:
     """Write the list of the videos of ``layout`` under ``root`` (the
@@ -49,17 +51,18 @@ def make_video_list(layout: str, root: str, out: str,
     lines = [f'{layout} layout under {root}: {found} videos found']
     if empty:
         lines.append(f'  left out {len(empty)} folders without frames: '
-                     + ', '.join(empty[:5]) + (', ...' if len(empty) > 5
-                                               else ''))
+                     + ', '.join(empty[:5])
+                     + (', ...' if len(empty) > 5 else ''))
     if source:
-        lines.append(f'  {len(videos)} of them named by {source}; '
-                     f'{len(missing)} of its names have no video'
-                     + (': ' + ', '.join(missing[:5]) +
-                        (', ...' if len(missing) > 5 else '')
-                        if missing else ''))
+        lines.append(
+            f'  {len(videos)} of them named by {source}; '
+            f'{len(missing)} of its names have no video'
+            + (': ' + ', '.join(missing[:5])
+               + (', ...' if len(missing) > 5 else '') if missing else ''))
     if not videos:
-        logger.error('\n'.join(lines + ['  nothing to list; no file '
-                                        'written']))
+        logger.error('\n'.join(lines
+                               + ['  nothing to list; no file '
+                                  'written']))
         return 1
     note = f'{layout} layout of {root}' + (f', named by {source}'
                                            if source else '')
@@ -69,7 +72,8 @@ def make_video_list(layout: str, root: str, out: str,
     return 0
 
 
-def unpack_co3d(zips: Sequence[str], out_dir: str,
+def unpack_co3d(zips: Sequence[str],
+                out_dir: str,
                 categories: Optional[Sequence[str]] = None) -> int:
     """Unpack the frames of CO3D zips (files, or folders holding ``*.zip``)
     into ``out_dir`` (:mod:`mosic_mm.datasets.sources.co3d_zips`).
@@ -88,14 +92,17 @@ def unpack_co3d(zips: Sequence[str], out_dir: str,
         return 1
 
     def on_zip(path, res):
-        logger.info(f'{path}: ' + (res['error'] if 'error' in res else
-                                   f'{res["written"]} frames written, '
-                                   f'{res["skipped"]} already there'))
+        logger.info(f'{path}: '
+                    + (res['error'] if 'error' in
+                       res else f'{res["written"]} frames written, '
+                       f'{res["skipped"]} already there'))
 
     res = unpack_co3d_images(paths, out_dir, categories, on_zip)
-    lines = [f'{res["zips"]} zips: {res["written"]} frames written, '
-             f'{res["skipped"]} already there, {res["sequences"]} sequences '
-             f'in {out_dir}']
+    lines = [
+        f'{res["zips"]} zips: {res["written"]} frames written, '
+        f'{res["skipped"]} already there, {res["sequences"]} sequences '
+        f'in {out_dir}'
+    ]
     lines += [f'  FAILED {z}: {e}' for z, e in res['failed']]
     (logger.error if res['failed'] else logger.info)('\n'.join(lines))
     return 1 if res['failed'] else 0

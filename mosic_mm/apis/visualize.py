@@ -17,8 +17,8 @@ import mosic_mm  # noqa: F401
 from mosic_mm.datasets.sources.video_io import read_frame, read_video
 from mosic_mm.registry import MODELS
 from mosic_mm.structures import grid_queries
-from mosic_mm.utils.config import registry_scope
 from mosic_mm.tracks.trackers import build_tracker
+from mosic_mm.utils.config import registry_scope
 from mosic_mm.visualization import clip_outputs, clip_panels, panel_grid, tile
 
 FRAME_EXTS = ('.jpg', '.jpeg', '.png', '.bmp')

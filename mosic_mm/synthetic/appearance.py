@@ -12,7 +12,8 @@ from .styles import _CLASS_SPECS, _TEXTURES, _TINT_HUE
 
 def _hsv(hue_deg: float, sat: float, val: float) -> np.ndarray:
     """RGB float32 [3] in 0..255 from hue in degrees, saturation, value."""
-    rgb = colorsys.hsv_to_rgb((hue_deg % 360.0) / 360.0, float(np.clip(sat, 0, 1)),
+    rgb = colorsys.hsv_to_rgb((hue_deg % 360.0) / 360.0,
+                              float(np.clip(sat, 0, 1)),
                               float(np.clip(val, 0, 1)))
     return np.asarray(rgb, np.float32) * 255.0
 
@@ -47,7 +48,8 @@ def _pattern(rng: np.random.Generator, family: str, u: np.ndarray,
         duty = rng.uniform(-0.4, 0.4)
         return _soft_sign(np.sin(two_pi * u / period) + duty)
     if family == 'checker':
-        return _soft_sign(np.sin(two_pi * u / period) * np.sin(two_pi * v / period), 4.0)
+        return _soft_sign(
+            np.sin(two_pi * u / period) * np.sin(two_pi * v / period), 4.0)
     if family == 'rings':
         r = np.sqrt(u * u + v * v)
         return _soft_sign(np.sin(two_pi * r / period))
@@ -72,14 +74,17 @@ def _shape_mask(rng: np.random.Generator, family: str, side: int,
         cv2.fillPoly(mask, [pts], 255, cv2.LINE_AA, 4)
 
     if family == 'ellipse':
-        axes = (int(round(r * fix)), int(round(r * rng.uniform(0.65, 1.0) * fix)))
+        axes = (int(round(r * fix)),
+                int(round(r * rng.uniform(0.65, 1.0) * fix)))
         centre = (int(round(c * fix)), int(round(c * fix)))
-        cv2.ellipse(mask, centre, axes, 0.0, 0.0, 360.0, 255, -1, cv2.LINE_AA, 4)
+        cv2.ellipse(mask, centre, axes, 0.0, 0.0, 360.0, 255, -1, cv2.LINE_AA,
+                    4)
     elif family == 'rect':
         hw, hh = r * 0.92, r * rng.uniform(0.5, 0.85)
         poly([(-hw, -hh), (hw, -hh), (hw, hh), (-hw, hh)])
     elif family == 'triangle':
-        ang = np.deg2rad(-90.0 + 120.0 * np.arange(3) + rng.uniform(-12, 12, 3))
+        ang = np.deg2rad(-90.0 + 120.0 * np.arange(3)
+                         + rng.uniform(-12, 12, 3))
         poly(np.stack([r * np.cos(ang), r * np.sin(ang)], 1))
     elif family == 'star':
         n = int(rng.integers(5, 8))
@@ -105,17 +110,17 @@ def _canvas_grid(diameter: float) -> Tuple[np.ndarray, np.ndarray]:
     return xx - c, yy - c
 
 
-def _finish_canvas(rng: np.random.Generator, rgb: np.ndarray,
-                   xx: np.ndarray, yy: np.ndarray, shape: str,
-                   diameter: float) -> np.ndarray:
+def _finish_canvas(rng: np.random.Generator, rgb: np.ndarray, xx: np.ndarray,
+                   yy: np.ndarray, shape: str, diameter: float) -> np.ndarray:
     """Directional shading and blurred grain on rgb float [L, L, 3], then
     the alpha of ``shape`` -> RGBA uint8 [L, L, 4]."""
     side = xx.shape[0]
     c = (side - 1) / 2.0
     b = rng.uniform(0.0, 2.0 * np.pi)
     shading = 1.0 + 0.15 * (xx * np.cos(b) + yy * np.sin(b)) / max(c, 1.0)
-    grain = cv2.GaussianBlur(rng.standard_normal((side, side)).astype(np.float32),
-                             (0, 0), 0.7) * 10.0
+    grain = cv2.GaussianBlur(
+        rng.standard_normal((side, side)).astype(np.float32),
+        (0, 0), 0.7) * 10.0
     rgb = rgb * shading[..., None] + grain[..., None]
     alpha = _shape_mask(rng, shape, side, diameter)
     return np.dstack([np.clip(rgb, 0, 255).astype(np.uint8), alpha])
@@ -146,11 +151,13 @@ def _object_canvas(rng: np.random.Generator, class_id: int,
 def _background_canvas(rng: np.random.Generator, h: int, w: int,
                        ref: float) -> np.ndarray:
     """RGB uint8 [h, w, 3] dull, low-saturation background texture."""
-    base = _hsv(rng.uniform(0, 360), rng.uniform(0.05, 0.25), rng.uniform(0.4, 0.6))
+    base = _hsv(rng.uniform(0, 360), rng.uniform(0.05, 0.25),
+                rng.uniform(0.4, 0.6))
     lum = np.zeros((h, w), np.float32)
     family = int(rng.integers(3))
     if family == 0:  # multi-scale blotches
-        for cell, amp in ((ref * 0.3, 0.16), (ref * 0.12, 0.09), (ref * 0.05, 0.05)):
+        for cell, amp in ((ref * 0.3, 0.16), (ref * 0.12, 0.09), (ref * 0.05,
+                                                                  0.05)):
             lum += amp * _smooth_noise(rng, h, w, cell)
     elif family == 1:  # brick-like tiles with grout
         tile = ref * rng.uniform(0.12, 0.22)
@@ -158,8 +165,10 @@ def _background_canvas(rng: np.random.Generator, h: int, w: int,
         row = np.floor(yy / tile)
         xs = xx / (tile * 1.6) + 0.5 * (row % 2)
         col = np.floor(xs)
-        shade = rng.uniform(-0.12, 0.12, (int(row.max()) + 1, int(col.max()) + 1))
-        lum += shade[row.astype(np.int64), col.astype(np.int64)].astype(np.float32)
+        shade = rng.uniform(-0.12, 0.12,
+                            (int(row.max()) + 1, int(col.max()) + 1))
+        lum += shade[row.astype(np.int64),
+                     col.astype(np.int64)].astype(np.float32)
         gy = np.minimum(yy % tile, tile - yy % tile)
         gx = np.minimum((xs % 1.0), 1.0 - xs % 1.0) * tile * 1.6
         lum -= 0.18 * (np.minimum(gx, gy) < 1.0)
@@ -169,11 +178,13 @@ def _background_canvas(rng: np.random.Generator, h: int, w: int,
         yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
         t = xx * np.cos(ang) + yy * np.sin(ang)
         warp = 0.08 * ref * _smooth_noise(rng, h, w, ref * 0.25)
-        lum += 0.1 * np.sin(2 * np.pi * (t + warp) / (ref * rng.uniform(0.06, 0.12)))
+        lum += 0.1 * np.sin(2 * np.pi * (t + warp) /
+                            (ref * rng.uniform(0.06, 0.12)))
         lum += 0.05 * _smooth_noise(rng, h, w, ref * 0.1)
-    chroma = np.stack([_smooth_noise(rng, h, w, ref * 0.3) for _ in range(3)], -1)
-    fine = cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32),
-                            (0, 0), 0.8)
+    chroma = np.stack([_smooth_noise(rng, h, w, ref * 0.3) for _ in range(3)],
+                      -1)
+    fine = cv2.GaussianBlur(
+        rng.standard_normal((h, w)).astype(np.float32), (0, 0), 0.8)
     rgb = base * (1.0 + lum)[..., None] + 8.0 * chroma + 7.0 * fine[..., None]
     return np.clip(rgb, 0, 255).astype(np.uint8)
 
@@ -238,8 +249,8 @@ def _shared_background(rng: np.random.Generator, h: int, w: int,
         tex = _shared_texture(rng, xx, yy, ref * rng.uniform(0.2, 0.38))
         rgb[region == k] = tex[region == k]
     shading = 1.0 + 0.1 * _smooth_noise(rng, h, w, ref * 0.5)
-    grain = cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32),
-                             (0, 0), 0.7) * 10.0
+    grain = cv2.GaussianBlur(
+        rng.standard_normal((h, w)).astype(np.float32), (0, 0), 0.7) * 10.0
     rgb = rgb * shading[..., None] + grain[..., None]
     return np.clip(rgb, 0, 255).astype(np.uint8)
 

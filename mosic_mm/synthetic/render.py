@@ -38,7 +38,8 @@ from .styles import (
 )
 
 
-def render_video(seed: int, num_frames: int = 24,
+def render_video(seed: int,
+                 num_frames: int = 24,
                  size: Tuple[int, int] = (128, 128),
                  num_objects: Union[int, Tuple[int, int], None] = None,
                  num_points: int = 256,
@@ -90,10 +91,12 @@ def render_video(seed: int, num_frames: int = 24,
                         style)[0]
 
 
-def render_scene(seed: int, num_frames: int = 24,
+def render_scene(seed: int,
+                 num_frames: int = 24,
                  size: Tuple[int, int] = (128, 128),
                  num_objects: Union[int, Tuple[int, int], None] = None,
-                 num_points: int = 256, style: str = 'default'):
+                 num_points: int = 256,
+                 style: str = 'default'):
     """:func:`render_video`'s output and the scene behind it: ``(video,
     scene)``, ``scene`` a dict of ``shifts`` float64 [T, 2] (background
     translation), ``affines`` (per object, float64 [T, 2, 3]: local canvas
@@ -128,17 +131,19 @@ def render_scene(seed: int, num_frames: int = 24,
         if shared:
             canvas, parts = _part_object_canvas(rng, int(classes[k]), diameter)
             part_maps.append(parts)
-            affines.append(_styled_affines(
-                rng, _MOTION_STYLES[int(classes[k]) - 1], num_frames, height,
-                width, canvas.shape[0], diameter))
+            affines.append(
+                _styled_affines(rng, _MOTION_STYLES[int(classes[k]) - 1],
+                                num_frames, height, width, canvas.shape[0],
+                                diameter))
         else:
             canvas = _object_canvas(rng, int(classes[k]), diameter)
             if crowd:
                 bend = _bend(rng, diameter)
                 pad = _bend_margin(bend)
                 canvas = np.pad(canvas, ((pad, pad), (pad, pad), (0, 0)))
-            affines.append(_object_affines(rng, num_frames, height, width,
-                                           canvas.shape[0]))
+            affines.append(
+                _object_affines(rng, num_frames, height, width,
+                                canvas.shape[0]))
             if crowd:  # filmed by the panning camera too (centred mid-clip)
                 affines[-1][:, :, 2] += shifts - shifts[num_frames // 2]
         canvases.append(canvas)
@@ -154,14 +159,19 @@ def render_scene(seed: int, num_frames: int = 24,
     for t in range(num_frames):
         pan = np.array([[1.0, 0.0, shifts[t, 0] - margin],
                         [0.0, 1.0, shifts[t, 1] - margin]])
-        img = cv2.warpAffine(bg_canvas, pan, (width, height), flags=cv2.INTER_LINEAR,
-                             borderMode=cv2.BORDER_REFLECT_101).astype(np.float32)
+        img = cv2.warpAffine(bg_canvas,
+                             pan, (width, height),
+                             flags=cv2.INTER_LINEAR,
+                             borderMode=cv2.BORDER_REFLECT_101).astype(
+                                 np.float32)
         for k in back_to_front:
-            canvas = (canvases[k] if bends[k] is None
-                      else _bent_canvas(canvases[k], bends[k], t))
-            rgba = cv2.warpAffine(canvas, affines[k][t], (width, height),
+            canvas = (canvases[k] if bends[k] is None else _bent_canvas(
+                canvases[k], bends[k], t))
+            rgba = cv2.warpAffine(canvas,
+                                  affines[k][t], (width, height),
                                   flags=cv2.INTER_LINEAR,
-                                  borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+                                  borderMode=cv2.BORDER_CONSTANT,
+                                  borderValue=0)
             own_alpha[k, t] = rgba[..., 3]
             a = rgba[..., 3:].astype(np.float32) / 255.0
             img = img * (1.0 - a) + rgba[..., :3].astype(np.float32) * a
@@ -178,7 +188,8 @@ def render_scene(seed: int, num_frames: int = 24,
     t_idx = np.arange(num_frames)[:, None]
     visibility = inside & (inst[t_idx, row, col] == point_instance[None])
     if not visibility[0].all():
-        raise RuntimeError('internal error: a sampled point is hidden in frame 0')
+        raise RuntimeError(
+            'internal error: a sampled point is hidden in frame 0')
 
     instance_classes = np.concatenate([[0], classes]).astype(np.int64)
     extra = {}
@@ -229,12 +240,14 @@ def _sample_points(rng, num_points, canvases, affines, bends, own_alpha, inst,
     t_idx = np.arange(num_frames)[:, None]
     cand_tracks, cand_counts = [], []
     for k, canvas in enumerate(canvases):
-        local = np.argwhere(canvas[..., 3] > 127)[:, ::-1].astype(np.float64)  # (x, y)
+        local = np.argwhere(canvas[..., 3] > 127)[:, ::-1].astype(
+            np.float64)  # (x, y)
         local += rng.uniform(-0.5, 0.5, local.shape)
         tr = _object_tracks(affines[k], bends[k], local).astype(np.float32)
         row, col, inside = _pixel_index(tr, height, width)
         on_self = own_alpha[k][t_idx, row, col] > 127
-        ok = np.all(on_self | ~inside, axis=0) & inside[0] & (inst[0, row[0], col[0]] == k + 1)
+        ok = np.all(on_self | ~inside,
+                    axis=0) & inside[0] & (inst[0, row[0], col[0]] == k + 1)
         cand_tracks.append(tr[:, ok])
         cand_counts.append(int(ok.sum()))
 
@@ -271,4 +284,5 @@ def _sample_points(rng, num_points, canvases, affines, bends, own_alpha, inst,
 
     order = rng.permutation(num_points)
     tracks = np.concatenate(out_tracks, axis=1)[:, order]
-    return np.ascontiguousarray(tracks, dtype=np.float32), np.concatenate(out_inst)[order]
+    return np.ascontiguousarray(
+        tracks, dtype=np.float32), np.concatenate(out_inst)[order]

@@ -33,12 +33,13 @@ def _object_affines(rng: np.random.Generator, num_frames: int, height: int,
     wob_amp = rng.uniform(0.0, 0.04, 2) * ref
     wob_freq = rng.uniform(0.1, 0.35, 2)
     wob_phase = rng.uniform(0, 2 * np.pi, 2)
-    centre = (start + speed * t[:, None] * heading
-              + wob_amp * (np.sin(wob_freq * t[:, None] + wob_phase) - np.sin(wob_phase)))
+    centre = (start + speed * t[:, None] * heading + wob_amp *
+              (np.sin(wob_freq * t[:, None] + wob_phase) - np.sin(wob_phase)))
     theta = rng.uniform(0, 2 * np.pi) + rng.uniform(-0.06, 0.06) * t
     s_amp = rng.uniform(0.0, _S_AMP)
-    scale = rng.uniform(*_S0) * (1.0 + s_amp * np.sin(rng.uniform(0.05, 0.2) * t
-                                                      + rng.uniform(0, 2 * np.pi)))
+    scale = rng.uniform(*_S0) * (
+        1.0 +
+        s_amp * np.sin(rng.uniform(0.05, 0.2) * t + rng.uniform(0, 2 * np.pi)))
     cos, sin = scale * np.cos(theta), scale * np.sin(theta)
     lin = np.stack([np.stack([cos, -sin], -1), np.stack([sin, cos], -1)], 1)
     uc = np.full(2, (canvas_side - 1) / 2.0)
@@ -65,7 +66,8 @@ def _styled_affines(rng: np.random.Generator, motion: str, num_frames: int,
     if motion == 'roll':
         speed = rng.uniform(0.02, 0.035) * ref
         centre = start + speed * t[:, None] * heading
-        theta = theta0 + np.sign(rng.uniform(-1, 1)) * speed * t / (diameter / 2)
+        theta = theta0 + np.sign(rng.uniform(-1,
+                                             1)) * speed * t / (diameter / 2)
     elif motion == 'slide':
         speed = rng.uniform(0.025, 0.04) * ref
         centre = start + speed * t[:, None] * heading
@@ -74,8 +76,9 @@ def _styled_affines(rng: np.random.Generator, motion: str, num_frames: int,
         amp = rng.uniform(0.06, 0.1) * ref
         freq = rng.uniform(0.3, 0.5)
         phase = rng.uniform(0, 2 * np.pi)
-        centre = (start + 0.005 * ref * t[:, None] * heading
-                  + amp * (np.sin(freq * t + phase) - np.sin(phase))[:, None] * heading[::-1])
+        centre = (start + 0.005 * ref * t[:, None] * heading + amp *
+                  (np.sin(freq * t + phase) - np.sin(phase))[:, None]
+                  * heading[::-1])
         theta = theta0 + 0.15 * np.sin(freq * t + phase)
     elif motion == 'spin':
         centre = start + rng.uniform(0.0, 0.008) * ref * t[:, None] * heading
@@ -83,8 +86,9 @@ def _styled_affines(rng: np.random.Generator, motion: str, num_frames: int,
     elif motion == 'pulse':
         centre = start + 0.01 * ref * t[:, None] * heading
         theta = np.full(num_frames, theta0)
-        scale = scale * (1.0 + 0.3 * np.sin(rng.uniform(0.3, 0.5) * t
-                                            + rng.uniform(0, 2 * np.pi)))
+        scale = scale * (
+            1.0 + 0.3
+            * np.sin(rng.uniform(0.3, 0.5) * t + rng.uniform(0, 2 * np.pi)))
     else:
         raise ValueError(f'unknown motion style {motion!r}')
     cos, sin = scale * np.cos(theta), scale * np.sin(theta)
@@ -94,8 +98,10 @@ def _styled_affines(rng: np.random.Generator, motion: str, num_frames: int,
     return np.concatenate([lin, trans[..., None]], axis=2)
 
 
-def _background_shifts(rng: np.random.Generator, num_frames: int,
-                       ref: float, speed=(0.0, 0.008)) -> np.ndarray:
+def _background_shifts(rng: np.random.Generator,
+                       num_frames: int,
+                       ref: float,
+                       speed=(0.0, 0.008)) -> np.ndarray:
     """Float64 [T, 2] background (camera pan) translation in px, zero at
     t=0; pan speed drawn from ``speed`` x ``ref`` px per frame."""
     t = np.arange(num_frames, dtype=np.float64)[:, None]
@@ -107,8 +113,7 @@ def _background_shifts(rng: np.random.Generator, num_frames: int,
     return vel * t + amp * (np.sin(freq * t + phase) - np.sin(phase))
 
 
-def _bend(rng: np.random.Generator,
-          diameter: float) -> Dict[str, np.ndarray]:
+def _bend(rng: np.random.Generator, diameter: float) -> Dict[str, np.ndarray]:
     """Style 'crowd': a smooth non-rigid warp of one object's local canvas.
 
     The canvas drawn in frame t shows, at local position v, the canvas
@@ -130,7 +135,8 @@ def _bend(rng: np.random.Generator,
     k_norm = 2 * np.pi / wavelength
     return dict(amp=strain / k_norm,
                 dir=np.stack([np.cos(d_ang), np.sin(d_ang)], -1),
-                k=k_norm[:, None] * np.stack([np.cos(k_ang), np.sin(k_ang)], -1),
+                k=k_norm[:, None]
+                * np.stack([np.cos(k_ang), np.sin(k_ang)], -1),
                 omega=rng.uniform(0.25, 0.5, m) * rng.choice([-1.0, 1.0], m),
                 phase=rng.uniform(0, 2 * np.pi, m))
 
@@ -158,12 +164,18 @@ def _bent_canvas(canvas: np.ndarray, bend: Dict[str, np.ndarray],
     yy, xx = np.mgrid[0:side, 0:side].astype(np.float64)
     src = np.stack([xx, yy], -1)
     src = (src + _bend_displacement(bend, t, src)).astype(np.float32)
-    return cv2.remap(canvas, src[..., 0], src[..., 1], cv2.INTER_LINEAR,
-                     borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return cv2.remap(canvas,
+                     src[..., 0],
+                     src[..., 1],
+                     cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_CONSTANT,
+                     borderValue=0)
 
 
-def _bent_positions(bend: Dict[str, np.ndarray], num_frames: int,
-                    pts: np.ndarray, iters: int = 40) -> np.ndarray:
+def _bent_positions(bend: Dict[str, np.ndarray],
+                    num_frames: int,
+                    pts: np.ndarray,
+                    iters: int = 40) -> np.ndarray:
     """Where canvas points ``pts`` [N, 2] are drawn, float64 [T, N, 2]: the
     v with ``v + d_t(v) = u``, by the fixed-point iteration
     ``v <- u - d_t(v)`` (a contraction of factor :data:`_BEND_STRAIN`, so
@@ -183,7 +195,8 @@ def _object_tracks(affine: np.ndarray, bend, pts: np.ndarray) -> np.ndarray:
     if bend is None:
         return _apply_affine(affine, pts)
     local = _bent_positions(bend, len(affine), pts)
-    return np.einsum('tij,tnj->tni', affine[:, :, :2], local) + affine[:, None, :, 2]
+    return np.einsum('tij,tnj->tni', affine[:, :, :2],
+                     local) + affine[:, None, :, 2]
 
 
 def _apply_affine(mats: np.ndarray, pts: np.ndarray) -> np.ndarray:
@@ -201,8 +214,8 @@ def _pixel_index(tracks: np.ndarray, height: int, width: int):
     return row, col, inside
 
 
-def ground_truth_tracks(video: Dict[str, np.ndarray], scene: dict,
-                        frame: int, xy: np.ndarray):
+def ground_truth_tracks(video: Dict[str, np.ndarray], scene: dict, frame: int,
+                        xy: np.ndarray):
     """Exact tracks of arbitrary query points (an oracle tracker).
 
     A query belongs to whatever is topmost at its rounded pixel in

@@ -37,14 +37,20 @@ _OBJECT_POINT_SHARE = 0.6
 #: and 'crowd' (camera, plus many large objects that bend non-rigidly).
 STYLES = ('default', 'shared_colour', 'camera', 'crowd')
 # camera pan speed, fraction of min(H, W) per frame: (low, high) per style
-_PAN_SPEED = dict(default=(0.0, 0.008), shared_colour=(0.0, 0.008),
-                  camera=(0.02, 0.035), crowd=(0.02, 0.035))
+_PAN_SPEED = dict(default=(0.0, 0.008),
+                  shared_colour=(0.0, 0.008),
+                  camera=(0.02, 0.035),
+                  crowd=(0.02, 0.035))
 # number of objects (inclusive range) when num_objects is not given
-_NUM_OBJECTS = dict(default=(2, 4), shared_colour=(2, 4), camera=(2, 4),
+_NUM_OBJECTS = dict(default=(2, 4),
+                    shared_colour=(2, 4),
+                    camera=(2, 4),
                     crowd=(8, 11))
 # object diameter, fraction of min(H, W)
-_DIAMETER = dict(default=(0.2, 0.38), shared_colour=(0.2, 0.38),
-                 camera=(0.2, 0.38), crowd=(0.35, 0.55))
+_DIAMETER = dict(default=(0.2, 0.38),
+                 shared_colour=(0.2, 0.38),
+                 camera=(0.2, 0.38),
+                 crowd=(0.35, 0.55))
 # style 'crowd': sinusoidal bending modes per object, their summed strain
 # (the warp's Lipschitz constant, < 1 so that it is invertible) and the
 # wavelength range (x the object's diameter)
@@ -71,8 +77,8 @@ def _check_size(size) -> Tuple[int, int]:
         size = (size, size)
     if not isinstance(size, Sequence) or len(size) != 2:
         raise ValueError(f'size must be (H, W) or an int, got {size!r}')
-    return (_check_int('size[0] (H)', size[0], 16),
-            _check_int('size[1] (W)', size[1], 16))
+    return (_check_int('size[0] (H)', size[0],
+                       16), _check_int('size[1] (W)', size[1], 16))
 
 
 def _check_style(style: str) -> str:

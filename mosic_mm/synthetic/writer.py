@@ -26,7 +26,8 @@ GENERATOR_NAME = 'mosic_mm.synthetic'
 GENERATOR_VERSION = 1
 
 _SPLIT_CODES = {'train': 0, 'val': 1}
-_OWNED_DIRS = ('JPEGImages', 'Annotations', 'ClassAnnotations', 'Tracks', 'ImageSets')
+_OWNED_DIRS = ('JPEGImages', 'Annotations', 'ClassAnnotations', 'Tracks',
+               'ImageSets')
 
 
 def _instance_palette() -> list:
@@ -50,7 +51,8 @@ def _class_palette() -> list:
 
 
 def _video_seed(seed: int, split: str, index: int) -> int:
-    state = np.random.SeedSequence([seed, _SPLIT_CODES[split], index]).generate_state(1)
+    state = np.random.SeedSequence([seed, _SPLIT_CODES[split],
+                                    index]).generate_state(1)
     return int(state[0])
 
 
@@ -63,8 +65,10 @@ def _save_palette_png(path: str, mask: np.ndarray, palette: list) -> None:
 
 def _write_video(root: str, name: str, video: dict, inst_pal: list,
                  cls_pal: list) -> None:
-    dirs = {d: osp.join(root, d, name) for d in ('JPEGImages', 'Annotations',
-                                                 'ClassAnnotations')}
+    dirs = {
+        d: osp.join(root, d, name)
+        for d in ('JPEGImages', 'Annotations', 'ClassAnnotations')
+    }
     for d in dirs.values():
         os.makedirs(d, exist_ok=True)
     for t, frame in enumerate(video['frames']):
@@ -78,16 +82,23 @@ def _write_video(root: str, name: str, video: dict, inst_pal: list,
         _save_palette_png(osp.join(dirs['ClassAnnotations'], stem + '.png'),
                           video['class_masks'][t], cls_pal)
     np.savez_compressed(osp.join(root, 'Tracks', name + '.npz'),
-                        tracks=video['tracks'], visibility=video['visibility'],
+                        tracks=video['tracks'],
+                        visibility=video['visibility'],
                         point_instance=video['point_instance'],
                         instance_classes=video['instance_classes'])
 
 
-def write_dataset(root: str, num_train: int = 32, num_val: int = 8,
-                  num_frames: int = 24, size: Tuple[int, int] = (128, 128),
-                  seed: int = 0, progress: bool = True, *,
+def write_dataset(root: str,
+                  num_train: int = 32,
+                  num_val: int = 8,
+                  num_frames: int = 24,
+                  size: Tuple[int, int] = (128, 128),
+                  seed: int = 0,
+                  progress: bool = True,
+                  *,
                   num_objects: Union[int, Tuple[int, int], None] = None,
-                  num_points: int = 256, overwrite: bool = False,
+                  num_points: int = 256,
+                  overwrite: bool = False,
                   style: str = 'default') -> dict:
     """Write synthetic videos in the YouTube-VOS / DAVIS layout::
 
@@ -124,9 +135,14 @@ def write_dataset(root: str, num_train: int = 32, num_val: int = 8,
     style = _check_style(style)
     num_objects = _check_num_objects(num_objects, style)
     num_points = _check_int('num_points', num_points, 1)
-    params = dict(generator=GENERATOR_NAME, generator_version=GENERATOR_VERSION,
-                  num_train=num_train, num_val=num_val, num_frames=num_frames,
-                  size=[height, width], seed=seed, num_objects=list(num_objects),
+    params = dict(generator=GENERATOR_NAME,
+                  generator_version=GENERATOR_VERSION,
+                  num_train=num_train,
+                  num_val=num_val,
+                  num_frames=num_frames,
+                  size=[height, width],
+                  seed=seed,
+                  num_objects=list(num_objects),
                   num_points=num_points)
     if style != 'default':
         params['style'] = style
@@ -134,9 +150,12 @@ def write_dataset(root: str, num_train: int = 32, num_val: int = 8,
     meta_path = osp.join(root, 'meta.json')
 
     def summary(created: bool) -> dict:
-        return dict(root=root, created=created,
+        return dict(root=root,
+                    created=created,
                     videos=dict(train=num_train, val=num_val),
-                    num_frames=num_frames, size=(height, width), seed=seed,
+                    num_frames=num_frames,
+                    size=(height, width),
+                    seed=seed,
                     seconds=round(time.perf_counter() - start, 3))
 
     if osp.isfile(meta_path):
@@ -150,8 +169,9 @@ def write_dataset(root: str, num_train: int = 32, num_val: int = 8,
             return summary(created=False)
         if not overwrite:
             if isinstance(old_params, dict):
-                diff = ', '.join(f'{k}: {old_params.get(k)!r} there, {v!r} requested'
-                                 for k, v in params.items() if old_params.get(k) != v)
+                diff = ', '.join(
+                    f'{k}: {old_params.get(k)!r} there, {v!r} requested'
+                    for k, v in params.items() if old_params.get(k) != v)
             else:
                 diff = 'no readable parameters there'
             raise FileExistsError(
@@ -160,8 +180,9 @@ def write_dataset(root: str, num_train: int = 32, num_val: int = 8,
                 'regenerate it')
         if not (isinstance(old_params, dict)
                 and old_params.get('generator') == GENERATOR_NAME):
-            raise FileExistsError(f'{meta_path} was not written by {GENERATOR_NAME}; '
-                                  'refusing to overwrite it')
+            raise FileExistsError(
+                f'{meta_path} was not written by {GENERATOR_NAME}; '
+                'refusing to overwrite it')
         os.remove(meta_path)  # mark the dataset incomplete before deleting it
         for d in _OWNED_DIRS:
             shutil.rmtree(osp.join(root, d), ignore_errors=True)
@@ -180,8 +201,11 @@ def write_dataset(root: str, num_train: int = 32, num_val: int = 8,
     try:
         for split, i, name in jobs:
             seeds[name] = _video_seed(seed, split, i)
-            video = render_video(seeds[name], num_frames, (height, width),
-                                 num_objects, num_points, style=style)
+            video = render_video(seeds[name],
+                                 num_frames, (height, width),
+                                 num_objects,
+                                 num_points,
+                                 style=style)
             inst_classes[name] = video['instance_classes'].tolist()
             _write_video(root, name, video, inst_pal, cls_pal)
             if bar is not None:
@@ -190,16 +214,26 @@ def write_dataset(root: str, num_train: int = 32, num_val: int = 8,
         if bar is not None:
             bar.close()
 
-    splits = {s: [name for sp, _, name in jobs if sp == s] for s in ('train', 'val')}
+    splits = {
+        s: [name for sp, _, name in jobs if sp == s]
+        for s in ('train', 'val')
+    }
     for s, names in splits.items():
         with open(osp.join(root, 'ImageSets', f'{s}.txt'), 'w') as f:
             f.write(''.join(n + '\n' for n in names))
 
-    meta = dict(params=params, classes=list(CLASSES),
-                palette=[list(c) for c in PALETTE], seed=seed,
-                generator=GENERATOR_NAME, generator_version=GENERATOR_VERSION,
-                size=[height, width], num_frames=num_frames, num_points=num_points,
-                splits=splits, video_seeds=seeds, instance_classes=inst_classes)
+    meta = dict(params=params,
+                classes=list(CLASSES),
+                palette=[list(c) for c in PALETTE],
+                seed=seed,
+                generator=GENERATOR_NAME,
+                generator_version=GENERATOR_VERSION,
+                size=[height, width],
+                num_frames=num_frames,
+                num_points=num_points,
+                splits=splits,
+                video_seeds=seeds,
+                instance_classes=inst_classes)
     fd, tmp = tempfile.mkstemp(prefix='.meta.', suffix='.json.tmp', dir=root)
     try:
         with os.fdopen(fd, 'w') as f:

@@ -10,6 +10,7 @@ visibility [T,N])``.
 from .metrics import average_metrics, tapvid_metrics
 from .trackers import (
                        BaseTracker,
+                       BootsTAPIR,
                        CoTracker3,
                        DISFlowTracker,
                        StaticTracker,

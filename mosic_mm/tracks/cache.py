@@ -6,13 +6,13 @@ atomically (temporary file in the same folder, fsync, ``os.replace``):
 - ``header``: a JSON string (0-d unicode array) with ``format``,
   ``version``, ``video_id``, ``tracker`` (the tracker config), ``grid_size``
   (query grid on the window's first frame: the tracker's ``query_grid``,
-  i.e. :func:`mosic_mm.tracks.trackers.grid_queries`, or CoTracker3's own grid;
-  frame 0 of the tracks holds the points), ``clip_len``, ``stride``
-  (effective step between frames), ``frame_stride`` (the dataset's
-  preferred stride), ``window_step``,
-  ``total_frames``, ``frame_size`` ``[H, W]`` (images at the pipeline
-  position of ``LoadTracks``) and ``window_starts`` (first frame of each
-  window, see :func:`mosic_mm.datasets.video_dataset.clip_starts`).
+  i.e. :func:`mosic_mm.structures.grid_queries`, or CoTracker3's own
+  grid; frame 0 of the tracks holds the points), ``clip_len``, ``stride``
+  (effective step between frames), ``frame_stride`` (the pipeline's
+  ``SampleClip`` preferred stride), ``window_step``, ``total_frames``,
+  ``frame_size`` ``[H, W]`` (images at the pipeline position of
+  ``LoadTracks``) and ``window_starts`` (first frame of each window, see
+  :meth:`mosic_mm.datasets.transforms.SampleClip.starts`).
 - ``tracks``: float16 ``[S, T, N, 2]`` (x, y) pixels, S windows of T frames
   and ``N = grid_size**2`` points (|x| beyond 65504 saturates; such points
   are far outside the image and invisible anyway).
@@ -103,10 +103,11 @@ def header_mismatch(header: dict, expected: Dict[str, object]) -> list:
     """``['field: file has A, expected B', ...]`` for every key of
     ``expected`` whose value differs from the header's (lists and tuples
     compare equal; ``tracker`` compares the whole config)."""
+    def norm(v):
+        return list(v) if isinstance(v, (tuple, list)) else v
     out = []
     for key, want in expected.items():
         have = header.get(key)
-        norm = (lambda v: list(v) if isinstance(v, (tuple, list)) else v)
         if norm(have) != norm(want):
             out.append(f'{key}: file has {have!r}, expected {want!r}')
     return out

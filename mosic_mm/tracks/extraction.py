@@ -270,8 +270,9 @@ def _extract_dataset(config: str, plan: dict, overwrite: bool,
     if is_main_process():
         logger.info(f'extracting {len(order)} videos of {config} with '
                     f'{plan["tracker"]} (grid {plan["grid_size"]}, '
-                    f'window_step {plan["sampler"].window_step}) into {cache_dir} on '
-                    f'{world} rank(s); {len(finished)} finished videos in '
+                    f'window_step {plan["sampler"].window_step}) into '
+                    f'{cache_dir} on {world} rank(s); {len(finished)} '
+                    'finished videos in '
                     f'the manifests of {manifest_dir}')
 
     built_tracker = None

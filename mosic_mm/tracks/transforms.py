@@ -34,7 +34,7 @@ def track_grid(tracker, imgs: np.ndarray, grid_size: int,
             ``for_clip`` (an oracle tracker needs to know the video).
 
     The queries are the tracker's :meth:`~BaseTracker.query_grid` (the
-    cell centres of :func:`mosic_mm.tracks.trackers.grid_queries`, or CoTracker3's
+    cell centres of :func:`mosic_mm.structures.grid_queries`, or CoTracker3's
     own grid), so frame 0 of the tracks holds the points tracked.
 
     Returns:
@@ -72,8 +72,9 @@ class TrackPoints(BaseTransform):
     for training: on the fly, the pipeline is as slow as the tracker.
 
     Args:
-        tracker (dict): config for :func:`mosic_mm.tracks.trackers.build_tracker`.
-            Defaults to ``dict(type='DISFlowTracker')``.
+        tracker (dict): config for
+            :func:`mosic_mm.tracks.trackers.build_tracker`. Defaults to
+            ``dict(type='DISFlowTracker')``.
         grid_size (int): points per side of the query grid. Defaults to 16.
     """
 
@@ -129,9 +130,10 @@ class LoadTracks(BaseTransform):
     Put it where :class:`TrackPoints` would be: the cache
     (``tools/extract_tracks.py``) holds tracks in the coordinates of the
     images at this pipeline position, so the random crop / flip after it
-    give exactly the supervision of on-the-fly tracking. The dataset must
-    sample clip starts from the cached windows (``window_step`` of
-    :class:`VideoTrajectoryDataset` equal to the one used at extraction).
+    give exactly the supervision of on-the-fly tracking. The pipeline's
+    :class:`~mosic_mm.datasets.transforms.SampleClip` must pick clip starts
+    from the cached windows (its ``window_step`` equal to the one used at
+    extraction).
 
     Required keys: ``video_id``, ``frame_inds`` int ``[T]``,
     ``total_frames``, ``imgs`` uint8 ``[T, H, W, 3]`` (frame size check and
@@ -257,8 +259,9 @@ class LoadTracks(BaseTransform):
             raise TrackCacheError(
                 f'LoadTracks: clip start {int(inds[0])} of video '
                 f'"{results["video_id"]}" is not a cached window start in '
-                f'{path} (starts {starts[:8]}{"..." if len(starts) > 8 else ""}'
-                f'); set the dataset\'s window_step to '
+                f'{path} (starts {starts[:8]}'
+                f'{"..." if len(starts) > 8 else ""}); set SampleClip\'s '
+                'window_step to '
                 f'{header.get("window_step")} as at extraction')
         window = starts.index(int(inds[0]))
         results['tracks'] = all_tracks[window]

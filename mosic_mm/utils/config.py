@@ -1,5 +1,7 @@
 """Loading a config with errors that name the file at fault."""
+import contextlib
 import os.path as osp
+import uuid
 from typing import Optional, Tuple
 
 from mmengine.config import Config
@@ -67,12 +69,22 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     return cfg
 
 
+@contextlib.contextmanager
 def registry_scope(cfg: Optional[Config] = None):
     """A context in which registries build in ``cfg``'s ``default_scope``
     (mmpretrain when unset or without a config), restoring the caller's
-    default scope on exit: a Runner built inside (mmseg's, say) leaves no
-    scope behind that breaks the next build."""
+    default scopes on exit, the very instances: a Runner built inside
+    (mmseg's, say) leaves no scope behind that breaks the next build.
+    (mmengine's ``DefaultScope.overwrite_default_scope`` restores deep
+    copies, so a caller's scope object is no longer the current one.)"""
     from mmengine.registry import DefaultScope
     scope = (cfg.get('default_scope') if cfg is not None else None) \
         or 'mmpretrain'
-    return DefaultScope.overwrite_default_scope(scope)
+    saved = dict(DefaultScope._instance_dict)
+    DefaultScope.get_instance(f'mosic_mm-{uuid.uuid4().hex}',
+                              scope_name=scope)
+    try:
+        yield
+    finally:
+        DefaultScope._instance_dict.clear()
+        DefaultScope._instance_dict.update(saved)

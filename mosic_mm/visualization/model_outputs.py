@@ -16,8 +16,11 @@ def patch_centers(h: int, w: int, patch_size: int) -> Tensor:
 
 
 @torch.no_grad()
-def clip_outputs(model, inputs: Tensor, tracks: Tensor,
-                 assign: str = 'sinkhorn', chunk: int = 16) -> Dict[str, np.ndarray]:
+def clip_outputs(model,
+                 inputs: Tensor,
+                 tracks: Tensor,
+                 assign: str = 'sinkhorn',
+                 chunk: int = 16) -> Dict[str, np.ndarray]:
     """Student patch features and teacher cluster assignments of one clip.
 
     Args:
@@ -57,10 +60,10 @@ def clip_outputs(model, inputs: Tensor, tracks: Tensor,
                 return model.head.targets(flat).view(scores.shape[:-1])
             return flat.argmax(1).view(scores.shape[:-1])
 
-        return dict(
-            features=feats.permute(0, 2, 3, 1).float().cpu().numpy(),
-            patch_clusters=ids(grid_scores).view(T, h, w).cpu().numpy(),
-            track_clusters=ids(track_scores).cpu().numpy(),
-            num_clusters=K)
+        return dict(features=feats.permute(0, 2, 3, 1).float().cpu().numpy(),
+                    patch_clusters=ids(grid_scores).view(T, h,
+                                                         w).cpu().numpy(),
+                    track_clusters=ids(track_scores).cpu().numpy(),
+                    num_clusters=K)
     finally:
         model.train(was_training)

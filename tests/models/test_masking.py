@@ -3,8 +3,12 @@ loss terms survive (hand-made grids)."""
 import pytest
 import torch
 
-from mosic_mm.models.utils.masking import (kept_token_count, points_in_kept,
-                                           sample_kept_tokens, terms_kept)
+from mosic_mm.models.utils.masking import (
+    kept_token_count,
+    points_in_kept,
+    sample_kept_tokens,
+    terms_kept,
+)
 
 
 @pytest.mark.parametrize('num,ratio,rule,kept', [

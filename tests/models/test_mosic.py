@@ -21,8 +21,10 @@ def _perturb_student(model, scale=0.5):
 
 def _deep(tiny_model_cfg, num_layers, **kw):
     cfg = tiny_model_cfg(**kw)
-    cfg['backbone']['arch'] = dict(embed_dims=32, num_layers=num_layers,
-                                   num_heads=2, feedforward_channels=64)
+    cfg['backbone']['arch'] = dict(embed_dims=32,
+                                   num_layers=num_layers,
+                                   num_heads=2,
+                                   feedforward_channels=64)
     torch.manual_seed(0)
     model = MODELS.build(cfg)
     model.init_weights()
@@ -42,8 +44,10 @@ class _Spy:
 
 
 def _grads(model):
-    return {n: p.grad.clone() for n, p in model.named_parameters()
-            if p.grad is not None}
+    return {
+        n: p.grad.clone()
+        for n, p in model.named_parameters() if p.grad is not None
+    }
 
 
 def test_teacher_starts_equal_to_the_student(tiny_model, clip_batch,
@@ -57,14 +61,16 @@ def test_teacher_starts_equal_to_the_student(tiny_model, clip_batch,
     assert set(losses) == {'loss', 'cluster_entropy', 'visible_frac'}
 
 
-@pytest.mark.parametrize('kw', [
-    dict(num_trainable_blocks=None),  # whole backbone trains: no trunk
-    dict(num_trainable_blocks=1),  # frozen trunk shared by both networks
-    dict(num_trainable_blocks=1, teacher_chunk_size=4),  # chunks split the
-    # frame-0 rows
-    dict(num_trainable_blocks=1, share_frozen_trunk=False),
-    dict(num_trainable_blocks=1, teacher_dtype='bfloat16'),  # exact rows
-])
+@pytest.mark.parametrize(
+    'kw',
+    [
+        dict(num_trainable_blocks=None),  # whole backbone trains: no trunk
+        dict(num_trainable_blocks=1),  # frozen trunk shared by both networks
+        dict(num_trainable_blocks=1, teacher_chunk_size=4),  # chunks split the
+        # frame-0 rows
+        dict(num_trainable_blocks=1, share_frozen_trunk=False),
+        dict(num_trainable_blocks=1, teacher_dtype='bfloat16'),  # exact rows
+    ])
 def test_loss_and_gradients_equal_an_all_frames_student(
         kw, tiny_model, clip_batch):
     """Reference: the teacher's and the student's backbones run on all B*T
@@ -91,7 +97,8 @@ def test_loss_and_gradients_equal_an_all_frames_student(
     grid = (2 * (tracks + 0.5) / 56 - 1)  # 56 px input
     with torch.no_grad():
         t_feat = model.teacher['backbone'](inputs.flatten(0, 1))[-1]
-        t_pts = F.grid_sample(t_feat, grid.flatten(0, 1).unsqueeze(2),
+        t_pts = F.grid_sample(t_feat,
+                              grid.flatten(0, 1).unsqueeze(2),
                               align_corners=False,
                               padding_mode='border').squeeze(-1)
         teacher = model.teacher['head'](t_pts.transpose(1, 2)).view(
@@ -99,10 +106,12 @@ def test_loss_and_gradients_equal_an_all_frames_student(
     if kw.get('teacher_dtype'):  # the bf16 teacher's own targets
         teacher = captured['scores'].view(B, T, tracks.shape[2], -1)
     else:
-        assert torch.allclose(captured['scores'].view_as(teacher), teacher,
+        assert torch.allclose(captured['scores'].view_as(teacher),
+                              teacher,
                               atol=1e-5)
     s_feat = model.backbone(inputs[:, 0])[-1]  # fp32, all blocks
-    s_pts = F.grid_sample(s_feat, grid[:, 0].unsqueeze(2),
+    s_pts = F.grid_sample(s_feat,
+                          grid[:, 0].unsqueeze(2),
                           align_corners=False,
                           padding_mode='border').squeeze(-1)
     ref = model.head.loss(model.head(s_pts.transpose(1, 2)), teacher,
@@ -121,21 +130,25 @@ def test_bf16_trunk_for_the_student_is_not_exact(tiny_model, clip_batch):
     the default avoids)."""
     losses = []
     for exact in (True, False):
-        model = tiny_model(num_trainable_blocks=1, teacher_dtype='bfloat16',
+        model = tiny_model(num_trainable_blocks=1,
+                           teacher_dtype='bfloat16',
                            exact_student=exact)
         _perturb_student(model)
         model.train()
-        losses.append(model(**model.data_preprocessor(clip_batch(), True),
-                            mode='loss')['loss'])
+        losses.append(
+            model(**model.data_preprocessor(clip_batch(), True),
+                  mode='loss')['loss'])
     assert not torch.allclose(losses[0], losses[1], atol=1e-6)
 
 
-@pytest.mark.parametrize('kw,trained', [
-    (dict(num_trainable_blocks=2), (22, 23)),  # the configs' rule
-    (dict(trainable_blocks=(10, 11)), (10, 11)),  # the official name match
-    (dict(trainable_blocks=(-1, 10)), (10, 23)),
-    (dict(num_trainable_blocks=None), tuple(range(24))),
-])
+@pytest.mark.parametrize(
+    'kw,trained',
+    [
+        (dict(num_trainable_blocks=2), (22, 23)),  # the configs' rule
+        (dict(trainable_blocks=(10, 11)), (10, 11)),  # the official name match
+        (dict(trainable_blocks=(-1, 10)), (10, 23)),
+        (dict(num_trainable_blocks=None), tuple(range(24))),
+    ])
 def test_exactly_the_chosen_blocks_train(kw, trained, tiny_model_cfg,
                                          clip_batch, model_loss):
     """On a 24-block ViT: exactly the chosen blocks and the head require
@@ -150,27 +163,37 @@ def test_exactly_the_chosen_blocks_train(kw, trained, tiny_model_cfg,
         assert model.trainable_block_ids == (None if kw.get(
             'num_trainable_blocks', 0) is None else trained)
         model.train()
-        assert [i for i, layer in enumerate(model.backbone.layers)
-                if layer.training] == list(trained)
+        assert [
+            i for i, layer in enumerate(model.backbone.layers)
+            if layer.training
+        ] == list(trained)
         before = {k: v.clone() for k, v in model.state_dict().items()}
         loss = model_loss(model, clip_batch())['loss']
         loss.backward()
         grads = _grads(model)
-        want = {n for n, p in model.named_parameters()
-                if n.startswith('head.') or any(
-                    n.startswith(f'backbone.layers.{i}.') for i in trained)}
+        want = {
+            n
+            for n, p in model.named_parameters()
+            if n.startswith('head.') or any(
+                n.startswith(f'backbone.layers.{i}.') for i in trained)
+        }
         if kw.get('num_trainable_blocks', 0) is None:
-            want = {n for n, _ in model.named_parameters()
-                    if not n.startswith('teacher.')}
-        assert {n for n, p in model.named_parameters()
+            want = {
+                n
+                for n, _ in model.named_parameters()
+                if not n.startswith('teacher.')
+            }
+        assert {n
+                for n, p in model.named_parameters()
                 if p.requires_grad} == want
         assert set(grads) == want
-        opt = torch.optim.AdamW(model.parameters(), lr=1e-2,
-                                weight_decay=0.1)
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.1)
         opt.step()
-        changed = {k for k, v in model.state_dict().items()
-                   if not torch.equal(before[k], v)
-                   and k != 'teacher.head.prototypes'}  # renormalised
+        changed = {
+            k
+            for k, v in model.state_dict().items()
+            if not torch.equal(before[k], v) and k != 'teacher.head.prototypes'
+        }  # renormalised
         assert changed == want
         runs[share] = loss.detach(), grads
     (l1, g1), (l2, g2) = runs[True], runs[False]
@@ -178,23 +201,27 @@ def test_exactly_the_chosen_blocks_train(kw, trained, tiny_model_cfg,
     assert all(torch.allclose(g1[n], g2[n], atol=1e-6, rtol=1e-4) for n in g1)
 
 
-def test_update_teacher_moves_the_teacher_by_one_minus_its_weight(
-        tiny_model):
+def test_update_teacher_moves_the_teacher_by_one_minus_its_weight(tiny_model):
     """teacher <- w * teacher + (1 - w) * student for every trainable
     tensor (w = 0.9: 10 % of the way; a swapped weight moves it 90 %);
     frozen tensors stay."""
     model = tiny_model(num_trainable_blocks=1)
     _perturb_student(model)
-    student = {k: v.clone() for k, v in model.state_dict().items()
-               if not k.startswith('teacher.')}
-    teacher = {k: v.clone() for k, v in model.state_dict().items()
-               if k.startswith('teacher.')}
+    student = {
+        k: v.clone()
+        for k, v in model.state_dict().items() if not k.startswith('teacher.')
+    }
+    teacher = {
+        k: v.clone()
+        for k, v in model.state_dict().items() if k.startswith('teacher.')
+    }
     model.update_teacher(0.9)
     new = model.state_dict()
     moved = 0
     for k, t_old in teacher.items():
         s = student[k[len('teacher.'):]]
-        trainable = k.startswith(('teacher.head.', 'teacher.backbone.layers.1.'))
+        trainable = k.startswith(
+            ('teacher.head.', 'teacher.backbone.layers.1.'))
         expected = 0.9 * t_old + 0.1 * s if trainable else t_old
         assert torch.allclose(new[k], expected, atol=1e-6), k
         moved += trainable and not torch.equal(t_old, s)
@@ -209,8 +236,8 @@ def test_teacher_scores_use_the_teacher_weights(tiny_model, clip_batch):
     model.eval()
     data = model.data_preprocessor(clip_batch(), False)
     frames = data['inputs'].flatten(0, 1)
-    tracks = torch.stack([s.tracks for s in data['data_samples']]
-                         ).flatten(0, 1)
+    tracks = torch.stack([s.tracks
+                          for s in data['data_samples']]).flatten(0, 1)
     ours = model.teacher_scores(frames, tracks)
     with torch.no_grad():
         feat = model.teacher['backbone'](frames)[-1]
@@ -226,11 +253,10 @@ def test_teacher_chunks_give_the_unchunked_scores(tiny_model, clip_batch):
     model.eval()
     data = model.data_preprocessor(clip_batch(T=4), False)
     frames = data['inputs'].flatten(0, 1)
-    tracks = torch.stack([s.tracks for s in data['data_samples']]
-                         ).flatten(0, 1)
+    tracks = torch.stack([s.tracks
+                          for s in data['data_samples']]).flatten(0, 1)
     rows = torch.arange(0, len(frames), 4)
-    args = (model.teacher_tokens, model.teacher['head'], frames, tracks,
-            rows)
+    args = (model.teacher_tokens, model.teacher['head'], frames, tracks, rows)
     whole = TeacherForward(1)(*args)
     chunked = TeacherForward(1, chunk_size=3)(*args)
     assert torch.allclose(whole[0], chunked[0], atol=1e-6)
@@ -253,11 +279,13 @@ def _patches_with_input_gradient(model, batch):
     return (g.view(B, H // 14, 14, W // 14, 14).sum((2, 4)) > 0).flatten(1)
 
 
-@pytest.mark.parametrize('ratio,count,kept', [
-    (0.3, 'floor_dropped', 12),  # 16 - int(4.8)
-    (0.3, 'round_kept', 11),  # round(11.2)
-    (0.75, 'floor_dropped', 4),
-])
+@pytest.mark.parametrize(
+    'ratio,count,kept',
+    [
+        (0.3, 'floor_dropped', 12),  # 16 - int(4.8)
+        (0.3, 'round_kept', 11),  # round(11.2)
+        (0.75, 'floor_dropped', 4),
+    ])
 def test_masking_keeps_its_count_of_student_tokens(ratio, count, kept,
                                                    tiny_model, clip_batch):
     """Default model (shared frozen trunk): with mask_ratio > 0 the student
@@ -284,6 +312,7 @@ def test_masked_terms_leave_the_loss(tiny_model, clip_batch, model_loss,
     def spy(*args, **kwargs):
         seen['kept'] = real(*args, **kwargs)
         return seen['kept']
+
     monkeypatch.setattr(mosic, 'terms_kept', spy)
     torch.manual_seed(1)
     batch = clip_batch()
@@ -335,13 +364,14 @@ def test_prototypes_are_renormalised_in_place_before_each_step(
     within a step."""
     model = tiny_model(num_trainable_blocks=1)
     model.train()
-    opt = torch.optim.AdamW([p for p in model.parameters()
-                             if p.requires_grad], lr=0.05)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
+                            lr=0.05)
     for _ in range(3):
         loss = model_loss(model, clip_batch())['loss']
         for head in (model.head, model.teacher['head']):
             assert torch.allclose(head.prototypes.norm(dim=1),
-                                  torch.ones(8), atol=1e-6)
+                                  torch.ones(8),
+                                  atol=1e-6)
         opt.zero_grad()
         loss.backward()
         grad, proto = model.head.prototypes.grad, model.head.prototypes
@@ -349,8 +379,8 @@ def test_prototypes_are_renormalised_in_place_before_each_step(
         assert radial > 1e-3 * grad.norm(dim=1).max()
         opt.step()
         model.update_teacher(0.5)
-        assert not torch.allclose(model.head.prototypes.norm(dim=1),
-                                  torch.ones(8), atol=1e-4)
+        assert not torch.allclose(
+            model.head.prototypes.norm(dim=1), torch.ones(8), atol=1e-4)
 
 
 def test_forward_normalised_prototypes_get_a_tangent_gradient(

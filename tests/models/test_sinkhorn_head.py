@@ -11,7 +11,9 @@ from mosic_mm.registry import MODELS
 
 def _head(**kwargs):
     torch.manual_seed(0)
-    cfg = dict(in_channels=8, hidden_channels=(16, 16, 12), out_channels=6,
+    cfg = dict(in_channels=8,
+               hidden_channels=(16, 16, 12),
+               out_channels=6,
                num_prototypes=5)
     cfg.update(kwargs)
     return SinkhornClusteringHead(**cfg)
@@ -21,8 +23,10 @@ def test_build_and_shapes():
     head = MODELS.build(dict(type='SinkhornClusteringHead', in_channels=8))
     assert head.prototypes.shape == (100, 256)
     linears = [m for m in head.projector if isinstance(m, torch.nn.Linear)]
-    assert [(m.in_features, m.out_features) for m in linears] == [
-        (8, 1024), (1024, 1024), (1024, 512), (512, 256)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(8, 1024),
+                                                                  (1024, 1024),
+                                                                  (1024, 512),
+                                                                  (512, 256)]
     assert isinstance(head.projector[-1], torch.nn.Linear)
     assert head(torch.randn(2, 3, 4, 8)).shape == (2, 3, 4, 100)
 
@@ -33,8 +37,8 @@ def test_unit_norm_projections_and_prototypes():
     z = head.project(x)
     torch.testing.assert_close(z.norm(dim=-1), torch.ones(10))
     scores = head(x)
-    torch.testing.assert_close(
-        scores, z @ F.normalize(head.prototypes, dim=1).t())
+    torch.testing.assert_close(scores,
+                               z @ F.normalize(head.prototypes, dim=1).t())
     with torch.no_grad():  # prototype scale must not matter
         head.prototypes.mul_(torch.arange(1., 6.)[:, None] * 3)
     torch.testing.assert_close(head(x), scores)
@@ -60,7 +64,8 @@ def _log_softmax(x):
 def test_loss_equals_hand_computation():
     head = _head(num_prototypes=3, temperature=0.1)
     teacher = torch.tensor([[[[0.9, -0.2, 0.1], [-0.5, 0.8, 0.0]],
-                             [[0.0, 0.1, 0.7], [0.6, 0.2, -0.9]]]])  # [1,2,2,3]
+                             [[0.0, 0.1, 0.7], [0.6, 0.2,
+                                                -0.9]]]])  # [1,2,2,3]
     student = torch.tensor([[[0.3, -0.1, 0.2], [0.0, 0.5, -0.4]]])  # [1,2,3]
     vis = torch.tensor([[[True, True], [False, True]]])
     y = sinkhorn_knopp(teacher.reshape(4, 3), 0.05, 10).argmax(1)
@@ -69,8 +74,8 @@ def test_loss_equals_hand_computation():
 
     logp = _log_softmax(student[0].double().numpy() / 0.1)  # [N, K]
     y = y.view(2, 2).numpy()
-    expected = sum(-logp[n, y[t, n]] for t in range(2) for n in range(2)
-                   if vis[0, t, n]) / 4
+    expected = sum(-logp[n, y[t, n]] for t in range(2)
+                   for n in range(2) if vis[0, t, n]) / 4
     out = head.loss(student, teacher, vis)
     assert out['loss'].dtype == torch.float32
     np.testing.assert_allclose(out['loss'].item(), expected, rtol=1e-6)
@@ -78,7 +83,8 @@ def test_loss_equals_hand_computation():
     # visible targets 0, 1, 0 -> usage (2/3, 1/3, 0)
     p = np.array([2 / 3, 1 / 3])
     np.testing.assert_allclose(out['cluster_entropy'].item(),
-                               -(p * np.log(p)).sum() / np.log(3), rtol=1e-6)
+                               -(p * np.log(p)).sum() / np.log(3),
+                               rtol=1e-6)
 
 
 def test_invisible_points_do_not_contribute():
@@ -115,8 +121,8 @@ def test_loss_in_fp32_under_autocast():
     student = torch.randn(2, 4, 5)
     teacher = torch.randn(2, 3, 4, 5)
     vis = torch.ones(2, 3, 4, dtype=torch.bool)
-    expected = head.loss(student.bfloat16().float(), teacher.bfloat16().float(),
-                         vis)['loss']
+    expected = head.loss(student.bfloat16().float(),
+                         teacher.bfloat16().float(), vis)['loss']
     with torch.autocast(device_type='cpu', dtype=torch.bfloat16):
         out = head.loss(student.bfloat16(), teacher.bfloat16(), vis)['loss']
     assert out.dtype == torch.float32
@@ -136,7 +142,8 @@ def test_cluster_entropy_range(one_cluster):
         vis[0, 0] = True
     ent = head.loss(torch.randn(1, 4, 4), teacher, vis)['cluster_entropy']
     assert 0 <= ent.item() <= 1
-    np.testing.assert_allclose(ent.item(), 0.0 if one_cluster else 1.0,
+    np.testing.assert_allclose(ent.item(),
+                               0.0 if one_cluster else 1.0,
                                atol=1e-6)
 
 

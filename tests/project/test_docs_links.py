@@ -27,8 +27,10 @@ import re
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-SKIP_DIRS = {'.git', '.venv', 'work_dirs', 'data', '.cache', 'checkpoints',
-             '__pycache__', 'node_modules', '.pytest_cache'}
+SKIP_DIRS = {
+    '.git', '.venv', 'work_dirs', 'data', '.cache', 'checkpoints',
+    '__pycache__', 'node_modules', '.pytest_cache'
+}
 TEXT_SUFFIXES = ('.md', '.py', '.sh', '.cfg', '.ini', '.toml', '.txt', '.yml',
                  '.yaml')
 CODE_SUFFIXES = ('.py', '.sh')
@@ -48,8 +50,8 @@ MD_NAME = re.compile(r'(?<![\w./])([\w.][\w./-]*\.md)(?!\w)')
 def text_files(root):
     """Repository-relative paths of the text files the rules apply to."""
     for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS
-                         and not d.endswith('.egg-info'))
+        dirs[:] = sorted(d for d in dirs
+                         if d not in SKIP_DIRS and not d.endswith('.egg-info'))
         for name in sorted(files):
             if name.endswith(TEXT_SUFFIXES) or name == 'Makefile':
                 yield osp.relpath(osp.join(folder, name), root)
@@ -125,8 +127,8 @@ def broken_links(root, rel):
 
 
 def _resolves(root, rel, name):
-    for base in (root, osp.dirname(osp.join(root, rel)),
-                 osp.join(root, 'docs')):
+    for base in (root, osp.dirname(osp.join(root,
+                                            rel)), osp.join(root, 'docs')):
         path = osp.normpath(osp.join(base, name))
         if _inside(root, path) and osp.isfile(path):
             return True
@@ -176,54 +178,59 @@ def _write(root, rel, text):
 
 
 def test_the_checker_reports_every_kind_of_break_with_its_line(tmp_path):
-    _write(tmp_path, 'README.MD', '\n'.join([
-        '# Top',
-        'Good: [a](docs/a.MD), [anchor](docs/a.MD#a-heading-b2), '
-        '[dir](docs), [web](https://example.org/x.MD), [self](#top).',
-        'Broken: [gone](docs/gone.MD).',
-        'Bad anchor: [a](docs/a.MD#no-such-heading), [self](#nothing).',
-        'Outside: [up](../outside.MD)',
-        '```',
-        '[in code](not/checked.MD)',
-        '```',
-        '`[span](not/checked/either.MD)`',
-        '[ref]: docs/missing_ref.MD',
-    ]))
-    _write(tmp_path, 'docs/a.MD', '\n'.join([
-        '## A heading: `b/2`',
-        'Bare names resolve under docs/: a.MD, and from the root: README.MD.',
-        'Missing: b.MD and docs/c.MD.',
-    ]))
-    _write(tmp_path, 'tools/x.py', '\n'.join([
-        '"""See docs/a.MD and docs/nowhere.MD."""',
-        "out = 'report.MD'  # written by the code, not cited",
-        '# as the ' + 'DESIGN' + '.md says',
-    ]))
-    expected = [line.replace('.MD', '.md') for line in [
-        "README.MD:3: link 'docs/gone.MD': no such file in the repository",
-        "README.MD:4: link 'docs/a.MD#no-such-heading': no heading with "
-        'anchor #no-such-heading in docs/a.MD',
-        "README.MD:4: link '#nothing': no heading with anchor #nothing in "
-        'README.MD',
-        "README.MD:5: link '../outside.MD': no such file in the repository",
-        "README.MD:5: cites '../outside.MD', which is not a file of the "
-        'repository',
-        "README.MD:3: cites 'docs/gone.MD', which is not a file of the "
-        'repository',
-        "README.MD:10: link 'docs/missing_ref.MD': no such file in the "
-        'repository',
-        "README.MD:10: cites 'docs/missing_ref.MD', which is not a file of "
-        'the repository',
-        "README.MD:7: cites 'not/checked.MD', which is not a file of the "
-        'repository',
-        "README.MD:9: cites 'not/checked/either.MD', which is not a file of "
-        'the repository',
-        "docs/a.MD:3: cites 'b.MD', which is not a file of the repository",
-        "docs/a.MD:3: cites 'docs/c.MD', which is not a file of the "
-        'repository',
-        "tools/x.py:1: cites 'docs/nowhere.MD', which is not a file of the "
-        'repository',
-        'tools/x.py:3: cites the design brief kept outside the repository; '
-        'cite a docs/ page',
-    ]]
+    _write(
+        tmp_path, 'README.MD', '\n'.join([
+            '# Top',
+            'Good: [a](docs/a.MD), [anchor](docs/a.MD#a-heading-b2), '
+            '[dir](docs), [web](https://example.org/x.MD), [self](#top).',
+            'Broken: [gone](docs/gone.MD).',
+            'Bad anchor: [a](docs/a.MD#no-such-heading), [self](#nothing).',
+            'Outside: [up](../outside.MD)',
+            '```',
+            '[in code](not/checked.MD)',
+            '```',
+            '`[span](not/checked/either.MD)`',
+            '[ref]: docs/missing_ref.MD',
+        ]))
+    _write(
+        tmp_path, 'docs/a.MD', '\n'.join([
+            '## A heading: `b/2`',
+            'Bare names resolve under docs/: a.MD, and from the root: README.MD.',
+            'Missing: b.MD and docs/c.MD.',
+        ]))
+    _write(
+        tmp_path, 'tools/x.py', '\n'.join([
+            '"""See docs/a.MD and docs/nowhere.MD."""',
+            "out = 'report.MD'  # written by the code, not cited",
+            '# as the ' + 'DESIGN' + '.md says',
+        ]))
+    expected = [
+        line.replace('.MD', '.md') for line in [
+            "README.MD:3: link 'docs/gone.MD': no such file in the repository",
+            "README.MD:4: link 'docs/a.MD#no-such-heading': no heading with "
+            'anchor #no-such-heading in docs/a.MD',
+            "README.MD:4: link '#nothing': no heading with anchor #nothing in "
+            'README.MD',
+            "README.MD:5: link '../outside.MD': no such file in the repository",
+            "README.MD:5: cites '../outside.MD', which is not a file of the "
+            'repository',
+            "README.MD:3: cites 'docs/gone.MD', which is not a file of the "
+            'repository',
+            "README.MD:10: link 'docs/missing_ref.MD': no such file in the "
+            'repository',
+            "README.MD:10: cites 'docs/missing_ref.MD', which is not a file of "
+            'the repository',
+            "README.MD:7: cites 'not/checked.MD', which is not a file of the "
+            'repository',
+            "README.MD:9: cites 'not/checked/either.MD', which is not a file of "
+            'the repository',
+            "docs/a.MD:3: cites 'b.MD', which is not a file of the repository",
+            "docs/a.MD:3: cites 'docs/c.MD', which is not a file of the "
+            'repository',
+            "tools/x.py:1: cites 'docs/nowhere.MD', which is not a file of the "
+            'repository',
+            'tools/x.py:3: cites the design brief kept outside the repository; '
+            'cite a docs/ page',
+        ]
+    ]
     assert sorted(find_problems(str(tmp_path))) == sorted(expected)

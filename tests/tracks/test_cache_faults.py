@@ -9,8 +9,11 @@ import os.path as osp
 import numpy as np
 import pytest
 
-from mosic_mm.tracks.cache import (UnreadableTrackFile, read_header,
-                                   read_track_file)
+from mosic_mm.tracks.cache import (
+    UnreadableTrackFile,
+    read_header,
+    read_track_file,
+)
 from mosic_mm.tracks.transforms import LoadTracks
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

@@ -52,12 +52,16 @@ class _Linker:
         os.link(target, dst)
 
 
-def make_collection(root: str, num_videos: int, num_classes: int = 700,
+def make_collection(root: str,
+                    num_videos: int,
+                    num_classes: int = 700,
                     seed: int = 0) -> dict:
     """Write the collection (see the module docstring) unless ``root``
     holds it already; returns its description and the seconds taken."""
     marker = osp.join(root, 'COLLECTION.json')
-    params = dict(num_videos=num_videos, num_classes=num_classes, seed=seed,
+    params = dict(num_videos=num_videos,
+                  num_classes=num_classes,
+                  seed=seed,
                   templates=list(TEMPLATE_FRAMES))
     if osp.isfile(marker):
         with open(marker) as f:
@@ -94,7 +98,8 @@ def make_collection(root: str, num_videos: int, num_classes: int = 700,
         lines.append(rel)
     with open(osp.join(root, 'train_videos.txt'), 'w') as f:
         f.write('\n'.join(lines) + '\n')
-    info = dict(params=params, root=root,
+    info = dict(params=params,
+                root=root,
                 seconds=round(time.perf_counter() - start, 1))
     with open(marker, 'w') as f:
         json.dump(info, f)
@@ -118,8 +123,11 @@ def _child(job: str, **kw) -> dict:
             'benchmark_collection as b; r = b.JOBS[sys.argv[1]](**json.loads('
             'sys.argv[2])); r["import_s"] = t; print("RESULT " + '
             'json.dumps(r))')
-    proc = subprocess.run([sys.executable, '-c', code, job, json.dumps(kw)],
-                          cwd=REPO, capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, '-c', code, job,
+                           json.dumps(kw)],
+                          cwd=REPO,
+                          capture_output=True,
+                          text=True)
     out = proc.stdout + proc.stderr
     if proc.returncode != 0:
         raise RuntimeError(f'benchmark job {job} failed:\n{out[-3000:]}')
@@ -161,7 +169,9 @@ def job_start(cfg: dict) -> dict:
     ds.full_init()
     t2 = time.perf_counter()
     ds.get_data_info(len(ds) - 1)
-    return dict(build_s=t2 - t0, init_s=t2 - t1, videos=len(ds),
+    return dict(build_s=t2 - t0,
+                init_s=t2 - t1,
+                videos=len(ds),
                 rank=memory(os.getpid()))
 
 
@@ -175,7 +185,8 @@ def memory(pid: int) -> Dict[str, float]:
             if len(parts) == 3 and parts[2] == 'kB':
                 kb[parts[0].rstrip(':')] = int(parts[1])
     mb = {k: v / 1024.0 for k, v in kb.items()}
-    return dict(rss=mb['Rss'], pss=mb['Pss'],
+    return dict(rss=mb['Rss'],
+                pss=mb['Pss'],
                 uss=mb['Private_Clean'] + mb['Private_Dirty'])
 
 
@@ -196,11 +207,13 @@ def job_memory(cfg: dict, mode: str, index_file: str,
     of dicts)."""
     from torch.utils.data import DataLoader
     t0 = time.perf_counter()
-    ds = (_build(cfg) if mode == 'index' else
-          _build(cfg, index_file, serialize=(mode == 'serialized')))
+    ds = (_build(cfg) if mode == 'index' else _build(
+        cfg, index_file, serialize=(mode == 'serialized')))
     build_s = time.perf_counter() - t0
     rank_before = memory(os.getpid())
-    loader = DataLoader(ds, batch_size=1, num_workers=num_workers,
+    loader = DataLoader(ds,
+                        batch_size=1,
+                        num_workers=num_workers,
                         sampler=list(range(num_workers)),
                         collate_fn=lambda batch: batch,
                         worker_init_fn=_read_every_entry,
@@ -210,8 +223,11 @@ def job_memory(cfg: dict, mode: str, index_file: str,
     for _ in it:
         pass
     workers = [memory(w.pid) for w in it._workers]
-    return dict(mode=mode, build_s=build_s, rank=rank_before,
-                workers=workers, videos=len(ds))
+    return dict(mode=mode,
+                build_s=build_s,
+                rank=rank_before,
+                workers=workers,
+                videos=len(ds))
 
 
 JOBS = dict(start=job_start, memory=job_memory)
@@ -221,32 +237,43 @@ JOBS = dict(start=job_start, memory=job_memory)
 def _extract_options(root: str, index_file: str) -> Dict[str, str]:
     """configs/mosic_vits_kinetics.py on the collection, its index, the
     StaticTracker (the bookkeeping is measured, not a tracker)."""
-    return {'train_dataloader.dataset.data_root': root,
-            'train_dataloader.dataset.index_file': index_file,
-            'train_dataloader.dataset.pipeline.3.tracker.type':
-            'StaticTracker'}
+    return {
+        'train_dataloader.dataset.data_root': root,
+        'train_dataloader.dataset.index_file': index_file,
+        'train_dataloader.dataset.pipeline.3.tracker.type': 'StaticTracker'
+    }
 
 
 def _torchrun_extract(opts: Dict[str, str]) -> dict:
     """tools/extract_tracks.py on 2 ranks (gloo): wall seconds and each
     rank's summary line."""
-    cmd = [*torchrun_command(2), osp.join(REPO, 'tools', 'extract_tracks.py'), KINETICS_CONFIG,
-           '--launcher', 'pytorch', '--cfg-options',
-           *[f'{k}={v}' for k, v in opts.items()]]
+    cmd = [
+        *torchrun_command(2),
+        osp.join(REPO, 'tools',
+                 'extract_tracks.py'), KINETICS_CONFIG, '--launcher',
+        'pytorch', '--cfg-options', *[f'{k}={v}' for k, v in opts.items()]
+    ]
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True,
+    proc = subprocess.run(cmd,
+                          cwd=REPO,
+                          capture_output=True,
+                          text=True,
                           env=dict(os.environ, OMP_NUM_THREADS='1'))
     wall = time.perf_counter() - t0
     log = proc.stdout + proc.stderr
     if proc.returncode != 0:
         raise RuntimeError(f'extraction failed:\n{log[-3000:]}')
-    lines = [x.strip() for x in log.splitlines()
-             if x.strip().startswith(('rank 0:', 'rank 1:', 'track cache'))
-             and 'video/s' not in x]
+    lines = [
+        x.strip() for x in log.splitlines()
+        if x.strip().startswith(('rank 0:', 'rank 1:',
+                                 'track cache')) and 'video/s' not in x
+    ]
     return dict(wall_s=wall, summary=lines)
 
 
-def measure_extraction(root: str, index_file: str, remaining: int,
+def measure_extraction(root: str,
+                       index_file: str,
+                       remaining: int,
                        header_sample: int = 2000) -> dict:
     """Extraction with the manifest on a collection whose videos are all
     done but the last ``remaining`` (done = a hard link to one real track
@@ -292,8 +319,8 @@ def measure_extraction(root: str, index_file: str, remaining: int,
         first = cache_path(cache_dir, done_ids[0])
         info = dict(ds.get_data_info(order[0]), data_root=ds.data_root)
         prefix = Compose([TRANSFORMS.build(dict(t)) for t in plan['prefix']])
-        extract_video(info, plan, prefix,
-                      build_tracker(dict(plan['tracker'])), first)
+        extract_video(info, plan, prefix, build_tracker(dict(plan['tracker'])),
+                      first)
         size = os.stat(first).st_size
         template = osp.join(root, 'templates', 'tracks.npz')
         if not osp.exists(template):
@@ -323,17 +350,25 @@ def measure_extraction(root: str, index_file: str, remaining: int,
     header_ms = (time.perf_counter() - t0) / len(sample) * 1e3
     first_run = _torchrun_extract(opts)
     second_run = _torchrun_extract(opts)
-    return dict(videos=len(ds), remaining=remaining,
-                manifest_entries=len(finished), build_s=build_s,
-                sort_s=sort_s, manifest_read_s=manifest_s, stat_s=stat_s,
-                header_ms=header_ms, first_run=first_run,
+    return dict(videos=len(ds),
+                remaining=remaining,
+                manifest_entries=len(finished),
+                build_s=build_s,
+                sort_s=sort_s,
+                manifest_read_s=manifest_s,
+                stat_s=stat_s,
+                header_ms=header_ms,
+                first_run=first_run,
                 second_run=second_run)
 
 
 # ------------------------------------------------------------ the benchmark
-def benchmark_collection(root: str, num_videos: int = 650000,
-                         num_classes: int = 700, num_workers: int = 4,
-                         remaining: int = 2000, repeats: int = 3,
+def benchmark_collection(root: str,
+                         num_videos: int = 650000,
+                         num_classes: int = 700,
+                         num_workers: int = 4,
+                         remaining: int = 2000,
+                         repeats: int = 3,
                          skip_extraction: bool = False) -> dict:
     """Everything of the module docstring; a dict of the numbers."""
     result = dict(collection=make_collection(root, num_videos, num_classes))
@@ -349,14 +384,17 @@ def benchmark_collection(root: str, num_videos: int = 650000,
     with open(cold) as f:
         result['cold'] = json.load(f)
     result['warm'] = [_child('start', cfg=cfg) for _ in range(repeats)]
-    result['index_mb'] = os.path.getsize(index_file) / 2 ** 20
+    result['index_mb'] = os.path.getsize(index_file) / 2**20
     result['memory'] = [
-        _child('memory', cfg=cfg, mode=mode, index_file=index_file,
+        _child('memory',
+               cfg=cfg,
+               mode=mode,
+               index_file=index_file,
                num_workers=num_workers)
-        for mode in ('index', 'serialized', 'list')]
+        for mode in ('index', 'serialized', 'list')
+    ]
     if not skip_extraction:
-        result['extraction'] = measure_extraction(root, index_file,
-                                                  remaining)
+        result['extraction'] = measure_extraction(root, index_file, remaining)
     return result
 
 
@@ -365,10 +403,12 @@ def format_markdown(r: dict) -> str:
     result."""
     n = r['collection']['params']['num_videos']
     warm = sorted(x['build_s'] for x in r['warm'])
-    out = [f'Collection: {n:,} video files, '
-           f'{r["collection"]["params"]["num_classes"]} class folders, '
-           f'index file {r["index_mb"]:.1f} MB.', '',
-           '| start of the dataset (fresh process) | seconds |', '|---|---|']
+    out = [
+        f'Collection: {n:,} video files, '
+        f'{r["collection"]["params"]["num_classes"]} class folders, '
+        f'index file {r["index_mb"]:.1f} MB.', '',
+        '| start of the dataset (fresh process) | seconds |', '|---|---|'
+    ]
     if 'cold' in r:
         out.append(f'| cold: list the files, count frames with decord, '
                    f'write the index (every start without an index) | '
@@ -380,9 +420,11 @@ def format_markdown(r: dict) -> str:
                f'{init[len(init) // 2]:.2f} |')
     out.append(f'| (importing mosic_mm before it) | '
                f'{r["warm"][0]["import_s"]:.1f} |')
-    out += ['', '| data list | build s | rank USS MB | rank PSS MB | '
-            'worker USS MB (max) | worker PSS MB (max) |',
-            '|---|---|---|---|---|---|']
+    out += [
+        '', '| data list | build s | rank USS MB | rank PSS MB | '
+        'worker USS MB (max) | worker PSS MB (max) |',
+        '|---|---|---|---|---|---|'
+    ]
     names = dict(index='VideoIndex (index_file)',
                  serialized="mmengine's, pickled into one buffer (default)",
                  list='a Python list of dicts (serialize_data=False)')
@@ -394,33 +436,42 @@ def format_markdown(r: dict) -> str:
                    f'{max(x["pss"] for x in w):.0f} |')
     e = r.get('extraction')
     if e:
-        out += ['', '| extraction with the manifest (2 ranks, gloo) | '
-                'seconds |', '|---|---|',
-                f'| extract the last {e["remaining"]:,} videos (StaticTracker)'
-                f', {e["manifest_entries"]:,} listed as done | '
-                f'{e["first_run"]["wall_s"]:.1f} |',
-                f'| nothing left to do | {e["second_run"]["wall_s"]:.1f} |',
-                f'| of which (one process): index {e["build_s"]:.2f}, sort '
-                f'ids {e["sort_s"]:.2f}, read manifests '
-                f'{e["manifest_read_s"]:.2f}, stat every file '
-                f'{e["stat_s"]:.2f} | |',
-                f'| without the manifest: a header read per file, '
-                f'{e["header_ms"]:.2f} ms x {e["videos"]:,} | '
-                f'{e["header_ms"] * e["videos"] / 1e3:.0f} |']
+        out += [
+            '', '| extraction with the manifest (2 ranks, gloo) | '
+            'seconds |', '|---|---|',
+            f'| extract the last {e["remaining"]:,} videos (StaticTracker)'
+            f', {e["manifest_entries"]:,} listed as done | '
+            f'{e["first_run"]["wall_s"]:.1f} |',
+            f'| nothing left to do | {e["second_run"]["wall_s"]:.1f} |',
+            f'| of which (one process): index {e["build_s"]:.2f}, sort '
+            f'ids {e["sort_s"]:.2f}, read manifests '
+            f'{e["manifest_read_s"]:.2f}, stat every file '
+            f'{e["stat_s"]:.2f} | |',
+            f'| without the manifest: a header read per file, '
+            f'{e["header_ms"]:.2f} ms x {e["videos"]:,} | '
+            f'{e["header_ms"] * e["videos"] / 1e3:.0f} |'
+        ]
         out += ['', '```'] + e['first_run']['summary'] + \
             e['second_run']['summary'] + ['```']
     return '\n'.join(out)
+
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--root', default='/tmp/collection650k')
     p.add_argument('--videos', type=int, default=650000)
     p.add_argument('--classes', type=int, default=700)
-    p.add_argument('--workers', type=int, default=4,
+    p.add_argument('--workers',
+                   type=int,
+                   default=4,
                    help='DataLoader workers whose memory is measured')
-    p.add_argument('--remaining', type=int, default=2000,
+    p.add_argument('--remaining',
+                   type=int,
+                   default=2000,
                    help='videos left to extract in the extraction run')
-    p.add_argument('--repeats', type=int, default=3,
+    p.add_argument('--repeats',
+                   type=int,
+                   default=3,
                    help='warm starts timed (the median is reported)')
     p.add_argument('--skip-extraction', action='store_true')
     p.add_argument('--markdown', help='append the tables to this file')

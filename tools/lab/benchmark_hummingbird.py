@@ -37,9 +37,18 @@ from mosic_mm.evaluation.protocols.hummingbird import (
 
 #: the official run's datasets: VOC trainaug / val and ADE20K training /
 #: validation images, classes (MoSiC dataset/data_loader.py:1087, :1666)
-DATASET_SIZES = dict(train_images={'voc': 10_582, 'ade20k': 20_210},
-                     val_images={'voc': 1_449, 'ade20k': 2_000},
-                     num_classes={'voc': 21, 'ade20k': 151})
+DATASET_SIZES = dict(train_images={
+    'voc': 10_582,
+    'ade20k': 20_210
+},
+                     val_images={
+                         'voc': 1_449,
+                         'ade20k': 2_000
+                     },
+                     num_classes={
+                         'voc': 21,
+                         'ade20k': 151
+                     })
 PATCH = 14  # DINOv2's, hummingbird_eval.sh --patch-size 14
 
 
@@ -64,12 +73,14 @@ def vit_flops(arch, tokens):
     """Multiply-adds x 2 of one forward (linear layers + attention)."""
     C, L, F = arch['embed_dims'], arch['num_layers'], \
         arch['feedforward_channels']
-    per_layer = 2 * tokens * (4 * C * C + 2 * C * F) + 4 * tokens ** 2 * C
+    per_layer = 2 * tokens * (4 * C * C + 2 * C * F) + 4 * tokens**2 * C
     return L * per_layer
 
 
-def benchmark_hummingbird(size: int = 518, keys: int = 131072,
-                          repeats: int = 2, threads: Optional[int] = None,
+def benchmark_hummingbird(size: int = 518,
+                          keys: int = 131072,
+                          repeats: int = 2,
+                          threads: Optional[int] = None,
                           gpu_tflops: float = 100.0,
                           json_path: Optional[str] = None) -> dict:
     """Measure the per-image costs at ``size`` px (``repeats`` timed runs,
@@ -95,27 +106,30 @@ def benchmark_hummingbird(size: int = 518, keys: int = 131072,
         m[m == 255] = 0
         cnt = patch_label_counts(m[None], (g, g), 21, None)[0].reshape(-1, 21)
         return class_frequency_sample(cnt, 483, r)
+
     res['pipeline_s'], _ = timed(pipeline, repeats)
     print(f'memory pipeline (jitter+crop+counts+sampling) per image: '
           f'{res["pipeline_s"]:.3f} s')
 
     for name, arch in ARCHS.items():
         torch.manual_seed(0)
-        vit = VisionTransformer(arch=dict(arch), img_size=size,
-                                patch_size=p, out_type='featmap')
+        vit = VisionTransformer(arch=dict(arch),
+                                img_size=size,
+                                patch_size=p,
+                                out_type='featmap')
         vit.eval()
         x = [rng.uniform(0, 255, (size, size, 3)).astype(np.float32)]
-        t, f = timed(lambda: patch_rows(vit, x, (123.675, 116.28, 103.53),
-                                        (58.395, 57.12, 65.025)),
-                     repeats)
+        t, f = timed(
+            lambda: patch_rows(vit, x, (123.675, 116.28, 103.53),
+                               (58.395, 57.12, 65.025)), repeats)
         assert f.shape == (1, g * g, arch['embed_dims'])
         res[f'{name}_features_s'] = t
         res[f'{name}_gflops'] = vit_flops(arch, g * g + 1) / 1e9
         print(f'{name} features at {size} px: {t:.2f} s/image '
               f'({res[f"{name}_gflops"]:.0f} GFLOP)')
         C = arch['embed_dims']
-        memory = torch.nn.functional.normalize(
-            torch.randn(keys, C), dim=1).half()
+        memory = torch.nn.functional.normalize(torch.randn(keys, C),
+                                               dim=1).half()
         q = torch.randn(g * g, C)
         t, (_, exact) = timed(lambda: exact_knn(q, memory, s.k), 1)
         res[f'{name}_search_s_per_query_key'] = t / (g * g * keys)
@@ -127,8 +141,10 @@ def benchmark_hummingbird(size: int = 518, keys: int = 131072,
         build = time.perf_counter() - t0
         t, (_, approx) = timed(lambda: ivf.search(q, s.k), 1)
         rec = knn_recall(approx, exact)
-        res[f'{name}_ivf'] = dict(nlist=ivf.index.nlist, nprobe=64,
-                                  build_s=build, search_s_per_query=t / len(q),
+        res[f'{name}_ivf'] = dict(nlist=ivf.index.nlist,
+                                  nprobe=64,
+                                  build_s=build,
+                                  search_s_per_query=t / len(q),
                                   recall_at_30=rec)
         print(f'{name} IVF nlist={ivf.index.nlist} nprobe=64: build '
               f'{build:.1f} s, {t / len(q) * 1e3:.2f} ms/query, recall@30 '
@@ -139,7 +155,8 @@ def benchmark_hummingbird(size: int = 518, keys: int = 131072,
           f'{gpu_tflops:.0f} TFLOP/s ASSUMED):')
     table = []
     for ds in DATASETS:
-        n_tr, n_va = DATASET_SIZES['train_images'][ds], DATASET_SIZES['val_images'][ds]
+        n_tr, n_va = DATASET_SIZES['train_images'][ds], DATASET_SIZES[
+            'val_images'][ds]
         K = DATASET_SIZES['num_classes'][ds]
         keep = patches_per_image(s.memory_size, n_tr, 2, g * g)
         M = keep * n_tr * 2
@@ -148,29 +165,31 @@ def benchmark_hummingbird(size: int = 518, keys: int = 131072,
             fwd = 2 * n_tr + n_va
             nq = n_va * g * g
             ivf = res[f'{name}_ivf']
-            nlist = int(4 * np.sqrt(M))          # IVFIndex.build default
+            nlist = int(4 * np.sqrt(M))  # IVFIndex.build default
             # per query: list scan ~ nprobe * M / nlist keys; build: k-means
             # on 64 * nlist keys + assigning all M keys, both ~ keys x nlist
             scan = (M / nlist) / (keys / ivf['nlist'])
             build = (64 * nlist + M) * nlist / (
-                (min(keys, 64 * ivf['nlist']) + keys) *
-                ivf['nlist'])
+                (min(keys, 64 * ivf['nlist']) + keys) * ivf['nlist'])
             row = dict(
-                dataset=ds, arch=name, memory_rows=M,
-                keys_gb=M * C * 2 / 1e9, counts_gb=M * K / 1e9,
-                queries_gb=nq * C * 2 / 1e9, topk_gb=nq * s.k * 12 / 1e9,
+                dataset=ds,
+                arch=name,
+                memory_rows=M,
+                keys_gb=M * C * 2 / 1e9,
+                counts_gb=M * K / 1e9,
+                queries_gb=nq * C * 2 / 1e9,
+                topk_gb=nq * s.k * 12 / 1e9,
                 features_pflop=fwd * res[f'{name}_gflops'] / 1e6,
                 search_pflop=2 * nq * M * C / 1e15,
                 cpu_features_h=fwd * res[f'{name}_features_s'] / 3600,
                 cpu_pipeline_h=2 * n_tr * res['pipeline_s'] / 3600,
-                cpu_exact_search_h=nq * M *
-                res[f'{name}_search_s_per_query_key'] / 3600,
+                cpu_exact_search_h=nq * M
+                * res[f'{name}_search_s_per_query_key'] / 3600,
                 cpu_ivf_build_h=ivf['build_s'] * build / 3600,
                 cpu_ivf_search_h=nq * ivf['search_s_per_query'] * scan / 3600,
                 gpu_features_h=fwd * res[f'{name}_gflops'] * 1e9 /
                 (gpu_tflops * 1e12) / 3600,
-                gpu_exact_search_h=2 * nq * M * C /
-                (gpu_tflops * 1e12) / 3600)
+                gpu_exact_search_h=2 * nq * M * C / (gpu_tflops * 1e12) / 3600)
             table.append(row)
             print(f'{ds:6s} {name}: memory {M:,} rows = keys '
                   f'{row["keys_gb"]:.1f} GB fp16 + counts '
@@ -190,14 +209,19 @@ def benchmark_hummingbird(size: int = 518, keys: int = 131072,
             json.dump(res, f, indent=1)
     return res
 
+
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--size', type=int, default=518)
-    ap.add_argument('--keys', type=int, default=131072,
+    ap.add_argument('--keys',
+                    type=int,
+                    default=131072,
                     help='memory keys for the search timing')
     ap.add_argument('--repeats', type=int, default=2)
     ap.add_argument('--threads', type=int, default=None)
-    ap.add_argument('--gpu-tflops', type=float, default=100.0,
+    ap.add_argument('--gpu-tflops',
+                    type=float,
+                    default=100.0,
                     help='ASSUMED effective GPU throughput for the estimate')
     ap.add_argument('--json', default=None, help='write the numbers here')
     return ap.parse_args(argv)

@@ -1,5 +1,4 @@
-"""Input-pipeline benchmark on generated 720p data (also
-``tools/benchmark.py --input-only``).
+"""Input-pipeline benchmark on generated 720p data.
 
     python tools/lab/benchmark_input.py [--kinds jpeg video] [--modes ...]
         [--clips 16] [--videos 4] [--video-frames 96] [--batch 8]
@@ -51,10 +50,10 @@ def _single_thread():
 def prepare(args, kind: str):
     """Dataset, track cache and frame caches of one kind."""
     from tools.lab.lib.input_data import prepare_data
-    return prepare_data(osp.join(args.root, kind), kind, args.videos,
-                        args.video_frames, args.quality, args.frames,
-                        args.stride, args.window_step,
-                        (args.size, args.size), args.grid,
+    return prepare_data(osp.join(args.root,
+                                 kind), kind, args.videos, args.video_frames,
+                        args.quality, args.frames, args.stride,
+                        args.window_step, (args.size, args.size), args.grid,
                         tuple(args.source_hw))
 
 
@@ -69,7 +68,8 @@ def fidelity(ds, pipes: dict, num: int = 3) -> dict:
         diffs, peak = [], 0
         for c in range(num):
             info = ds.get_data_info(c % len(ds))
-            info['frame_inds'] = ds.clip_sampler.sample(info['total_frames'], np.random.RandomState(c))
+            info['frame_inds'] = ds.clip_sampler.sample(
+                info['total_frames'], np.random.RandomState(c))
             info['data_root'] = ds.data_root
             ref = pipes['today'][1](pipes['today'][0](dict(info)))['imgs']
             got = pipe[1](pipe[0](dict(info)))['imgs']
@@ -87,7 +87,8 @@ def video_profile(ds, size, num: int) -> dict:
     rows = []
     for c in range(num):
         info = ds.get_data_info(c % len(ds))
-        inds = ds.clip_sampler.sample(info['total_frames'], np.random.RandomState(100 + c))
+        inds = ds.clip_sampler.sample(info['total_frames'],
+                                      np.random.RandomState(100 + c))
         rows.append(profile_video_decode(info['video_path'], inds, size))
     return {k: float(np.median([r[k] for r in rows])) for k in rows[0]}
 
@@ -97,8 +98,11 @@ def decoder_settings(ds, size, num: int) -> dict:
     first video."""
     from tools.lab.lib.decode_profile import profile_decoder_settings
     info = ds.get_data_info(0)
-    clips = [ds.clip_sampler.sample(info['total_frames'], np.random.RandomState(200 + c))
-             for c in range(num)]
+    clips = [
+        ds.clip_sampler.sample(info['total_frames'],
+                               np.random.RandomState(200 + c))
+        for c in range(num)
+    ]
     return profile_decoder_settings(info['video_path'], clips, size)
 
 
@@ -114,8 +118,11 @@ def long_gop_drift(args, size) -> dict:
     from tools.lab.lib.input_data import make_dataset
     n = args.long_gop_frames
     span = (args.frames - 1) * args.stride + 1
-    root = make_dataset(osp.join(args.root, 'video_h264_long'), 1, n,
-                        kind='video_h264', hw=tuple(args.source_hw))
+    root = make_dataset(osp.join(args.root, 'video_h264_long'),
+                        1,
+                        n,
+                        kind='video_h264',
+                        hw=tuple(args.source_hw))
     path = osp.join(root, 'videos', 'video000.mp4')
     out = {}
     for start in (0, (n - span) // 2, n - span):
@@ -153,9 +160,10 @@ def benchmark_input(args) -> dict:
     for kind in args.kinds:
         t0 = time.perf_counter()
         ds, dirs = prepare(args, kind)
-        modes = [m for m in args.modes
-                 if not (m == 'reference' and kind != 'jpeg')
-                 and not (m == 'reduced_decord' and kind == 'jpeg')]
+        modes = [
+            m for m in args.modes if not (m == 'reference' and kind != 'jpeg')
+            and not (m == 'reduced_decord' and kind == 'jpeg')
+        ]
         pipes = {}
         for m in modes:
             cache = dirs['jpeg' if m == 'cache_jpeg' else 'raw']
@@ -174,8 +182,10 @@ def benchmark_input(args) -> dict:
                 else video_profile(ds, size, args.profile_clips))
         knobs = ({} if not prof or args.settings_clips < 1 else
                  decoder_settings(ds, size, args.settings_clips))
-        results['kinds'][kind] = dict(timing=timing, fidelity=fid,
-                                      profile=prof, settings=knobs,
+        results['kinds'][kind] = dict(timing=timing,
+                                      fidelity=fid,
+                                      profile=prof,
+                                      settings=knobs,
                                       prepare_s=time.perf_counter() - t0)
     if ('video_h264' in args.kinds and args.long_gop_frames
             and not args.no_profile and _pyav_available()):
@@ -205,8 +215,10 @@ def benchmark_input(args) -> dict:
 def _settings_table(label: str, tables: dict) -> list:
     """Markdown rows of :func:`profile_decoder_settings` results, one
     table per ``label`` value (video kind or clip position)."""
-    rows = [f'| {label} | setting | ms per clip | x exact | MAE | '
-            'worst frame MAE | max |', '|---|---|---|---|---|---|---|']
+    rows = [
+        f'| {label} | setting | ms per clip | x exact | MAE | '
+        'worst frame MAE | max |', '|---|---|---|---|---|---|---|'
+    ]
     for key, t in tables.items():
         for name, v in t.items():
             rows.append(f"| {key} | {name} | {v['ms']:.1f} | "
@@ -221,26 +233,31 @@ def format_tables(res: dict) -> str:
     from tools.lab.lib.input_pipeline import MODES, STAGES
     a = res['args']
     src = f"{a['source_hw'][1]}x{a['source_hw'][0]}"
-    lines = [f"clips of T={a['frames']} frames (stride {a['stride']}) from "
-             f"{src} sources to {a['size']}x{a['size']}, "
-             f"{a['points']} tracks from a cached {a['grid']}x{a['grid']} "
-             f"grid; {a['clips']} clips per mode, one thread, modes "
-             'interleaved; median CPU time per clip (time.process_time)']
+    lines = [
+        f"clips of T={a['frames']} frames (stride {a['stride']}) from "
+        f"{src} sources to {a['size']}x{a['size']}, "
+        f"{a['points']} tracks from a cached {a['grid']}x{a['grid']} "
+        f"grid; {a['clips']} clips per mode, one thread, modes "
+        'interleaved; median CPU time per clip (time.process_time)'
+    ]
     for kind, r in res['kinds'].items():
         t = r['timing']
         ref = t.get('reference')
         lines.append('')
         lines.append({
-            'jpeg': f'### {src} JPEG frame folders (quality {a["quality"]})',
-            'video': f'### {src} .mp4 files (mp4v, cv2.VideoWriter, key '
-                     'frame every 12)',
-            'video_h264': f'### {src} .mp4 files (H.264, x264 defaults: '
-                          'CRF 23, B-frames, one key frame per video)',
+            'jpeg':
+            f'### {src} JPEG frame folders (quality {a["quality"]})',
+            'video':
+            f'### {src} .mp4 files (mp4v, cv2.VideoWriter, key '
+            'frame every 12)',
+            'video_h264':
+            f'### {src} .mp4 files (H.264, x264 defaults: '
+            'CRF 23, B-frames, one key frame per video)',
         }[kind])
         lines.append('')
         head = ('| mode | clips/s per core | x today | x reference | '
-                + ' | '.join(f'{s} (ms)' for s in STAGES)
-                + ' | MAE vs today (max) |')
+                + ' | '.join(f'{s} (ms)'
+                             for s in STAGES) + ' | MAE vs today (max) |')
         lines.append(head)
         lines.append('|' + '---|' * (5 + len(STAGES)))
         for m, v in t.items():
@@ -248,16 +265,17 @@ def format_tables(res: dict) -> str:
             fid_s = ('0 (reference)' if m == 'today' else
                      f"{fid['mae']:.2f} ({fid['max']})" if fid else '-')
             rate = v['clips_per_s_per_core']
-            x_ref = (f"{rate / ref['clips_per_s_per_core']:.2f}" if ref else
-                     '-')
-            lines.append(
-                f"| {m}: {MODES[m]} | {rate:.1f} | "
-                f"{rate / t['today']['clips_per_s_per_core']:.2f} | "
-                f'{x_ref} | '
-                + ' | '.join(f"{1e3 * v['stages_s'][s]:.2f}" for s in STAGES)
-                + f' | {fid_s} |')
-    prof = {k: r['profile'] for k, r in res['kinds'].items()
-            if r.get('profile')}
+            x_ref = (f"{rate / ref['clips_per_s_per_core']:.2f}"
+                     if ref else '-')
+            lines.append(f"| {m}: {MODES[m]} | {rate:.1f} | "
+                         f"{rate / t['today']['clips_per_s_per_core']:.2f} | "
+                         f'{x_ref} | '
+                         + ' | '.join(f"{1e3 * v['stages_s'][s]:.2f}"
+                                      for s in STAGES) + f' | {fid_s} |')
+    prof = {
+        k: r['profile']
+        for k, r in res['kinds'].items() if r.get('profile')
+    }
     if prof:
         lines.append('')
         lines.append('Where a video clip\'s decode time goes (PyAV, one '
@@ -276,8 +294,10 @@ def format_tables(res: dict) -> str:
                 f"({p['num_needed']:.0f}) | {p['to_rgb']:.1f} | "
                 f"{p['resize']:.1f} | {p['total']:.1f} | "
                 f"{p['decode_needed'] / p['total']:.2f} |")
-    knobs = {k: r['settings'] for k, r in res['kinds'].items()
-             if r.get('settings')}
+    knobs = {
+        k: r['settings']
+        for k, r in res['kinds'].items() if r.get('settings')
+    }
     if knobs:
         lines.append('')
         lines.append('Decoder settings that trade pixels for time, against '
@@ -298,8 +318,9 @@ def format_tables(res: dict) -> str:
     lines.append('')
     lines.append(f"GPU step times: {res['gpu_step_source']}.")
     if 'step_tflop' in res:
-        lines.append('FLOP per step (B=%d): ' % a['batch'] + ', '.join(
-            f'{k} {v:.2f} TFLOP' for k, v in res['step_tflop'].items()))
+        lines.append('FLOP per step (B=%d): ' % a['batch']
+                     + ', '.join(f'{k} {v:.2f} TFLOP'
+                                 for k, v in res['step_tflop'].items()))
     lines.append('')
     lines.append('| data | mode | GPU step | step (ms) | cores to feed one '
                  f"GPU | data wait with {a['node_cores']} cores |")
@@ -315,27 +336,39 @@ def format_tables(res: dict) -> str:
                              f'{need:.1f} | {100 * wait:.1f} % |')
     return '\n'.join(lines)
 
+
 def parse_args(argv=None):
     from tools.lab.lib.input_pipeline import MODES
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--root', default=osp.join(REPO, '.cache',
-                                              'input_benchmark'),
+    p.add_argument('--root',
+                   default=osp.join(REPO, '.cache', 'input_benchmark'),
                    help='where the generated data sets live (reused)')
-    p.add_argument('--kinds', nargs='+',
+    p.add_argument('--kinds',
+                   nargs='+',
                    default=['jpeg', 'video', 'video_h264'],
                    choices=['jpeg', 'video', 'video_h264'],
                    help='video: mp4v (OpenCV), a key frame every 12 frames; '
                    'video_h264: x264 defaults (B-frames, key frame every '
                    '250 frames / scene cut, needs PyAV)')
-    p.add_argument('--modes', nargs='+', default=list(MODES),
+    p.add_argument('--modes',
+                   nargs='+',
+                   default=list(MODES),
                    choices=list(MODES))
     p.add_argument('--videos', type=int, default=4)
-    p.add_argument('--video-frames', type=int, default=96,
+    p.add_argument('--video-frames',
+                   type=int,
+                   default=96,
                    help='frames per generated video (YT-VOS: ~30-180)')
     p.add_argument('--quality', type=int, default=90)
-    p.add_argument('--source-hw', type=int, nargs=2, default=[720, 1280],
-                   metavar=('H', 'W'), help='generated frame size')
-    p.add_argument('--clips', type=int, default=16,
+    p.add_argument('--source-hw',
+                   type=int,
+                   nargs=2,
+                   default=[720, 1280],
+                   metavar=('H', 'W'),
+                   help='generated frame size')
+    p.add_argument('--clips',
+                   type=int,
+                   default=16,
                    help='timed clips per mode (+1 warm-up)')
     p.add_argument('--frames', type=int, default=12, help='T')
     p.add_argument('--stride', type=int, default=6)
@@ -344,26 +377,38 @@ def parse_args(argv=None):
     p.add_argument('--points', type=int, default=256)
     p.add_argument('--grid', type=int, default=32)
     p.add_argument('--batch', type=int, default=8, help='clips per GPU step')
-    p.add_argument('--gpu-step-ms', type=float, action='append',
+    p.add_argument('--gpu-step-ms',
+                   type=float,
+                   action='append',
                    help='GPU step time(s) to feed (default: projected from '
                    'the FLOP count of ViT-S/14 and ViT-B/14)')
-    p.add_argument('--gpu-tflops', type=float, default=None,
+    p.add_argument('--gpu-tflops',
+                   type=float,
+                   default=None,
                    help='sustained GPU TFLOP/s for the projection (default '
                    '40%% of H100 dense bf16 peak)')
     p.add_argument('--node-cores', type=int, default=16)
-    p.add_argument('--profile-clips', type=int, default=3,
+    p.add_argument('--profile-clips',
+                   type=int,
+                   default=3,
                    help='video clips profiled (demux / decode / colour '
                    'conversion / resize)')
-    p.add_argument('--no-profile', action='store_true',
+    p.add_argument('--no-profile',
+                   action='store_true',
                    help='skip the decode profile and the decoder settings')
-    p.add_argument('--settings-clips', type=int, default=2,
+    p.add_argument('--settings-clips',
+                   type=int,
+                   default=2,
                    help='clips per video kind for the decoder-settings '
                    'table (FFmpeg options that trade pixels for time)')
-    p.add_argument('--long-gop-frames', type=int, default=250,
+    p.add_argument('--long-gop-frames',
+                   type=int,
+                   default=250,
                    help='frames of the one-key-frame H.264 video on which '
                    'the error of the loop-filter settings is measured at '
                    'the start, middle and end of its GOP (0: skip)')
-    p.add_argument('--no-fidelity', action='store_true',
+    p.add_argument('--no-fidelity',
+                   action='store_true',
                    help='skip the pixel-difference measurement')
     p.add_argument('--out', help='write results as JSON')
     p.add_argument('--markdown', help='append the tables to this file')

@@ -63,12 +63,11 @@ def resolve_shape(args, cfg) -> dict:
     select = _pipeline_step(cfg, 'SelectTracks')
     sampler = _pipeline_step(cfg, 'SampleClip')
     img_size = cfg.model.backbone.get('img_size', 224)
-    return dict(
-        batch=args.batch,
-        frames=args.frames or (sampler.clip_len if sampler else 12),
-        points=args.points or (select.num_tracks if select else 256),
-        size=args.size or (img_size if isinstance(img_size, int)
-                           else img_size[0]))
+    return dict(batch=args.batch,
+                frames=args.frames or (sampler.clip_len if sampler else 12),
+                points=args.points or (select.num_tracks if select else 256),
+                size=args.size
+                or (img_size if isinstance(img_size, int) else img_size[0]))
 
 
 def build_tracker_and_grid(cfg):
@@ -86,7 +85,8 @@ def synthetic_clips(shape: dict) -> np.ndarray:
     """B rendered clips uint8 [B,T,S,S,3] with moving textured objects."""
     from mosic_mm.synthetic import render_video
     return np.stack([
-        render_video(seed=i, num_frames=shape['frames'],
+        render_video(seed=i,
+                     num_frames=shape['frames'],
                      size=(shape['size'], shape['size']))['frames']
         for i in range(shape['batch'])
     ])
@@ -100,8 +100,8 @@ def track_clips(tracker, clips: np.ndarray, grid: int, num_points: int):
     tracks, vis = [], []
     for clip in clips:
         tr, v = track_grid(tracker, clip, grid)
-        out = select.transform(dict(tracks=tr, visibility=v,
-                                    img_shape=clip.shape[1:3]))
+        out = select.transform(
+            dict(tracks=tr, visibility=v, img_shape=clip.shape[1:3]))
         tracks.append(out['tracks'])
         vis.append(out['visibility'])
     return (torch.from_numpy(np.stack(tracks)).float(),
@@ -213,13 +213,17 @@ def benchmark_mode(args) -> dict:
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         times = {}
         step(times)
-    labelled = {e.key.split('/', 1)[1]: e.cpu_time_total / 1e6
-                for e in prof.key_averages() if e.key.startswith('mosic/')}
+    labelled = {
+        e.key.split('/', 1)[1]: e.cpu_time_total / 1e6
+        for e in prof.key_averages() if e.key.startswith('mosic/')
+    }
 
     median = statistics.median(iter_times)
-    breakdown = {k: statistics.median(t.get(k, 0.0) for t in stage_times)
-                 for k in ('data_wait', 'tracking', 'preprocess', 'forward',
-                           'backward', 'optimizer', 'ema')}
+    breakdown = {
+        k: statistics.median(t.get(k, 0.0) for t in stage_times)
+        for k in ('data_wait', 'tracking', 'preprocess', 'forward', 'backward',
+                  'optimizer', 'ema')
+    }
     forward = breakdown.pop('forward')
     if args.mode == 'ours':
         # the profiler's stage split of the forward, scaled to its median
@@ -227,25 +231,36 @@ def benchmark_mode(args) -> dict:
         for k in PROFILED:
             breakdown[k] = forward * labelled.get(k, 0.0) / total
     else:
-        breakdown.update(teacher=0.0, student=0.0, sampling=0.0,
-                         projector=0.0, sinkhorn=0.0, loss=0.0)
+        breakdown.update(teacher=0.0,
+                         student=0.0,
+                         sampling=0.0,
+                         projector=0.0,
+                         sinkhorn=0.0,
+                         loss=0.0)
         # the reference forward interleaves both networks: all of it is
         # reported under 'student' (see the table's footnote)
         breakdown['student'] = forward
     peak32 = matmul_peak_gflops(device, torch.float32)
     peak16 = matmul_peak_gflops(device, torch.bfloat16)
-    achieved = flops_per_iter / (median - breakdown['data_wait'] -
-                                 breakdown['tracking']) / 1e9
-    return dict(
-        mode=args.mode, device=str(device), threads=torch.get_num_threads(),
-        shape=shape, tracker=tracker_cfg, data=args.data,
-        median_iter_s=median, clips_per_s=shape['batch'] / median,
-        median_iter_s_excl_tracking=median - breakdown['tracking'],
-        breakdown_s=breakdown, peak_memory_mb=peak_memory_mb(device),
-        step_memory_mb=peak_memory_mb(device) - baseline_mb,
-        gflop_per_iter=flops_per_iter / 1e9, achieved_gflops=achieved,
-        matmul_peak_gflops=dict(fp32=peak32, bf16=peak16),
-        fraction_of_fp32_peak=achieved / peak32, losses=losses)
+    achieved = flops_per_iter / (median - breakdown['data_wait']
+                                 - breakdown['tracking']) / 1e9
+    return dict(mode=args.mode,
+                device=str(device),
+                threads=torch.get_num_threads(),
+                shape=shape,
+                tracker=tracker_cfg,
+                data=args.data,
+                median_iter_s=median,
+                clips_per_s=shape['batch'] / median,
+                median_iter_s_excl_tracking=median - breakdown['tracking'],
+                breakdown_s=breakdown,
+                peak_memory_mb=peak_memory_mb(device),
+                step_memory_mb=peak_memory_mb(device) - baseline_mb,
+                gflop_per_iter=flops_per_iter / 1e9,
+                achieved_gflops=achieved,
+                matmul_peak_gflops=dict(fp32=peak32, bf16=peak16),
+                fraction_of_fp32_peak=achieved / peak32,
+                losses=losses)
 
 
 def format_table(results: list) -> str:
@@ -261,7 +276,8 @@ def format_table(results: list) -> str:
     out.append(head)
     rows = [
         ('iteration (s, median)', lambda r: r['median_iter_s']),
-        ('  excluding tracking (s)', lambda r: r['median_iter_s_excl_tracking']),
+        ('  excluding tracking (s)',
+         lambda r: r['median_iter_s_excl_tracking']),
         ('clips/s', lambda r: r['clips_per_s']),
         *[(f'  {k} (s)', lambda r, k=k: r['breakdown_s'].get(k, 0.0))
           for k in STAGES],
@@ -284,18 +300,22 @@ def format_table(results: list) -> str:
     if {'ours', 'reference'} <= set(by_mode):
         o, r = by_mode['ours'], by_mode['reference']
         out.append('\nratios (reference / ours):')
-        out.append(f"  iteration excluding tracking: "
-                   f"{r['median_iter_s_excl_tracking'] / o['median_iter_s']:.2f}x "
-                   'faster')
-        out.append(f"  iteration with on-the-fly tracking vs our cached tracks: "
-                   f"{r['median_iter_s'] / o['median_iter_s']:.2f}x faster")
-        out.append(f"  peak memory: ours is {o['peak_memory_mb'] / r['peak_memory_mb']:.2f} "
-                   f"of the reference ({o['step_memory_mb'] / r['step_memory_mb']:.2f} "
-                   'counting only what the steps add above the set-up)')
-        o_small = sum(o['breakdown_s'][k] for k in
-                      ('sampling', 'sinkhorn', 'loss'))
-        out.append(f"  ours: sampling + Sinkhorn + loss = "
-                   f"{100 * o_small / o['median_iter_s']:.1f}% of the iteration")
+        out.append(
+            f"  iteration excluding tracking: "
+            f"{r['median_iter_s_excl_tracking'] / o['median_iter_s']:.2f}x "
+            'faster')
+        out.append(
+            f"  iteration with on-the-fly tracking vs our cached tracks: "
+            f"{r['median_iter_s'] / o['median_iter_s']:.2f}x faster")
+        out.append(
+            f"  peak memory: ours is {o['peak_memory_mb'] / r['peak_memory_mb']:.2f} "
+            f"of the reference ({o['step_memory_mb'] / r['step_memory_mb']:.2f} "
+            'counting only what the steps add above the set-up)')
+        o_small = sum(o['breakdown_s'][k]
+                      for k in ('sampling', 'sinkhorn', 'loss'))
+        out.append(
+            f"  ours: sampling + Sinkhorn + loss = "
+            f"{100 * o_small / o['median_iter_s']:.1f}% of the iteration")
     return '\n'.join(out)
 
 
@@ -308,18 +328,22 @@ def parse_args(argv=None):
     p.add_argument('--size', type=int, help='input px (default: backbone)')
     p.add_argument('--iters', type=int, default=5, help='timed iterations')
     p.add_argument('--warmup', type=int, default=1)
-    p.add_argument('--mode', default='both',
+    p.add_argument('--mode',
+                   default='both',
                    choices=['ours', 'reference', 'both'])
-    p.add_argument('--data', default='synthetic',
+    p.add_argument('--data',
+                   default='synthetic',
                    choices=['synthetic', 'config'],
                    help="synthetic: rendered clips held in memory; config: "
                    "the config's train dataloader (data wait measured)")
-    p.add_argument('--device', default='cuda' if torch.cuda.is_available()
-                   else 'cpu')
+    p.add_argument('--device',
+                   default='cuda' if torch.cuda.is_available() else 'cpu')
     p.add_argument('--out', help='write the results as JSON')
-    p.add_argument('--markdown', help='append the table, with a machine '
+    p.add_argument('--markdown',
+                   help='append the table, with a machine '
                    'description and the command, to this Markdown file')
-    p.add_argument('--pretrained', action='store_true',
+    p.add_argument('--pretrained',
+                   action='store_true',
                    help="load the config's backbone weights (default: "
                    'random init, which times the same)')
     p.add_argument('--cfg-options', nargs='+', action=DictAction)
@@ -339,10 +363,14 @@ def main(argv=None):
         for mode in ('ours', 'reference'):
             with tempfile.TemporaryDirectory() as tmp:
                 out = osp.join(tmp, 'r.json')
-                cmd = [sys.executable, osp.abspath(__file__), *argv,
-                       '--mode', mode, '--out', out]
-                proc = subprocess.run(cmd, env=dict(os.environ),
-                                      capture_output=True, text=True)
+                cmd = [
+                    sys.executable,
+                    osp.abspath(__file__), *argv, '--mode', mode, '--out', out
+                ]
+                proc = subprocess.run(cmd,
+                                      env=dict(os.environ),
+                                      capture_output=True,
+                                      text=True)
                 if proc.returncode != 0:
                     sys.exit(f'benchmark of mode {mode} failed:\n'
                              f'{proc.stdout[-3000:]}{proc.stderr[-5000:]}')
@@ -350,8 +378,7 @@ def main(argv=None):
                     results.append(json.load(f))
     if args.out:
         with open(args.out, 'w') as f:
-            json.dump(results if len(results) > 1 else results[0], f,
-                      indent=1)
+            json.dump(results if len(results) > 1 else results[0], f, indent=1)
     if args.mode == 'both' or not args.out:
         table = format_table(results)
         print(table)

@@ -1,8 +1,8 @@
-"""One short GPU check (tools/gpu_check.sh): training step time, data wait,
+"""One short GPU check (tools/lab/gpu_check.sh): training step time, data wait,
 peak GPU memory and achieved TFLOP/s for ViT-S/14 and ViT-B/14, the input
 pipeline's clips/s with all cores, and the resulting GPU utilisation.
 
-    bash tools/gpu_check.sh [--archs vits vitb] [--iters 10] [--workers N]
+    bash tools/lab/gpu_check.sh [--archs vits vitb] [--iters 10] [--workers N]
     python tools/lab/gpu_check.py --device cpu --tiny   # the CPU smoke test
 
 The input is the training pipeline on generated 720p JPEG frame folders with
@@ -26,9 +26,13 @@ import os.path as osp
 import statistics
 import time
 
-ARCHS = {'vits': ('ViT-S/14', 'configs/mosic_vits_ytvos.py'),
-         'vitb': ('ViT-B/14', 'configs/mosic_vitb_ytvos.py')}
-TINY_ARCH = dict(embed_dims=32, num_layers=2, num_heads=2,
+ARCHS = {
+    'vits': ('ViT-S/14', 'configs/mosic_vits_ytvos.py'),
+    'vitb': ('ViT-B/14', 'configs/mosic_vitb_ytvos.py')
+}
+TINY_ARCH = dict(embed_dims=32,
+                 num_layers=2,
+                 num_heads=2,
                  feedforward_channels=64)
 
 
@@ -45,20 +49,32 @@ def build_loader(args, device):
     grid = 8 if args.tiny else 32
     size = (args.size, args.size)
     ds, dirs = prepare_data(args.root + ('_tiny' if args.tiny else ''),
-                            'jpeg', args.videos, args.video_frames, 90,
-                            args.frames, stride, window, size, grid, hw,
+                            'jpeg',
+                            args.videos,
+                            args.video_frames,
+                            90,
+                            args.frames,
+                            stride,
+                            window,
+                            size,
+                            grid,
+                            hw,
                             encodings=('raw', ))
     cfg = dataset_cfg(ds.data_root, 'jpeg', args.frames, stride, window)
-    cfg['pipeline'] = cfg['pipeline'] + pipeline_cfg('cache', size, grid, args.points,
-                                   frame_cache_dir=dirs['raw'])
+    cfg['pipeline'] = cfg['pipeline'] + pipeline_cfg(
+        'cache', size, grid, args.points, frame_cache_dir=dirs['raw'])
     from mosic_mm.utils.config import registry_scope
     with registry_scope():
         dataset = DATASETS.build(cfg)
     workers = max(0, int(args.workers))
-    kwargs = dict(num_workers=workers, collate_fn=default_collate,
-                  pin_memory=device.type == 'cuda', batch_size=args.batch,
-                  sampler=RandomSampler(dataset, replacement=True,
-                                        num_samples=10**7), drop_last=True)
+    kwargs = dict(num_workers=workers,
+                  collate_fn=default_collate,
+                  pin_memory=device.type == 'cuda',
+                  batch_size=args.batch,
+                  sampler=RandomSampler(dataset,
+                                        replacement=True,
+                                        num_samples=10**7),
+                  drop_last=True)
     if workers:
         kwargs.update(persistent_workers=True,
                       prefetch_factor=max(1, args.prefetch))
@@ -116,9 +132,12 @@ def check_arch(args, name: str, config: str, loader, device) -> dict:
                              args.points, args.size, overrides, str(device))
     step = statistics.median(steps)
     peak = peak_memory_mb(device) / 1024  # GiB: GPU, else RSS high-water
-    return dict(arch=name, step_s=step, data_wait_s=statistics.median(waits),
+    return dict(arch=name,
+                step_s=step,
+                data_wait_s=statistics.median(waits),
                 gpu_util=sum(steps) / (sum(steps) + sum(waits)),
-                peak_gib=peak, tflop_per_step=flops / 1e12,
+                peak_gib=peak,
+                tflop_per_step=flops / 1e12,
                 tflops=flops / step / 1e12,
                 teacher_dtype=cfg.model.get('teacher_dtype'))
 
@@ -126,16 +145,16 @@ def check_arch(args, name: str, config: str, loader, device) -> dict:
 def format_table(res: dict) -> str:
     """The Markdown table of a :func:`gpu_check` result."""
     a = res['args']
-    lines = [f"device {res['device']}; B={a['batch']} clips x T={a['frames']}"
-             f" frames x N={a['points']} points, {a['size']} px; input: "
-             f"frame-cached {res['source']} JPEG pipeline, {a['workers']} "
-             "DataLoader "
-             f"workers -> {res['input_clips_per_s']:.1f} clips/s alone",
-             '',
-             '| model | teacher | step (ms) | data wait (ms) | GPU util | '
-             f"peak {'GPU memory' if res['device'] != 'cpu' else 'RSS'} "
-             '(GiB) | TFLOP/step | TFLOP/s |',
-             '|---|---|---|---|---|---|---|---|']
+    lines = [
+        f"device {res['device']}; B={a['batch']} clips x T={a['frames']}"
+        f" frames x N={a['points']} points, {a['size']} px; input: "
+        f"frame-cached {res['source']} JPEG pipeline, {a['workers']} "
+        "DataLoader "
+        f"workers -> {res['input_clips_per_s']:.1f} clips/s alone", '',
+        '| model | teacher | step (ms) | data wait (ms) | GPU util | '
+        f"peak {'GPU memory' if res['device'] != 'cpu' else 'RSS'} "
+        '(GiB) | TFLOP/step | TFLOP/s |', '|---|---|---|---|---|---|---|---|'
+    ]
     for r in res['archs']:
         lines.append(f"| {r['arch']} | {r['teacher_dtype']} | "
                      f"{1e3 * r['step_s']:.1f} | {1e3 * r['data_wait_s']:.1f}"
@@ -171,15 +190,20 @@ def gpu_check(args) -> dict:
     return dict(device=(torch.cuda.get_device_name(device)
                         if device.type == 'cuda' else 'cpu'),
                 source='72x128' if args.tiny else '1280x720',
-                args=vars(args), input_clips_per_s=rate, archs=archs,
+                args=vars(args),
+                input_clips_per_s=rate,
+                archs=archs,
                 seconds=time.perf_counter() - t0)
+
 
 def parse_args(argv=None):
     import torch
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--device', default='cuda' if torch.cuda.is_available()
-                   else 'cpu')
-    p.add_argument('--archs', nargs='+', default=list(ARCHS),
+    p.add_argument('--device',
+                   default='cuda' if torch.cuda.is_available() else 'cpu')
+    p.add_argument('--archs',
+                   nargs='+',
+                   default=list(ARCHS),
                    choices=list(ARCHS))
     p.add_argument('--batch', type=int, default=8)
     p.add_argument('--frames', type=int, default=12)
@@ -187,17 +211,25 @@ def parse_args(argv=None):
     p.add_argument('--size', type=int, default=224)
     p.add_argument('--iters', type=int, default=10, help='timed steps')
     p.add_argument('--warmup', type=int, default=3)
-    p.add_argument('--workers', type=int, default=os.cpu_count(),
+    p.add_argument('--workers',
+                   type=int,
+                   default=os.cpu_count(),
                    help='DataLoader workers (default: all cores)')
-    p.add_argument('--prefetch', type=int, default=4,
+    p.add_argument('--prefetch',
+                   type=int,
+                   default=4,
                    help='batches prefetched per worker')
-    p.add_argument('--input-batches', type=int, default=20,
+    p.add_argument('--input-batches',
+                   type=int,
+                   default=20,
                    help='batches timed for the input-only clips/s')
     p.add_argument('--videos', type=int, default=8)
     p.add_argument('--video-frames', type=int, default=96)
-    p.add_argument('--root', default=osp.join(REPO, '.cache',
-                                              'input_benchmark', 'gpu_check'))
-    p.add_argument('--tiny', action='store_true',
+    p.add_argument('--root',
+                   default=osp.join(REPO, '.cache', 'input_benchmark',
+                                    'gpu_check'))
+    p.add_argument('--tiny',
+                   action='store_true',
                    help='tiny ViT, 3x56px clips of 72x128 sources (CPU test)')
     p.add_argument('--out', help='write the results as JSON')
     args = p.parse_args(argv)

@@ -1,6 +1,6 @@
 """MoSiC's claim in miniature, on a CPU (docs/mini_reproduction.md).
 
-    python tools/reproduce_mini.py [--seeds 0 1 2] [--iters N] [--out DIR]
+    python tools/lab/reproduce_mini.py [--seeds 0 1 2] [--iters N] [--out DIR]
 
 1. an image-pretrained start: mmpretrain's MoCoV3 (configs/mini/imgssl_pretrain.py)
    on the synthetic train frames as independent images, made on first use and
@@ -32,42 +32,58 @@ from tools.lab.mini.reproduction import (  # noqa: E402
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    p.add_argument('--demo', action='store_true',
+    p.add_argument('--demo',
+                   action='store_true',
                    help='`make demo`: only MoSiC on exact tracks '
                    f'({DEMO_CFG}) from the committed start ({START_ASSET}); '
                    'start vs MoSiC beside the 3-seed reference '
                    f'({DEMO_REFERENCE})')
-    p.add_argument('--write-reference', action='store_true',
+    p.add_argument('--write-reference',
+                   action='store_true',
                    help=f'--demo with several --seeds: record the run as '
                    f'{DEMO_REFERENCE}')
-    p.add_argument('--seeds', type=int, nargs='+',
+    p.add_argument('--seeds',
+                   type=int,
+                   nargs='+',
                    help='default: 0 1 2 (--demo: 0)')
-    p.add_argument('--iters', type=int, help='steps of every arm '
+    p.add_argument('--iters',
+                   type=int,
+                   help='steps of every arm '
                    '(default: mini_iters of the configs)')
-    p.add_argument('--out', help='default: work_dirs/mini (--demo: '
+    p.add_argument('--out',
+                   help='default: work_dirs/mini (--demo: '
                    'work_dirs/mini_demo)')
-    p.add_argument('--start', help='image-SSL start (default: '
+    p.add_argument('--start',
+                   help='image-SSL start (default: '
                    f'work_dirs/mini/imgssl_start.pth; --demo: {START_ASSET})')
     p.add_argument('--python', default=sys.executable)
-    p.add_argument('--jobs', type=int, default=2,
+    p.add_argument('--jobs',
+                   type=int,
+                   default=2,
                    help='trainings / evaluations run side by side (separate '
                    'processes; the table keeps the model order)')
-    p.add_argument('--arms', nargs='+', choices=[k for k, _ in ARM_KEYS],
+    p.add_argument('--arms',
+                   nargs='+',
+                   choices=[k for k, _ in ARM_KEYS],
                    default=[k for k, _ in ARM_KEYS],
                    help='which arms to train (default: all four)')
-    p.add_argument('--temporal-size', type=int, default=224,
+    p.add_argument('--temporal-size',
+                   type=int,
+                   default=224,
                    help='also evaluate J&F and video clustering at this '
                    'input size (0: not)')
-    p.add_argument('--eval-args', nargs=argparse.REMAINDER, default=[],
+    p.add_argument('--eval-args',
+                   nargs=argparse.REMAINDER,
+                   default=[],
                    help='passed to every tools/evaluate.py call (last '
                    'option)')
     args = p.parse_args(argv)
-    if args.write_reference and not (args.demo and args.seeds and
-                                     len(args.seeds) > 1):
+    if args.write_reference and not (args.demo and args.seeds
+                                     and len(args.seeds) > 1):
         p.error('--write-reference needs --demo and several --seeds')
     args.seeds = args.seeds or ([0] if args.demo else [0, 1, 2])
-    args.out = args.out or ('work_dirs/mini_demo' if args.demo else
-                            'work_dirs/mini')
+    args.out = args.out or ('work_dirs/mini_demo'
+                            if args.demo else 'work_dirs/mini')
     args.start = args.start or (START_ASSET if args.demo else
                                 'work_dirs/mini/imgssl_start.pth')
     return args

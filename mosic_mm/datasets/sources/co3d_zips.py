@@ -7,7 +7,8 @@ category's annotation files, and one category's sequences may be spread
 over several zips. Only the ``images`` members are unpacked -- what the
 official loader reads -- to ``<out_dir>/<member path>``, so a sequence is
 the frame folder ``<category>/<sequence>/images`` whichever zips its frames
-came from (the ``co3d`` layout of :mod:`~mosic_mm.datasets.sources.video_lists`).
+came from (the ``co3d`` layout of
+:mod:`~mosic_mm.datasets.sources.video_lists`).
 
 Each file is written to a temporary name and renamed (no partial file under
 its final name); a file already there with the member's size is skipped, so

@@ -1,6 +1,6 @@
 """The ``LoadClip`` transform: a clip of frames from the frame cache, a frame
-folder or a video file (:mod:`mosic_mm.datasets.sources.video_io`), decoded at the
-size the pipeline needs."""
+folder or a video file (:mod:`mosic_mm.datasets.sources.video_io`), decoded
+at the size the pipeline needs."""
 import os.path as osp
 from typing import List, Optional, Sequence, Tuple
 
@@ -105,8 +105,8 @@ class LoadClip(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         if 'frame_inds' not in results:
-            raise KeyError('LoadClip needs results["frame_inds"] (set by the '
-                           'dataset\'s clip sampling)')
+            raise KeyError('LoadClip needs results["frame_inds"] (set by '
+                           'SampleClip, the pipeline\'s first step)')
         inds = np.asarray(results['frame_inds'], dtype=np.int64).reshape(-1)
         imgs = self._load_cached(results, inds) if self.frame_cache else None
         if imgs is not None:

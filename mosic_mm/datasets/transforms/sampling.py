@@ -52,6 +52,10 @@ def clip_starts(total_frames: int, clip_len: int, stride: int,
     Returns:
         int64 ``[S]``, increasing, ``S >= 1`` (always contains 0).
     """
+    if window_step is not None and (int(window_step) != window_step
+                                    or window_step < 1):
+        raise ValueError('window_step must be None or a positive int, got '
+                         f'{window_step!r}')
     step = effective_stride(total_frames, clip_len, stride)
     max_start = total_frames - clip_len * step
     if start_rule == 'frames_fit':

@@ -11,11 +11,14 @@ from typing import Dict, Optional, Sequence
 import cv2
 import numpy as np
 
-__all__ = ['region_similarity', 'seg2bmap', 'boundary_f_measure',
-           'evaluate_video', 'jf_summary']
+__all__ = [
+    'region_similarity', 'seg2bmap', 'boundary_f_measure', 'evaluate_video',
+    'jf_summary'
+]
 
 
-def region_similarity(gt: np.ndarray, pred: np.ndarray,
+def region_similarity(gt: np.ndarray,
+                      pred: np.ndarray,
                       void: Optional[np.ndarray] = None) -> float:
     """J: IoU of two bool masks [H, W] (1 when both are empty)."""
     gt, pred = np.asarray(gt, bool), np.asarray(pred, bool)
@@ -48,7 +51,8 @@ def _disk(radius: int) -> np.ndarray:
     return (xx * xx + yy * yy <= r * r).astype(np.uint8)
 
 
-def boundary_f_measure(gt: np.ndarray, pred: np.ndarray,
+def boundary_f_measure(gt: np.ndarray,
+                       pred: np.ndarray,
                        void: Optional[np.ndarray] = None,
                        bound_th: float = 0.008) -> float:
     """F: boundary F-measure of two bool masks [H, W].
@@ -79,9 +83,11 @@ def boundary_f_measure(gt: np.ndarray, pred: np.ndarray,
     return 2 * precision * recall / (precision + recall)
 
 
-def evaluate_video(gt: np.ndarray, pred: np.ndarray,
-                   object_ids: Optional[Sequence[int]] = None,
-                   skip_first_last: bool = True) -> Dict[int, Dict[str, float]]:
+def evaluate_video(
+        gt: np.ndarray,
+        pred: np.ndarray,
+        object_ids: Optional[Sequence[int]] = None,
+        skip_first_last: bool = True) -> Dict[int, Dict[str, float]]:
     """Per-object mean J and F over a video.
 
     Args:
@@ -110,8 +116,8 @@ def evaluate_video(gt: np.ndarray, pred: np.ndarray,
     return out
 
 
-def jf_summary(per_video: Dict[str, Dict[int, Dict[str, float]]]
-               ) -> Dict[str, float]:
+def jf_summary(
+        per_video: Dict[str, Dict[int, Dict[str, float]]]) -> Dict[str, float]:
     """Mean over all objects of all videos: {'J&F', 'J', 'F'} (DAVIS
     'J&F-Mean' = (J-Mean + F-Mean) / 2)."""
     js = [o['J'] for v in per_video.values() for o in v.values()]

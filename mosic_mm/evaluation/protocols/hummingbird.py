@@ -70,9 +70,11 @@ from ..protocol import (
     setting,
 )
 
-__all__ = ['HummingbirdSettings', 'Hummingbird', 'augment_pair',
-           'resize_val_mask', 'class_frequency_sample', 'patches_per_image',
-           'patch_rows', 'build_memory', 'hummingbird_miou']
+__all__ = [
+    'HummingbirdSettings', 'Hummingbird', 'augment_pair', 'resize_val_mask',
+    'class_frequency_sample', 'patches_per_image', 'patch_rows',
+    'build_memory', 'hummingbird_miou'
+]
 
 _MOSIC = 'SMSD75/MoSiC@fed4637'
 _OHE = 'vpariza/open-hummingbird-eval@5e79da2'
@@ -84,11 +86,14 @@ class HummingbirdSettings(ProtocolSettings):
     ``hummingbird_eval.sh`` over its argparse defaults)."""
     input_size: Optional[int] = setting(
         518, f'{_MOSIC} hummingbird_eval.sh:75 (None: the backbone\'s '
-        'img_size)', size=True)
-    memory_size: Optional[int] = setting(
-        10_240_000, f'{_MOSIC} hummingbird_eval.sh:79 (None: every patch)',
+        'img_size)',
         size=True)
-    batch_size: int = setting(24, f'{_MOSIC} hummingbird_eval.sh:76',
+    memory_size: Optional[int] = setting(
+        10_240_000,
+        f'{_MOSIC} hummingbird_eval.sh:79 (None: every patch)',
+        size=True)
+    batch_size: int = setting(24,
+                              f'{_MOSIC} hummingbird_eval.sh:76',
                               size=True)
     augmentation_epochs: int = setting(
         2, f'{_MOSIC} evaluation/evaluation.py:850')
@@ -118,10 +123,12 @@ class HummingbirdSettings(ProtocolSettings):
     jitter_p: float = setting(
         0.5, f'{_MOSIC} dataset/image_transformations.py:171-178')
     mean: Tuple[float, ...] = setting(
-        (0.485, 0.456, 0.406), f'{_MOSIC} dataset/image_transformations.py:103')
-    std: Tuple[float, ...] = setting(
-        (0.229, 0.224, 0.255), f'{_MOSIC} dataset/image_transformations.py:104 '
-        '(blue 0.255 as there)')
+        (0.485, 0.456, 0.406),
+        f'{_MOSIC} dataset/image_transformations.py:103')
+    std: Tuple[float,
+               ...] = setting((0.229, 0.224, 0.255),
+                              f'{_MOSIC} dataset/image_transformations.py:104 '
+                              '(blue 0.255 as there)')
     memory_relabel: Tuple[int, int] = setting(
         (255, 0), f'{_MOSIC} evaluation/evaluation.py:81 (memory labels '
         '255 -> 0)')
@@ -136,8 +143,10 @@ def _jitter(img: np.ndarray, rng: np.random.Generator,
     ops, which the official ``ColorJitter`` calls)."""
     import torchvision.transforms.functional as TF
     from PIL import Image
-    ops = dict(brightness=TF.adjust_brightness, contrast=TF.adjust_contrast,
-               saturation=TF.adjust_saturation, hue=TF.adjust_hue)
+    ops = dict(brightness=TF.adjust_brightness,
+               contrast=TF.adjust_contrast,
+               saturation=TF.adjust_saturation,
+               hue=TF.adjust_hue)
     pil = None
     for name, amount in s.jitter:
         if rng.random() >= s.jitter_p:
@@ -151,10 +160,13 @@ def _jitter(img: np.ndarray, rng: np.random.Generator,
     return img if pil is None else np.asarray(pil)
 
 
-def augment_pair(img: np.ndarray, mask: np.ndarray, size: int,
-                 rng: np.random.Generator,
-                 s: Optional['HummingbirdSettings'] = None
-                 ) -> Tuple[np.ndarray, np.ndarray]:
+def augment_pair(
+    img: np.ndarray,
+    mask: np.ndarray,
+    size: int,
+    rng: np.random.Generator,
+    s: Optional['HummingbirdSettings'] = None
+) -> Tuple[np.ndarray, np.ndarray]:
     """One memory augmentation: colour jitter, then the same random resized
     crop of image (bilinear, antialiased, not re-quantised) and mask
     (nearest).
@@ -170,16 +182,23 @@ def augment_pair(img: np.ndarray, mask: np.ndarray, size: int,
         raise ValueError(f'image {img.shape[:2]} and mask {mask.shape} '
                          'differ in size')
     img = _jitter(np.ascontiguousarray(img, np.uint8), rng, s)
-    x0, y0, x1, y1 = sample_crop_box(mask.shape, s.crop_scale,
-                                     s.crop_ratio, rng=rng,
+    x0, y0, x1, y1 = sample_crop_box(mask.shape,
+                                     s.crop_scale,
+                                     s.crop_ratio,
+                                     rng=rng,
                                      row_first=True)
     top, left, h, w = y0, x0, y1 - y0, x1 - x0
-    x = torch.from_numpy(np.ascontiguousarray(
-        img[top:top + h, left:left + w])).permute(2, 0, 1)[None].float()
-    x = F.interpolate(x, size=(size, size), mode='bilinear',
-                      align_corners=False, antialias=True)
-    m = torch.from_numpy(np.ascontiguousarray(
-        mask[top:top + h, left:left + w], np.int64))[None, None]
+    x = torch.from_numpy(np.ascontiguousarray(img[top:top + h,
+                                                  left:left + w])).permute(
+                                                      2, 0, 1)[None].float()
+    x = F.interpolate(x,
+                      size=(size, size),
+                      mode='bilinear',
+                      align_corners=False,
+                      antialias=True)
+    m = torch.from_numpy(
+        np.ascontiguousarray(mask[top:top + h, left:left + w], np.int64))[None,
+                                                                          None]
     m = F.interpolate(m.float(), size=(size, size), mode='nearest')
     return x[0].permute(1, 2, 0).numpy(), m[0, 0].long().numpy()
 
@@ -210,17 +229,17 @@ def class_frequency_sample(counts: np.ndarray, n_keep: int,
         image containing that class) x U(0, 1).
     """
     present = np.asarray(counts) > 0
-    freq = present.sum(0)                                     # [K]
-    score = (present * freq).sum(1).astype(np.float64)        # [P]
-    score[~present.any(1)] = 1e6                              # empty patch
+    freq = present.sum(0)  # [K]
+    score = (present * freq).sum(1).astype(np.float64)  # [P]
+    score[~present.any(1)] = 1e6  # empty patch
     score *= rng.random(len(score))
     if n_keep >= len(score):
         return np.arange(len(score))
     return np.sort(np.argpartition(score, n_keep - 1)[:n_keep])
 
 
-def patches_per_image(memory_size: Optional[int], num_images: int,
-                      passes: int, patches: int) -> int:
+def patches_per_image(memory_size: Optional[int], num_images: int, passes: int,
+                      patches: int) -> int:
     """``memory_size // (num_images * passes)``, capped at the patches of an
     image (None: every patch)."""
     if memory_size is None:
@@ -229,8 +248,11 @@ def patches_per_image(memory_size: Optional[int], num_images: int,
 
 
 # --------------------------------------------------------------- features
-def patch_rows(vit: torch.nn.Module, images: List[np.ndarray], mean,
-                std, amp: bool = False) -> torch.Tensor:
+def patch_rows(vit: torch.nn.Module,
+               images: List[np.ndarray],
+               mean,
+               std,
+               amp: bool = False) -> torch.Tensor:
     """Float images [size, size, 3] (0..255, already at the input size) ->
     patch tokens [B, h*w, C] (row-major grid) on the backbone's device."""
     x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2)
@@ -250,12 +272,19 @@ def _bar(it, total, desc, progress):
 
 
 # ----------------------------------------------------------------- memory
-def build_memory(vit: torch.nn.Module, train_set, s: 'HummingbirdSettings',
-                 input_size: int, mean=None, std=None,
-                 key_dtype: torch.dtype = torch.float16, amp: bool = False,
-                 progress: bool = True, rank: Optional[int] = None,
-                 world_size: Optional[int] = None
-                 ) -> Tuple[torch.Tensor, torch.Tensor, dict]:
+def build_memory(
+    vit: torch.nn.Module,
+    train_set,
+    s: 'HummingbirdSettings',
+    input_size: int,
+    mean=None,
+    std=None,
+    key_dtype: torch.dtype = torch.float16,
+    amp: bool = False,
+    progress: bool = True,
+    rank: Optional[int] = None,
+    world_size: Optional[int] = None
+) -> Tuple[torch.Tensor, torch.Tensor, dict]:
     """The augmented, class-frequency-sampled memory of this rank.
 
     Image i of pass e is handled by rank ``i % world_size`` with the
@@ -295,15 +324,15 @@ def build_memory(vit: torch.nn.Module, train_set, s: 'HummingbirdSettings',
             for i in range(rank, n, ws)]
     # preallocated (no concatenation peak): every image gives n_keep rows
     rows = len(jobs) * n_keep
-    store = dict(keys=None, filled=0,
+    store = dict(keys=None,
+                 filled=0,
                  counts=torch.empty(rows, K, dtype=torch.uint8))
     batch = []
 
     def flush():
         feats = patch_rows(vit, [b[0] for b in batch], mean, std, amp)
         if store['keys'] is None:
-            store['keys'] = torch.empty(rows, feats.shape[-1],
-                                        dtype=key_dtype)
+            store['keys'] = torch.empty(rows, feats.shape[-1], dtype=key_dtype)
         for (_, cnt, keep), f in zip(batch, feats):
             a = store['filled']
             sel = torch.from_numpy(keep).to(f.device)
@@ -313,8 +342,8 @@ def build_memory(vit: torch.nn.Module, train_set, s: 'HummingbirdSettings',
             store['filled'] = a + len(keep)
         batch.clear()
 
-    for e, i in _bar(jobs, len(jobs), f'memory (rank {rank})',
-                     progress and rank == 0):
+    for e, i in _bar(jobs, len(jobs), f'memory (rank {rank})', progress
+                     and rank == 0):
         img, mask = train_set.load(i)
         rng = np.random.default_rng([seed, e, i])
         x, m = augment_pair(img, mask, input_size, rng, s)
@@ -330,9 +359,10 @@ def build_memory(vit: torch.nn.Module, train_set, s: 'HummingbirdSettings',
     if keys is None:  # a rank without images
         keys = torch.zeros(0, getattr(vit, 'embed_dims', 0), dtype=key_dtype)
     assert store['filled'] == rows
-    return keys, counts, dict(patches_per_image=n_keep,
-                              capped=memory_size is not None and n_keep <
-                              memory_size // max(1, n * augmentation_epochs))
+    return keys, counts, dict(
+        patches_per_image=n_keep,
+        capped=memory_size is not None
+        and n_keep < memory_size // max(1, n * augmentation_epochs))
 
 
 def _gather_rows(x: torch.Tensor, chunk: int = 1 << 20) -> torch.Tensor:
@@ -342,14 +372,17 @@ def _gather_rows(x: torch.Tensor, chunk: int = 1 << 20) -> torch.Tensor:
     if dist.get_world_size() == 1:
         return x
     sizes = [int(s) for s in dist.all_gather(torch.tensor([len(x)]))]
-    out = torch.empty((sum(sizes),) + tuple(x.shape[1:]), dtype=x.dtype)
+    out = torch.empty((sum(sizes), ) + tuple(x.shape[1:]), dtype=x.dtype)
     offsets = np.cumsum([0] + sizes)
     for a in range(0, max(sizes), chunk):
         piece = x[a:a + chunk]
         if len(piece) < min(chunk, max(sizes) - a):  # pad to equal shapes
-            piece = torch.cat([piece, piece.new_zeros(
-                (min(chunk, max(sizes) - a) - len(piece),) +
-                tuple(x.shape[1:]))])
+            piece = torch.cat([
+                piece,
+                piece.new_zeros((min(chunk,
+                                     max(sizes) - a) - len(piece), )
+                                + tuple(x.shape[1:]))
+            ])
         for r, got in enumerate(dist.all_gather(piece)):
             n = max(0, min(chunk, sizes[r] - a))
             out[offsets[r] + a:offsets[r] + a + n] = got[:n].cpu()
@@ -357,12 +390,19 @@ def _gather_rows(x: torch.Tensor, chunk: int = 1 << 20) -> torch.Tensor:
 
 
 # ------------------------------------------------------------------- main
-def hummingbird_miou(vit: torch.nn.Module, info: dict, train_set, val_set,
-                     s: 'HummingbirdSettings', *,
-                     nlist: Optional[int] = None, nprobe: int = 64,
+def hummingbird_miou(vit: torch.nn.Module,
+                     info: dict,
+                     train_set,
+                     val_set,
+                     s: 'HummingbirdSettings',
+                     *,
+                     nlist: Optional[int] = None,
+                     nprobe: int = 64,
                      recall_queries: int = 2000,
                      key_dtype: torch.dtype = torch.float16,
-                     amp: bool = False, mean=None, std=None,
+                     amp: bool = False,
+                     mean=None,
+                     std=None,
                      progress: bool = True) -> dict:
     """Official Hummingbird mIoU of a frozen ViT.
 
@@ -402,9 +442,15 @@ def hummingbird_miou(vit: torch.nn.Module, info: dict, train_set, val_set,
     from mosic_mm.models.utils.token_backbone import vit_patch_size
     mean = tuple(255 * m for m in s.mean) if mean is None else mean
     std = tuple(255 * x for x in s.std) if std is None else std
-    keys, counts, mem = build_memory(
-        vit, train_set, s, input_size, mean=mean, std=std,
-        key_dtype=key_dtype, amp=amp, progress=progress)
+    keys, counts, mem = build_memory(vit,
+                                     train_set,
+                                     s,
+                                     input_size,
+                                     mean=mean,
+                                     std=std,
+                                     key_dtype=key_dtype,
+                                     amp=amp,
+                                     progress=progress)
     keys, counts = _gather_rows(keys), _gather_rows(counts)
     dev = backbone_device(vit)
     g = input_size // vit_patch_size(vit)
@@ -413,57 +459,83 @@ def hummingbird_miou(vit: torch.nn.Module, info: dict, train_set, val_set,
     mine = list(range(rank, len(val_set), ws))
     K = val_set.num_classes
     small = K <= 256 and 0 <= val_set.ignore_index <= 255
-    q = None                       # [len(mine) * g * g, C], preallocated
+    q = None  # [len(mine) * g * g, C], preallocated
     masks, batch, filled = [], [], 0
-    for j in _bar(mine, len(mine), f'queries (rank {rank})',
-                  progress and rank == 0):
+    for j in _bar(mine, len(mine), f'queries (rank {rank})', progress
+                  and rank == 0):
         img, mask = val_set.load(j)
         x = torch.from_numpy(np.ascontiguousarray(img)).permute(
             2, 0, 1)[None].float()
-        x = F.interpolate(x, size=(input_size, input_size), mode='bilinear',
-                          align_corners=False, antialias=True)
+        x = F.interpolate(x,
+                          size=(input_size, input_size),
+                          mode='bilinear',
+                          align_corners=False,
+                          antialias=True)
         batch.append(x[0].permute(1, 2, 0).numpy())
         m = resize_val_mask(mask, input_size)
         masks.append(m.astype(np.uint8) if small else m)
         if len(batch) == batch_size or j == mine[-1]:
             f = patch_rows(vit, batch, mean, std, amp).flatten(0, 1)
             if q is None:
-                q = torch.empty(len(mine) * g * g, f.shape[-1],
-                                dtype=key_dtype, device=dev)
+                q = torch.empty(len(mine) * g * g,
+                                f.shape[-1],
+                                dtype=key_dtype,
+                                device=dev)
             q[filled:filled + len(f)] = F.normalize(f, dim=1).to(key_dtype)
             filled += len(f)
             batch.clear()
-    out = dict(memory_rows=len(keys), patches_per_image=mem[
-        'patches_per_image'], capped=mem['capped'], source=info.get('source'))
+    out = dict(memory_rows=len(keys),
+               patches_per_image=mem['patches_per_image'],
+               capped=mem['capped'],
+               source=info.get('source'))
     total = np.zeros((K, K), np.int64)
     if q is not None:
         ivf = None
         if index == 'ivf':
-            ivf = IVFIndex.build(keys, nlist=nlist, nprobe=nprobe, seed=seed,
+            ivf = IVFIndex.build(keys,
+                                 nlist=nlist,
+                                 nprobe=nprobe,
+                                 seed=seed,
                                  gpu=dev.type == 'cuda')
-            sub = np.random.default_rng(seed).choice(
-                len(q), min(len(q), recall_queries), replace=False)
+            sub = np.random.default_rng(seed).choice(len(q),
+                                                     min(
+                                                         len(q),
+                                                         recall_queries),
+                                                     replace=False)
             qs = q[torch.from_numpy(sub).to(q.device)]
-            out['recall_at_k'] = knn_recall(ivf.search(qs, k)[1],
-                                            exact_knn(qs, keys, k)[1])
+            out['recall_at_k'] = knn_recall(
+                ivf.search(qs, k)[1],
+                exact_knn(qs, keys, k)[1])
             keys = None  # the index holds its own (fp16) copy
         # similarity blocks: 2^27 fp32 on the CPU, 2^29 fp16 (1 GB) on GPU
         block = dict(block_elems=1 << (27 if q.device.type == 'cpu' else 29))
-        total = retrieval_counts(q, keys, counts, masks, (g, g), K,
-                                 val_set.ignore_index, k=k,
-                                 temperature=temperature, index=ivf,
+        total = retrieval_counts(q,
+                                 keys,
+                                 counts,
+                                 masks, (g, g),
+                                 K,
+                                 val_set.ignore_index,
+                                 k=k,
+                                 temperature=temperature,
+                                 index=ivf,
                                  progress=progress and rank == 0,
-                                 normalized=True, search_kwargs=block)
+                                 normalized=True,
+                                 search_kwargs=block)
     if ws > 1:
         t = torch.from_numpy(total)
         dist.all_reduce(t)
         total = t.numpy()
     miou, iou, _ = predsmiou_from_counts(total)
-    out.update(mIoU=miou, per_class_iou=iou.tolist(),
-               settings=dict(input_size=input_size, memory_size=memory_size,
-                             augmentation_epochs=augmentation_epochs, k=k,
-                             temperature=temperature, index=index,
-                             key_dtype=str(key_dtype), seed=seed))
+    out.update(mIoU=miou,
+               per_class_iou=iou.tolist(),
+               settings=dict(input_size=input_size,
+                             memory_size=memory_size,
+                             augmentation_epochs=augmentation_epochs,
+                             k=k,
+                             temperature=temperature,
+                             index=index,
+                             key_dtype=str(key_dtype),
+                             seed=seed))
     return out
 
 
@@ -484,7 +556,11 @@ class Hummingbird(Protocol):
     name = 'hummingbird'
     Settings = HummingbirdSettings
 
-    def run(self, vit, info: dict, data: EvalData, progress: bool = True,
+    def run(self,
+            vit,
+            info: dict,
+            data: EvalData,
+            progress: bool = True,
             work_dir: Optional[str] = None
             ) -> Tuple[Dict[str, float], List[str]]:
         s = self.settings

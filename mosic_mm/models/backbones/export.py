@@ -34,8 +34,9 @@ def export_backbone(checkpoint: str, out: str, which: str = 'teacher',
       ``timm.create_model(name)`` strictly), ``'dinov3'`` (official DINOv3
       files: k-masked ``qkv.bias``, ``rope_embed.periods``), ``'open_clip'``
       (``visual.trunk.*``), ``'openai_clip'`` (CLIP ViT image tower in
-      OpenAI / open_clip keys, ``visual.conv1``...) or ``'mmpretrain'`` (our keys under
-      ``backbone.``, for ``ConvertedPretrained(prefix='backbone.')``).
+      OpenAI / open_clip keys, ``visual.conv1``...) or ``'mmpretrain'``
+      (our keys under ``backbone.``, for
+      ``ConvertedPretrained(prefix='backbone.')``).
     """
     if fmt not in FORMATS:
         raise ValueError(f'format must be one of {FORMATS}, got {fmt!r}')

@@ -5,7 +5,8 @@ Token layout: ``[cls, r_1..r_R, patches]``. As in DINOv2 (Darcet et al.,
 "Vision Transformers Need Registers"), ``pos_embed`` covers cls + patches only
 and the registers are inserted after the position embedding is added.
 ``num_extra_tokens`` counts cls + registers, so everything that strips extra
-tokens (``_format_output``, ``mosic_mm.models.utils.token_backbone``) drops both.
+tokens (``_format_output``, ``mosic_mm.models.utils.token_backbone``) drops
+both.
 With ``num_register_tokens=0`` the module is a drop-in ``VisionTransformer``
 (same parameters, same keys, same outputs).
 """

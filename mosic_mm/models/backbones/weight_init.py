@@ -5,7 +5,7 @@ Config use (backbone ``type='DINOVisionTransformer'``)::
 
     init_cfg=dict(type='ConvertedPretrained',
                   checkpoint='checkpoints/dinov2_vits14_pretrain.pth',
-                  layout='auto')   # or 'dinov2' | 'dino' | 'timm' | 'mmpretrain'
+                  layout='auto')  # 'dinov2' | 'dino' | 'timm' | 'mmpretrain'
 
 Every parameter of the backbone must come from the file with the right shape
 (after resampling ``pos_embed`` to the backbone's grid); otherwise

@@ -4,7 +4,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
-def sample_at_points(featmap: Tensor, points: Tensor, patch_size: int) -> Tensor:
+def sample_at_points(featmap: Tensor, points: Tensor,
+                     patch_size: int) -> Tensor:
     """Sample token features at continuous pixel positions.
 
     ``points`` are (x, y) in pixels of the network input (x is the column,

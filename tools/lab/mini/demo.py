@@ -37,9 +37,11 @@ def summarise(results: dict, seeds) -> dict:
     out = {}
     for col, runs in results.items():
         metrics = list(dict.fromkeys(m for r in runs for m in r))
-        out[col] = {m: (float(np.mean([r[m] for r in runs])),
-                        float(np.std([r[m] for r in runs])), len(runs))
-                    for m in metrics}
+        out[col] = {
+            m: (float(np.mean([r[m] for r in runs])),
+                float(np.std([r[m] for r in runs])), len(runs))
+            for m in metrics
+        }
     return out
 
 
@@ -48,8 +50,10 @@ def format_table(summary: dict, header: str) -> str:
     metrics = list(dict.fromkeys(m for c in cols for m in summary[c]))
     w0 = max(len('metric'), *(len(m) for m in metrics))
     w = [max(15, len(c)) for c in cols]
-    lines = [header, ' | '.join(['metric'.ljust(w0)] +
-                                [c.rjust(x) for c, x in zip(cols, w)])]
+    lines = [
+        header, ' | '.join(['metric'.ljust(w0)]
+                           + [c.rjust(x) for c, x in zip(cols, w)])
+    ]
     lines.append('-' * len(lines[-1]))
     for m in metrics:
         cells = []
@@ -58,10 +62,10 @@ def format_table(summary: dict, header: str) -> str:
                 cells.append('-')
                 continue
             mean, std, n = summary[c][m]
-            cells.append(f'{100 * mean:.2f}' if n == 1 else
-                         f'{100 * mean:.2f} +- {100 * std:.2f}')
-        lines.append(' | '.join([m.ljust(w0)] +
-                                [s.rjust(x) for s, x in zip(cells, w)]))
+            cells.append(f'{100 * mean:.2f}' if n ==
+                         1 else f'{100 * mean:.2f} +- {100 * std:.2f}')
+        lines.append(' | '.join([m.ljust(w0)]
+                                + [s.rjust(x) for s, x in zip(cells, w)]))
     return '\n'.join(lines)
 
 
@@ -84,9 +88,10 @@ def train_arms(arms, args):
         for name, cfg in arms:
             opts, n_iters = _arm_options(cfg, seed, args.iters, args.start)
             wd = osp.join(args.out, f'{osp.basename(cfg)[:-3]}_seed{seed}')
-            jobs.append((name, wd, [args.python, 'tools/train.py', cfg,
-                                    '--work-dir', wd, '--cfg-options',
-                                    *opts]))
+            jobs.append((name, wd, [
+                args.python, 'tools/train.py', cfg, '--work-dir', wd,
+                '--cfg-options', *opts
+            ]))
     _run_all([(cmd, wd + '.log.txt') for _, wd, cmd in jobs], args.jobs)
     ckpts = {name: [] for name, _ in arms}
     for name, wd, _ in jobs:
@@ -98,17 +103,16 @@ def train_arms(arms, args):
 # The demo's verdict: the families of the mini reproduction and the metrics
 # of each (tools/evaluate.py all; K=6 and 24 are 1x and 4x the 6 classes of
 # the synthetic data). A family improves when every one of its metrics does.
-FAMILIES = (('J&F', ('DAVIS J&F',)),
-            ('overclustering', ('overcluster K=6 mIoU',
-                                'overcluster K=24 mIoU')),
-            ('Hummingbird', ('hummingbird 1/1 mIoU',)),
-            ('linear', ('linear probe mIoU',)),
+FAMILIES = (('J&F', ('DAVIS J&F', )), ('overclustering',
+                                       ('overcluster K=6 mIoU',
+                                        'overcluster K=24 mIoU')),
+            ('Hummingbird',
+             ('hummingbird 1/1 mIoU', )), ('linear', ('linear probe mIoU', )),
             ('video clustering', ('videoclust per-frame mIoU',
                                   'videoclust per-clip mIoU')))
 
 
-def family_verdicts(start: dict, trained: dict,
-                    families=FAMILIES) -> dict:
+def family_verdicts(start: dict, trained: dict, families=FAMILIES) -> dict:
     """{family: 'better' | 'mixed' | 'worse' | 'not evaluated'} of
     ``trained`` against ``start`` (each {metric: value}): better when every
     metric of the family is above the start, worse when none is; not
@@ -124,8 +128,8 @@ def family_verdicts(start: dict, trained: dict,
             raise KeyError(f'family {family!r}: {missing} not among the '
                            f'results ({sorted(trained)})')
         up = sum(trained[m] > start[m] for m in metrics)
-        out[family] = ('better' if up == len(metrics) else
-                       'mixed' if up else 'worse')
+        out[family] = ('better'
+                       if up == len(metrics) else 'mixed' if up else 'worse')
     return out
 
 
@@ -147,8 +151,10 @@ def demo_settings(start: str, iters: int, eval_args) -> dict:
     DEMO_CFG and start (their config digests), the steps and the
     evaluation options. A reference measured under other settings does
     not apply."""
-    return dict(config=DEMO_CFG, config_digest=config_digest(DEMO_CFG),
-                start_digest=recorded_digest(start), iters=iters,
+    return dict(config=DEMO_CFG,
+                config_digest=config_digest(DEMO_CFG),
+                start_digest=recorded_digest(start),
+                iters=iters,
                 eval_args=list(eval_args))
 
 
@@ -181,27 +187,35 @@ def demo_table(start: dict, runs: list, seeds, reference) -> str:
     import numpy as np
     name = f'+MoSiC (seed{"s" * (len(seeds) > 1)} ' \
         f'{" ".join(map(str, seeds))})'
-    cols = {'start (MoCoV3)': {m: (v, 0.0, 1) for m, v in start.items()},
-            name: summarise({name: runs}, seeds)[name],
-            'gain': gains(start, runs)}
+    cols = {
+        'start (MoCoV3)': {
+            m: (v, 0.0, 1)
+            for m, v in start.items()
+        },
+        name: summarise({name: runs}, seeds)[name],
+        'gain': gains(start, runs)
+    }
     if reference:
         cols[f'reference gain, {len(reference["seeds"])} seeds'] = gains(
             reference['start'], reference['runs'])
     mean = {m: float(np.mean([r[m] for r in runs])) for m in start}
-    lines = [format_table(cols, 'scores x100'), '',
-             'MoSiC vs its start by family (better: every metric of the '
-             'family above the start):']
+    lines = [
+        format_table(cols, 'scores x100'), '',
+        'MoSiC vs its start by family (better: every metric of the '
+        'family above the start):'
+    ]
     verdicts = family_verdicts(start, mean)
     ref_verdicts = reference and family_verdicts(
-        reference['start'], {m: float(np.mean([r[m] for r in
-                                               reference['runs']]))
-                             for m in reference['start']})
+        reference['start'], {
+            m: float(np.mean([r[m] for r in reference['runs']]))
+            for m in reference['start']
+        })
     for family, v in verdicts.items():
         lines.append(f'  {family:<17} {v}' + (
             f' (reference: {ref_verdicts[family]})' if reference else ''))
-    lines.append(f'  {_count(verdicts)}' + (
-        f' (reference, mean of {len(reference["seeds"])} seeds: '
-        f'{_count(ref_verdicts)})' if reference else ''))
+    lines.append(f'  {_count(verdicts)}'
+                 + (f' (reference, mean of {len(reference["seeds"])} seeds: '
+                    f'{_count(ref_verdicts)})' if reference else ''))
     return '\n'.join(lines)
 
 
@@ -223,8 +237,12 @@ def demo(args) -> dict:
     from concurrent.futures import ThreadPoolExecutor
     start_model = start_model_config(args.start, args.out, DEMO_CFG)
     with ThreadPoolExecutor(1) as pool:
-        start_eval = pool.submit(_evaluate, 'all', [start_model], data_root,
-                                 args, label='start', share=2)
+        start_eval = pool.submit(_evaluate,
+                                 'all', [start_model],
+                                 data_root,
+                                 args,
+                                 label='start',
+                                 share=2)
         extract_arm_tracks(arms, args)
         start = start_eval.result()[0]
     print(f'tracks and start evaluation done at {time.time() - t0:.0f} s',
@@ -233,9 +251,14 @@ def demo(args) -> dict:
     print(f'training done at {time.time() - t0:.0f} s', flush=True)
     runs = _evaluate('all', ckpts[name], data_root, args, label='mosic')
     settings = demo_settings(args.start, n_iters, args.eval_args)
-    record = dict(settings=settings, seeds=args.seeds, start=start, runs=runs,
-                  checkpoints=ckpts[name], data_root=data_root,
-                  seconds=round(time.time() - t0), cpus=os.cpu_count())
+    record = dict(settings=settings,
+                  seeds=args.seeds,
+                  start=start,
+                  runs=runs,
+                  checkpoints=ckpts[name],
+                  data_root=data_root,
+                  seconds=round(time.time() - t0),
+                  cpus=os.cpu_count())
     if args.write_reference:
         with open(DEMO_REFERENCE, 'w') as f:
             json.dump(record, f, indent=1)
@@ -247,11 +270,11 @@ def demo(args) -> dict:
               f'from the image-SSL start {args.start}, on the synthetic val '
               f'split of {data_root}; tools/evaluate.py (the paper '
               'protocols at their fast presets, docs/evaluation.md). '
-              'gain = MoSiC - start; reference '
-              + (f'gain = the same run for seeds {reference["seeds"]} '
-                 f'({DEMO_REFERENCE}, {reference["cpus"]} CPUs), mean +- '
-                 'std: a gain beyond that spread is more than seed noise'
-                 if reference else f'spreads not shown: {why}')
+              'gain = MoSiC - start; reference ' +
+              (f'gain = the same run for seeds {reference["seeds"]} '
+               f'({DEMO_REFERENCE}, {reference["cpus"]} CPUs), mean +- '
+               'std: a gain beyond that spread is more than seed noise'
+               if reference else f'spreads not shown: {why}')
               + f'; {time.time() - t0:.0f} s in all')
     print()
     print(header)
@@ -276,50 +299,60 @@ def run(args) -> dict:
     data_root = data_root_of(MOSIC_CFG)
     ensure_data(data_root)  # also when the start was cached
     base = mean_colour_baseline(data_root)
-    print(f'appearance baseline on {data_root}: nearest class-mean colour '
-          f'of 8x8 patches: {100 * base["acc"]:.1f}% patch accuracy, '
-          f'{100 * base["miou"]:.1f} mIoU', flush=True)
+    print(
+        f'appearance baseline on {data_root}: nearest class-mean colour '
+        f'of 8x8 patches: {100 * base["acc"]:.1f}% patch accuracy, '
+        f'{100 * base["miou"]:.1f} mIoU',
+        flush=True)
     arms = [arm for k, arm in ARM_KEYS if k in args.arms]
     extract_arm_tracks(arms, args)
     ckpts, n_iters = train_arms(arms, args)
     # one evaluation call: a random-init ViT (reference: what appearance
     # gets without learning), the start (MOSIC_CFG initialised from
     # args.start) and every checkpoint, side by side
-    models = [RANDOM_CFG, start_model_config(args.start, args.out)] + [
-        c for name, _ in arms for c in ckpts[name]]
+    models = [RANDOM_CFG, start_model_config(args.start, args.out)
+              ] + [c for name, _ in arms for c in ckpts[name]]
     cols = _evaluate('all', models, data_root, args)
     # J&F and video clustering again at a larger input: at 112 px (8x8
     # tokens) propagation is near its floor with 8-11 instances per clip
     if args.temporal_size:
         for task in ('propagate', 'videoclust'):
-            extra = _evaluate(task, models, data_root, args,
-                              ['--input-size', str(args.temporal_size)])
+            extra = _evaluate(
+                task, models, data_root, args,
+                ['--input-size', str(args.temporal_size)])
             for col, more in zip(cols, extra):
-                col.update({f'{k} @{args.temporal_size}px': v
-                            for k, v in more.items()})
+                col.update({
+                    f'{k} @{args.temporal_size}px': v
+                    for k, v in more.items()
+                })
     results = {'random init': [cols[0]], 'start (MoCoV3)': [cols[1]]}
     i = 2
     for name, _ in arms:
         results[name] = cols[i:i + len(args.seeds)]
         i += len(args.seeds)
     summary = summarise(results, args.seeds)
-    header = (f'Mini reproduction on the synthetic val split of {data_root}: '
-              f'tools/evaluate.py (the paper protocols at their fast '
-              f'presets, docs/evaluation.md), '
-              f'scores x100, mean +- std over {len(args.seeds)} training '
-              f'seeds {args.seeds} of {n_iters} steps per arm (start: one '
-              f'MoCoV3 checkpoint; random init: seed 0); appearance '
-              f'baseline (nearest class-mean colour, 8x8 patches): '
-              f'{100 * base["miou"]:.1f} mIoU; {time.time() - t0:.0f} s in all')
+    header = (
+        f'Mini reproduction on the synthetic val split of {data_root}: '
+        f'tools/evaluate.py (the paper protocols at their fast '
+        f'presets, docs/evaluation.md), '
+        f'scores x100, mean +- std over {len(args.seeds)} training '
+        f'seeds {args.seeds} of {n_iters} steps per arm (start: one '
+        f'MoCoV3 checkpoint; random init: seed 0); appearance '
+        f'baseline (nearest class-mean colour, 8x8 patches): '
+        f'{100 * base["miou"]:.1f} mIoU; {time.time() - t0:.0f} s in all')
     table = format_table(summary, header)
     print()
     print(table)
     with open(osp.join(args.out, 'table.txt'), 'w') as f:
         f.write(table + '\n')
     with open(osp.join(args.out, 'results.json'), 'w') as f:
-        json.dump(dict(seeds=args.seeds, iters=n_iters, runs=results,
-                       checkpoints=ckpts, data_root=data_root,
+        json.dump(dict(seeds=args.seeds,
+                       iters=n_iters,
+                       runs=results,
+                       checkpoints=ckpts,
+                       data_root=data_root,
                        mean_colour_baseline=dict(acc=base['acc'],
                                                  miou=base['miou'])),
-                  f, indent=1)
+                  f,
+                  indent=1)
     return summary

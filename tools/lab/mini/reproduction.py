@@ -1,7 +1,7 @@
 """The mini reproduction's set-up and runs (docs/mini_reproduction.md):
 the synthetic data, the image-SSL start (cached, digest-checked, its backbone
 committed as assets/mini/imgssl_start.pth), side-by-side subprocess jobs and
-their evaluation through tools/evaluate.py. ``tools/reproduce_mini.py`` parses
+their evaluation through tools/evaluate.py. ``tools/lab/reproduce_mini.py`` parses
 its arguments and calls :mod:`tools.lab.mini.demo`."""
 import hashlib
 import json
@@ -31,7 +31,8 @@ ARM_KEYS = (('imgssl', ARMS[0]), ('static', ARMS[1]), ('mosic', ARMS[2]),
             ('gt', ARMS[3]))
 
 
-def write_frame_list(data_root: str, split: str = 'train',
+def write_frame_list(data_root: str,
+                     split: str = 'train',
                      out: str = 'ImageSets/train_frames.txt') -> str:
     """One line per frame (``<video>/<frame>.jpg``, relative to JPEGImages/)
     of the videos in ``ImageSets/<split>.txt``; rewritten only when it
@@ -71,9 +72,12 @@ def ensure_data(data_root: str, config: str = MOSIC_CFG) -> None:
 
     from mosic_mm.synthetic import write_dataset
     ds = Config.fromfile(config).train_dataloader.dataset
-    kw = dict(num_train=ds.num_train, num_val=ds.num_val,
-              num_frames=ds.num_frames, size=tuple(ds.size),
-              seed=ds.get('seed', 0), style=ds.get('style', 'default'))
+    kw = dict(num_train=ds.num_train,
+              num_val=ds.num_val,
+              num_frames=ds.num_frames,
+              size=tuple(ds.size),
+              seed=ds.get('seed', 0),
+              style=ds.get('style', 'default'))
     had = osp.isfile(osp.join(data_root, 'meta.json'))
     # overwrite=True still refuses a root this generator did not write
     if write_dataset(data_root, overwrite=True, **kw)['created'] and had:
@@ -94,8 +98,8 @@ def data_root_of(config: str = MOSIC_CFG) -> str:
 # run here passes). config_digest leaves them out, so editing them (e.g. in
 # configs/mosic_vits_synthetic.py, which every mini config inherits) keeps
 # the committed start and the demo's reference valid.
-INERT_SETTINGS = ('auto_scale_lr', 'log_processor', 'log_level',
-                  'visualizer', 'vis_backends', 'default_hooks.timer',
+INERT_SETTINGS = ('auto_scale_lr', 'log_processor', 'log_level', 'visualizer',
+                  'vis_backends', 'default_hooks.timer',
                   'default_hooks.logger', 'default_hooks.checkpoint')
 
 
@@ -111,8 +115,7 @@ def config_digest(config: str) -> str:
         for p in parents:
             node = node.get(p, {})
         node.pop(name, None)
-    return hashlib.sha256(
-        Config(cfg).pretty_text.encode()).hexdigest()[:16]
+    return hashlib.sha256(Config(cfg).pretty_text.encode()).hexdigest()[:16]
 
 
 def recorded_digest(path: str):
@@ -158,8 +161,10 @@ def refresh_start_asset(start: str, asset: str = START_ASSET) -> bool:
     if recorded_digest(asset) == digest:
         return False
     export_backbone(start, asset)
-    print(f'image-SSL start: wrote its backbone to {asset} (+ .json, digest '
-          f'{digest}); commit both', flush=True)
+    print(
+        f'image-SSL start: wrote its backbone to {asset} (+ .json, digest '
+        f'{digest}); commit both',
+        flush=True)
     return True
 
 
@@ -194,7 +199,10 @@ def thread_env(jobs: int, cores: int = None) -> dict:
 def _run(cmd, log, env=None):
     print('+', ' '.join(cmd), f'(log: {log})', flush=True)
     with open(log, 'w') as f:
-        r = subprocess.run(cmd, cwd=REPO, stdout=f, stderr=subprocess.STDOUT,
+        r = subprocess.run(cmd,
+                           cwd=REPO,
+                           stdout=f,
+                           stderr=subprocess.STDOUT,
                            env=env)
     if r.returncode:
         with open(log) as f:
@@ -236,9 +244,11 @@ def _run_all(jobs, n: int = 1, share: int = None) -> None:
             f.result()
 
 
-def ensure_start(start: str, config: str = PRETRAIN_CFG,
+def ensure_start(start: str,
+                 config: str = PRETRAIN_CFG,
                  work_dir: str = 'work_dirs/mini/imgssl_pretrain',
-                 python: str = sys.executable, cfg_options=()) -> bool:
+                 python: str = sys.executable,
+                 cfg_options=()) -> bool:
     """Make the image-SSL start ``start`` unless a cached one made with the
     same resolved config exists (``start + '.json'`` records the digest).
     Returns True if it was (re)made, False if the cache was reused."""
@@ -246,12 +256,16 @@ def ensure_start(start: str, config: str = PRETRAIN_CFG,
     meta = start + '.json'
     recorded = recorded_digest(start)
     if recorded == digest:
-        print(f'image-SSL start: reusing {start} ({config}, '
-              f'digest {digest})', flush=True)
+        print(
+            f'image-SSL start: reusing {start} ({config}, '
+            f'digest {digest})',
+            flush=True)
         return False
     if recorded is not None:
-        print(f'image-SSL start: {start} was made with another config; '
-              'remaking it', flush=True)
+        print(
+            f'image-SSL start: {start} was made with another config; '
+            'remaking it',
+            flush=True)
     from mmengine.config import Config
     cfg = Config.fromfile(config)
     if cfg_options:
@@ -263,20 +277,24 @@ def ensure_start(start: str, config: str = PRETRAIN_CFG,
         write_frame_list(data_root)
     os.makedirs(work_dir, exist_ok=True)
     t0 = time.time()
-    _run([python, 'tools/train.py', config, '--work-dir', work_dir,
-          *(['--cfg-options', *cfg_options] if cfg_options else [])],
-         osp.join(work_dir, 'train.log.txt'))
+    _run([
+        python, 'tools/train.py', config, '--work-dir', work_dir,
+        *(['--cfg-options', *cfg_options] if cfg_options else [])
+    ], osp.join(work_dir, 'train.log.txt'))
     with open(osp.join(work_dir, 'last_checkpoint')) as f:
         last = f.read().strip()
     os.makedirs(osp.dirname(start) or '.', exist_ok=True)
     shutil.copyfile(last, start + '.tmp')
     os.replace(start + '.tmp', start)
     with open(meta, 'w') as f:
-        json.dump(dict(config=config, config_digest=digest,
+        json.dump(dict(config=config,
+                       config_digest=digest,
                        source=osp.relpath(last, REPO),
                        seconds=round(time.time() - t0, 1),
-                       cfg_options=list(cfg_options), data_root=data_root),
-                  f, indent=1)
+                       cfg_options=list(cfg_options),
+                       data_root=data_root),
+                  f,
+                  indent=1)
     print(f'image-SSL start: made {start} in {time.time() - t0:.0f} s',
           flush=True)
     return True
@@ -298,12 +316,16 @@ def mean_colour_baseline(data_root: str, patch: int = 8) -> dict:
         for v in videos:
             d = osp.join(data_root, 'JPEGImages', v)
             for name in sorted(os.listdir(d)):
-                img = np.asarray(Image.open(osp.join(d, name)).convert('RGB'),
-                                 np.float64)
-                cls = np.asarray(Image.open(osp.join(
-                    data_root, 'ClassAnnotations', v, name[:-4] + '.png')))
-                h, w = (cls.shape[0] // patch) * patch, (cls.shape[1] // patch) * patch
-                c = img[:h, :w].reshape(h // patch, patch, w // patch, patch, 3)
+                img = np.asarray(
+                    Image.open(osp.join(d, name)).convert('RGB'), np.float64)
+                cls = np.asarray(
+                    Image.open(
+                        osp.join(data_root, 'ClassAnnotations', v,
+                                 name[:-4] + '.png')))
+                h, w = (cls.shape[0] // patch) * patch, (cls.shape[1]
+                                                         // patch) * patch
+                c = img[:h, :w].reshape(h // patch, patch, w // patch, patch,
+                                        3)
                 cols.append(c.mean((1, 3)).reshape(-1, 3))
                 m = cls[:h, :w].reshape(h // patch, patch, w // patch, patch)
                 m = m.transpose(0, 2, 1, 3).reshape(-1, patch * patch)
@@ -313,24 +335,27 @@ def mean_colour_baseline(data_root: str, patch: int = 8) -> dict:
     xt, yt = patches('train')
     xv, yv = patches('val')
     n = int(max(yt.max(), yv.max())) + 1
-    cent = np.stack([xt[yt == c].mean(0) if (yt == c).any() else
-                     np.full(3, np.inf) for c in range(n)])
-    pred = np.argmin(((xv[:, None] - cent[None]) ** 2).sum(-1), 1)
+    cent = np.stack([
+        xt[yt == c].mean(0) if (yt == c).any() else np.full(3, np.inf)
+        for c in range(n)
+    ])
+    pred = np.argmin(((xv[:, None] - cent[None])**2).sum(-1), 1)
     ious = [((pred == c) & (yv == c)).sum() / ((pred == c) | (yv == c)).sum()
             for c in range(n) if (yv == c).any()]
-    return dict(acc=float((pred == yv).mean()), miou=float(np.mean(ious)),
+    return dict(acc=float((pred == yv).mean()),
+                miou=float(np.mean(ious)),
                 centroids=cent)
-
-
 
 
 def _arm_options(cfg_path, seed, iters, start):
     from mmengine.config import Config
     cfg = Config.fromfile(cfg_path)
     n = iters or cfg.mini_iters
-    opts = [f'randomness.seed={seed}', f'train_cfg.max_iters={n}',
-            f'param_scheduler.0.T_max={n}',
-            f'default_hooks.checkpoint.interval={n}']
+    opts = [
+        f'randomness.seed={seed}', f'train_cfg.max_iters={n}',
+        f'param_scheduler.0.T_max={n}',
+        f'default_hooks.checkpoint.interval={n}'
+    ]
     if cfg_path == CONTROL_B_CFG:
         opts.append(f'load_from={start}')
     else:
@@ -351,22 +376,28 @@ def start_model_config(start: str, out: str, config: str = MOSIC_CFG) -> str:
     return path
 
 
-def _evaluate(task: str, models: list, data_root: str, args,
-              extra=(), label: str = '', share: int = None) -> list:
+def _evaluate(task: str,
+              models: list,
+              data_root: str,
+              args,
+              extra=(),
+              label: str = '',
+              share: int = None) -> list:
     """``tools/evaluate.py TASK`` on ``models`` in up to ``args.jobs``
     side-by-side chunks (``share``: processes on the cores meanwhile,
     default the chunks) -> one {metric: value} per model, in the models'
     order. Writes ``<args.out>/eval_<task>[_<size>px][_<label>][-<chunk>]
     .json``."""
-    tag = task + (f'_{extra[-1]}px' if extra else '') + (
-        f'_{label}' if label else '')
+    tag = task + (f'_{extra[-1]}px' if extra else '') + (f'_{label}'
+                                                         if label else '')
     evals = []
     for i, chunk in enumerate(split_models(models, args.jobs)):
         js = osp.join(args.out,
                       f'eval_{tag}{f"-{i}" if args.jobs > 1 else ""}.json')
-        evals.append(([args.python, 'tools/evaluate.py', task, *chunk,
-                       '--data-root', data_root, *extra, '--json', js,
-                       *args.eval_args], js[:-5] + '.log.txt'))
+        evals.append(([
+            args.python, 'tools/evaluate.py', task, *chunk, '--data-root',
+            data_root, *extra, '--json', js, *args.eval_args
+        ], js[:-5] + '.log.txt'))
     _run_all(evals, len(evals), share)
     per_chunk = []
     for _, log in evals:

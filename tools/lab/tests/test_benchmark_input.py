@@ -9,7 +9,6 @@ from tools.lab.lib.gpu_demand import cores_needed, data_wait_fraction
 from tools.lab.lib.input_data import prepare_data
 from tools.lab.lib.input_pipeline import STAGES, build_pipeline, run_modes
 
-from tools.lab import REPO  # noqa: E402
 HW, SIZE = (72, 128), (32, 32)
 
 

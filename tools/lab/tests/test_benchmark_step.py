@@ -27,8 +27,10 @@ def test_reference_mode_gives_our_loss_and_gradients(trainable, tiny_model_cfg,
     data = model.data_preprocessor(batch, True)
     ours = model.loss(**data)
     ours['loss'].backward()
-    grads = {n: p.grad.clone() for n, p in model.named_parameters()
-             if p.grad is not None}
+    grads = {
+        n: p.grad.clone()
+        for n, p in model.named_parameters() if p.grad is not None
+    }
     model.zero_grad()
 
     samples = data['data_samples']
@@ -46,13 +48,18 @@ def test_reference_mode_gives_our_loss_and_gradients(trainable, tiny_model_cfg,
 @pytest.mark.slow
 def test_benchmark_tool_prints_both_modes_and_ratios(tmp_path):
     out = tmp_path / 'bench.json'
-    proc = subprocess.run(
-        [sys.executable, osp.join(REPO, 'tools', 'lab', 'benchmark_step.py'),
-         SYNTHETIC_CONFIG, '--mode', 'both', '--iters', '1', '--warmup', '0',
-         '--batch', '1', '--frames', '3', '--points', '16', '--size', '56',
-         '--out', str(out), '--cfg-options',
-         'model.backbone.arch.num_layers=2', 'model.backbone.img_size=56'],
-        cwd=REPO, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([
+        sys.executable,
+        osp.join(REPO, 'tools', 'lab', 'benchmark_step.py'), SYNTHETIC_CONFIG,
+        '--mode', 'both', '--iters', '1', '--warmup', '0', '--batch', '1',
+        '--frames', '3', '--points', '16', '--size', '56', '--out',
+        str(out), '--cfg-options', 'model.backbone.arch.num_layers=2',
+        'model.backbone.img_size=56'
+    ],
+                          cwd=REPO,
+                          capture_output=True,
+                          text=True,
+                          timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert 'ratios (reference / ours)' in proc.stdout
     results = json.loads(out.read_text())

@@ -7,14 +7,19 @@ import sys
 import pytest
 import torch
 
-from tools.lab import REPO  # noqa: E402
-from tools.lab import gpu_check  # noqa: E402
+from tools.lab import (
+    REPO,  # noqa: E402
+    gpu_check,  # noqa: E402
+)
 from tools.lab.gpu_check import TINY_ARCH, build_loader  # noqa: E402
 
 
 def test_gpu_check_tiny_cpu(tmp_path):
-    res = gpu_check.main(['--device', 'cpu', '--tiny', '--workers', '0',
-                          '--archs', 'vits', '--root', str(tmp_path / 'd')])
+    res = gpu_check.main([
+        '--device', 'cpu', '--tiny', '--workers', '0', '--archs', 'vits',
+        '--root',
+        str(tmp_path / 'd')
+    ])
     assert res['input_clips_per_s'] > 0
     (r, ) = res['archs']
     assert r['step_s'] > 0 and r['data_wait_s'] >= 0
@@ -25,8 +30,10 @@ def test_gpu_check_tiny_cpu(tmp_path):
 
 
 def test_loader_serves_cached_uint8_clips(tmp_path):
-    args = gpu_check.parse_args(['--device', 'cpu', '--tiny', '--workers',
-                                 '0', '--root', str(tmp_path / 'd')])
+    args = gpu_check.parse_args([
+        '--device', 'cpu', '--tiny', '--workers', '0', '--root',
+        str(tmp_path / 'd')
+    ])
     loader = build_loader(args, torch.device('cpu'))
     batch = next(iter(loader))
     assert batch['inputs'].dtype == torch.uint8
@@ -62,9 +69,12 @@ def test_step_flops_scale_with_batch():
         s.set_field(torch.rand(3, 16, 2) * 55, 'tracks')
         s.set_field(torch.ones(3, 16, dtype=torch.bool), 'visibility')
         samples.append(s)
-    data = model.data_preprocessor(dict(
-        inputs=[torch.randint(0, 255, (3, 3, 56, 56), dtype=torch.uint8)
-                for _ in range(3)], data_samples=samples), True)
+    data = model.data_preprocessor(
+        dict(inputs=[
+            torch.randint(0, 255, (3, 3, 56, 56), dtype=torch.uint8)
+            for _ in range(3)
+        ],
+             data_samples=samples), True)
     counter = FlopCounterMode(display=False)
     with counter:
         model.loss(**data)['loss'].backward()
@@ -72,8 +82,13 @@ def test_step_flops_scale_with_batch():
 
 
 def test_gpu_check_sh_help():
-    out = subprocess.run(['bash', osp.join(REPO, 'tools', 'lab', 'gpu_check.sh'),
-                          '--help'], capture_output=True, text=True,
-                         env={'PYTHON': sys.executable,
-                              'PATH': '/usr/bin:/bin'})
+    out = subprocess.run(
+        ['bash',
+         osp.join(REPO, 'tools', 'lab', 'gpu_check.sh'), '--help'],
+        capture_output=True,
+        text=True,
+        env={
+            'PYTHON': sys.executable,
+            'PATH': '/usr/bin:/bin'
+        })
     assert out.returncode == 0 and '--tiny' in out.stdout

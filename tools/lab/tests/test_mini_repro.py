@@ -17,11 +17,13 @@ from tools.lab.mini import reproduction as rm
 
 def _tiny_options(data_root):
     # 2 iterations, 4 images, no worker processes
-    return [f'train_dataloader.dataset.data_root={data_root}',
-            'train_dataloader.batch_size=4', 'train_dataloader.num_workers=0',
-            'train_dataloader.persistent_workers=False',
-            'train_cfg.max_iters=2', 'default_hooks.checkpoint.interval=2',
-            'default_hooks.logger.interval=1']
+    return [
+        f'train_dataloader.dataset.data_root={data_root}',
+        'train_dataloader.batch_size=4', 'train_dataloader.num_workers=0',
+        'train_dataloader.persistent_workers=False', 'train_cfg.max_iters=2',
+        'default_hooks.checkpoint.interval=2',
+        'default_hooks.logger.interval=1'
+    ]
 
 
 def test_frame_list_holds_the_train_frames_only(synthetic_root):
@@ -29,8 +31,9 @@ def test_frame_list_holds_the_train_frames_only(synthetic_root):
     lines = open(path).read().split()
     train = open(osp.join(synthetic_root, 'ImageSets', 'train.txt')).read()
     train = train.split()
-    expect = sorted(f'{v}/{f}' for v in train for f in os.listdir(
-        osp.join(synthetic_root, 'JPEGImages', v)))
+    expect = sorted(
+        f'{v}/{f}' for v in train
+        for f in os.listdir(osp.join(synthetic_root, 'JPEGImages', v)))
     assert sorted(lines) == expect
     assert not any(x.startswith('val') for x in lines)
     mtime = os.stat(path).st_mtime_ns
@@ -42,7 +45,8 @@ def test_frame_list_holds_the_train_frames_only(synthetic_root):
 def start(tmp_path_factory, synthetic_root):
     tmp = tmp_path_factory.mktemp('mini')
     path = str(tmp / 'start.pth')
-    made = rm.ensure_start(path, work_dir=str(tmp / 'pretrain'),
+    made = rm.ensure_start(path,
+                           work_dir=str(tmp / 'pretrain'),
                            cfg_options=_tiny_options(synthetic_root))
     return path, made, tmp
 
@@ -86,7 +90,8 @@ def test_cached_start_is_reused_on_a_second_run(start, synthetic_root):
     before = os.stat(path).st_mtime_ns
     log = tmp / 'pretrain' / 'train.log.txt'
     log_before = os.stat(log).st_mtime_ns
-    made = rm.ensure_start(path, work_dir=str(tmp / 'pretrain'),
+    made = rm.ensure_start(path,
+                           work_dir=str(tmp / 'pretrain'),
                            cfg_options=_tiny_options(synthetic_root))
     assert made is False
     assert os.stat(path).st_mtime_ns == before
@@ -105,6 +110,7 @@ def test_start_is_remade_when_its_config_changes(tmp_path, monkeypatch):
     def fake_run(cmd, log):
         calls.append(cmd)
         raise RuntimeError('stop')
+
     monkeypatch.setattr(rm, '_run', fake_run)
     monkeypatch.setattr(rm, 'ensure_data', lambda root: None)
     monkeypatch.setattr(rm, 'write_frame_list', lambda root: None)
@@ -114,8 +120,7 @@ def test_start_is_remade_when_its_config_changes(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize('other_root', [False, True])
-def test_start_prepares_only_the_mini_data(tmp_path, monkeypatch,
-                                           other_root):
+def test_start_prepares_only_the_mini_data(tmp_path, monkeypatch, other_root):
     # the mini configs' root is generated (or regenerated); a root given by
     # --cfg-options (tests, a user's data) is never rewritten by the mini
     # configs' parameters, only its frame list is written
@@ -127,15 +132,17 @@ def test_start_prepares_only_the_mini_data(tmp_path, monkeypatch,
 
     def fake_run(cmd, log):
         raise RuntimeError('stop')
+
     monkeypatch.setattr(rm, '_run', fake_run)
     monkeypatch.chdir(REPO)
     opts = [f'train_dataloader.dataset.data_root={tmp_path}'] \
         if other_root else []
     with pytest.raises(RuntimeError, match='stop'):
         rm.ensure_start(str(tmp_path / 'start.pth'),
-                        work_dir=str(tmp_path / 'w'), cfg_options=opts)
-    assert calls == ([('list', str(tmp_path))] if other_root else
-                     [('data', 'data/synthetic_crowd')])
+                        work_dir=str(tmp_path / 'w'),
+                        cfg_options=opts)
+    assert calls == ([('list', str(tmp_path))]
+                     if other_root else [('data', 'data/synthetic_crowd')])
 
 
 def test_table_reports_mean_and_spread():
@@ -152,8 +159,8 @@ def _write_frame(root, split, video, rgb, cls):
         os.makedirs(osp.join(root, d, video), exist_ok=True)
     Image.fromarray(rgb).save(osp.join(root, 'JPEGImages', video, '00000.jpg'),
                               quality=100)
-    Image.fromarray(cls).save(osp.join(root, 'ClassAnnotations', video,
-                                       '00000.png'))
+    Image.fromarray(cls).save(
+        osp.join(root, 'ClassAnnotations', video, '00000.png'))
     os.makedirs(osp.join(root, 'ImageSets'), exist_ok=True)
     with open(osp.join(root, 'ImageSets', f'{split}.txt'), 'a') as f:
         f.write(video + '\n')
@@ -181,7 +188,10 @@ def test_mean_colour_baseline_hand_case(tmp_path):
 
 def test_shared_colour_data_defeats_the_colour_baseline(tmp_path):
     from mosic_mm.synthetic import write_dataset
-    kw = dict(num_train=4, num_val=2, num_frames=8, size=(64, 64),
+    kw = dict(num_train=4,
+              num_val=2,
+              num_frames=8,
+              size=(64, 64),
               progress=False)
     miou = {}
     for style in ('default', 'shared_colour'):
@@ -199,15 +209,16 @@ def test_mini_configs_train_on_the_crowd_data(monkeypatch):
         assert ds.style == 'crowd'
         roots.add(ds.data_root)
     for cfg in (rm.PRETRAIN_CFG, rm.CONTROL_B_CFG):  # the image-SSL start
-        roots.add(Config.fromfile(osp.join(REPO, cfg))
-                  .train_dataloader.dataset.data_root)
+        roots.add(
+            Config.fromfile(osp.join(REPO,
+                                     cfg)).train_dataloader.dataset.data_root)
     assert roots == {'data/synthetic_crowd'}
     # ensure_data writes that style
     import mosic_mm.synthetic as synthetic
     seen = {}
-    monkeypatch.setattr(synthetic, 'write_dataset',
-                        lambda root, **kw: seen.update(kw, root=root) or
-                        dict(created=False))
+    monkeypatch.setattr(
+        synthetic, 'write_dataset',
+        lambda root, **kw: seen.update(kw, root=root) or dict(created=False))
     monkeypatch.setattr(rm, 'write_frame_list', lambda root: None)
     monkeypatch.chdir(REPO)
     rm.ensure_data('/nonexistent/root')
@@ -222,19 +233,24 @@ def test_ensure_data_regenerates_a_stale_split_and_keeps_train(tmp_path):
                    "train_dataloader = dict(dataset=dict(num_train=1, "
                    "num_val=2, num_frames=2, size=(32, 32)))\n")
     root = tmp_path / 'data'
-    write_dataset(str(root), num_train=1, num_val=1, num_frames=2,
-                  size=(32, 32), progress=False)
+    write_dataset(str(root),
+                  num_train=1,
+                  num_val=1,
+                  num_frames=2,
+                  size=(32, 32),
+                  progress=False)
     frame = root / 'JPEGImages' / 'train_0000' / '00000.jpg'
     before = frame.read_bytes()
     rm.ensure_data(str(root), config=str(cfg))
     meta = json.loads((root / 'meta.json').read_text())
     assert meta['params']['num_val'] == 2
-    assert (root / 'ImageSets' / 'val.txt').read_text().split() == [
-        'val_0000', 'val_0001']
+    assert (root / 'ImageSets'
+            / 'val.txt').read_text().split() == ['val_0000', 'val_0001']
     assert frame.read_bytes() == before
     # the image-SSL arms' frame list survives the regeneration
     assert (root / 'ImageSets' / 'train_frames.txt').read_text().split() == [
-        'train_0000/00000.jpg', 'train_0000/00001.jpg']
+        'train_0000/00000.jpg', 'train_0000/00001.jpg'
+    ]
     # a root the generator did not write is never overwritten
     other = tmp_path / 'other'
     other.mkdir()
@@ -244,22 +260,29 @@ def test_ensure_data_regenerates_a_stale_split_and_keeps_train(tmp_path):
     assert (other / 'meta.json').read_text() == '{"params": {"mine": 1}}'
 
 
-@pytest.mark.parametrize('cfg_path, tracker', [
-    (rm.MOSIC_CFG, 'DISFlowTracker'), (rm.STATIC_CFG, 'StaticTracker'),
-    (rm.GT_CFG, 'SyntheticGroundTruthTracker')])
+@pytest.mark.parametrize('cfg_path, tracker',
+                         [(rm.MOSIC_CFG, 'DISFlowTracker'),
+                          (rm.STATIC_CFG, 'StaticTracker'),
+                          (rm.GT_CFG, 'SyntheticGroundTruthTracker')])
 def test_track_arms_change_only_the_tracker(cfg_path, tracker):
     from mmengine.config import Config
     cfg = Config.fromfile(osp.join(REPO, cfg_path))
-    load = [t for t in cfg.train_dataloader.dataset.pipeline
-            if t['type'] == 'LoadTracks']
+    load = [
+        t for t in cfg.train_dataloader.dataset.pipeline
+        if t['type'] == 'LoadTracks'
+    ]
     assert load[0]['tracker'] == dict(type=tracker)
     assert load[0]['extract_cmd'].endswith(cfg_path)  # its own cache
     ref = Config.fromfile(osp.join(REPO, rm.MOSIC_CFG))
     # same pipeline otherwise, same model and schedule
-    rest = [t for t in cfg.train_dataloader.dataset.pipeline
-            if t['type'] != 'LoadTracks']
-    assert rest == [t for t in ref.train_dataloader.dataset.pipeline
-                    if t['type'] != 'LoadTracks']
+    rest = [
+        t for t in cfg.train_dataloader.dataset.pipeline
+        if t['type'] != 'LoadTracks'
+    ]
+    assert rest == [
+        t for t in ref.train_dataloader.dataset.pipeline
+        if t['type'] != 'LoadTracks'
+    ]
     assert cfg.model == ref.model and cfg.param_scheduler == ref.param_scheduler
     assert cfg.train_pipeline == cfg.train_dataloader.dataset.pipeline
 
@@ -317,15 +340,19 @@ def test_evaluate_runs_chunks_side_by_side_and_keeps_the_order(
                 json.dump({m: {'J&F': float(m[1])} for m in chunk}, f)
 
     monkeypatch.setattr(rm, '_run_all', fake_run_all)
-    args = argparse.Namespace(jobs=2, out=str(tmp_path), python='py',
+    args = argparse.Namespace(jobs=2,
+                              out=str(tmp_path),
+                              python='py',
                               eval_args=['--max-videos', '2'])
     cols = rm._evaluate('propagate', models, 'root', args,
                         ['--input-size', '224'])
     assert [c['J&F'] for c in cols] == [0.0, 1.0, 2.0, 3.0, 4.0]
-    assert all(c[c.index('--input-size') + 1] == '224' and
-               c[-2:] == ['--max-videos', '2'] for c in calls)
-    assert sorted(os.listdir(tmp_path)) == ['eval_propagate_224px-0.json',
-                                            'eval_propagate_224px-1.json']
+    assert all(c[c.index('--input-size')
+                 + 1] == '224' and c[-2:] == ['--max-videos', '2']
+               for c in calls)
+    assert sorted(os.listdir(tmp_path)) == [
+        'eval_propagate_224px-0.json', 'eval_propagate_224px-1.json'
+    ]
 
 
 # ------------------------------------------------------------ the demo
@@ -362,8 +389,7 @@ def test_a_stale_or_missing_start_asset_is_refused(tmp_path, monkeypatch):
         rm.check_start_asset(str(tmp_path / 'nothing.pth'))
 
 
-def test_config_digest_follows_what_changes_the_weights(tmp_path,
-                                                       monkeypatch):
+def test_config_digest_follows_what_changes_the_weights(tmp_path, monkeypatch):
     monkeypatch.chdir(REPO)
     base = rm.config_digest(rm.PRETRAIN_CFG)
     # the same on every machine: no absolute path in what it hashes
@@ -374,6 +400,7 @@ def test_config_digest_follows_what_changes_the_weights(tmp_path,
         path.write_text(f'_base_ = [{osp.join(REPO, rm.PRETRAIN_CFG)!r}]\n'
                         + text)
         return rm.config_digest(str(path))
+
     # logging, checkpoint intervals, --auto-scale-lr's base: the same start
     assert digest('auto_scale_lr = dict(base_batch_size=3)\n'
                   'default_hooks = dict(logger=dict(interval=1), '
@@ -386,9 +413,14 @@ def test_config_digest_follows_what_changes_the_weights(tmp_path,
 
 
 def _fake_start(path, digest):
-    torch.save({'state_dict': {'backbone.w': torch.ones(2),
-                               'neck.w': torch.zeros(3)},
-                'optimizer': {}}, path)
+    torch.save(
+        {
+            'state_dict': {
+                'backbone.w': torch.ones(2),
+                'neck.w': torch.zeros(3)
+            },
+            'optimizer': {}
+        }, path)
     with open(path + '.json', 'w') as f:
         json.dump({'config_digest': digest}, f)
 
@@ -409,19 +441,33 @@ def test_start_asset_is_rewritten_only_when_stale(tmp_path):
 
 
 def test_family_verdicts_and_gains():
-    start = {'DAVIS J&F': .10, 'overcluster K=6 mIoU': .30,
-             'overcluster K=24 mIoU': .50, 'hummingbird 1/1 mIoU': .60,
-             'linear probe mIoU': .58, 'videoclust per-frame mIoU': .23,
-             'videoclust per-clip mIoU': .17, 'DAVIS J': .11}
-    trained = dict(start, **{'DAVIS J&F': .12, 'overcluster K=6 mIoU': .29,
-                             'hummingbird 1/1 mIoU': .59,
-                             'videoclust per-frame mIoU': .24,
-                             'videoclust per-clip mIoU': .18,
-                             'linear probe mIoU': .59})
+    start = {
+        'DAVIS J&F': .10,
+        'overcluster K=6 mIoU': .30,
+        'overcluster K=24 mIoU': .50,
+        'hummingbird 1/1 mIoU': .60,
+        'linear probe mIoU': .58,
+        'videoclust per-frame mIoU': .23,
+        'videoclust per-clip mIoU': .17,
+        'DAVIS J': .11
+    }
+    trained = dict(
+        start, **{
+            'DAVIS J&F': .12,
+            'overcluster K=6 mIoU': .29,
+            'hummingbird 1/1 mIoU': .59,
+            'videoclust per-frame mIoU': .24,
+            'videoclust per-clip mIoU': .18,
+            'linear probe mIoU': .59
+        })
     trained['overcluster K=24 mIoU'] = .51
     assert md.family_verdicts(start, trained) == {
-        'J&F': 'better', 'overclustering': 'mixed', 'Hummingbird': 'worse',
-        'linear': 'better', 'video clustering': 'better'}
+        'J&F': 'better',
+        'overclustering': 'mixed',
+        'Hummingbird': 'worse',
+        'linear': 'better',
+        'video clustering': 'better'
+    }
     # a protocol evaluate.py skipped is said so; half a family is an error
     del trained['linear probe mIoU'], start['linear probe mIoU']
     assert md.family_verdicts(start, trained)['linear'] == 'not evaluated'
@@ -435,7 +481,9 @@ def test_family_verdicts_and_gains():
 def test_reference_applies_only_to_its_settings(tmp_path):
     path = tmp_path / 'ref.json'
     assert md.load_reference(str(path), {})[1].endswith('not found')
-    settings = dict(config_digest='a', start_digest='b', iters=400,
+    settings = dict(config_digest='a',
+                    start_digest='b',
+                    iters=400,
                     eval_args=[])
     path.write_text(json.dumps({'settings': settings, 'seeds': [0, 1]}))
     assert md.load_reference(str(path), settings)[0]['seeds'] == [0, 1]
@@ -451,8 +499,8 @@ def test_committed_reference_matches_the_demo_settings(monkeypatch):
     from mmengine.config import Config
     monkeypatch.chdir(REPO)
     iters = Config.fromfile(rm.DEMO_CFG).mini_iters
-    ref, why = md.load_reference(
-        rm.DEMO_REFERENCE, md.demo_settings(rm.START_ASSET, iters, []))
+    ref, why = md.load_reference(rm.DEMO_REFERENCE,
+                                 md.demo_settings(rm.START_ASSET, iters, []))
     assert ref is not None, why
     assert len(ref['seeds']) >= 3 and len(ref['runs']) == len(ref['seeds'])
     md.family_verdicts(ref['start'], ref['runs'][0])  # every family there
@@ -495,6 +543,7 @@ def test_demo_trains_evaluates_and_says_where_things_are(
     def log(item):
         with lock:
             calls.append(item)
+
     monkeypatch.setattr(md, 'ensure_data', lambda root, cfg: log(
         ('data', root, cfg)))
     monkeypatch.setattr(md, '_run', lambda cmd, _: log(('extract', cmd)))
@@ -506,6 +555,7 @@ def test_demo_trains_evaluates_and_says_where_things_are(
             os.makedirs(wd)
             with open(osp.join(wd, 'last_checkpoint'), 'w') as f:
                 f.write(osp.join(wd, 'iter_400.pth'))
+
     monkeypatch.setattr(md, '_run_all', fake_run_all)
     metrics = [m for _, ms in md.FAMILIES for m in ms]
 
@@ -513,6 +563,7 @@ def test_demo_trains_evaluates_and_says_where_things_are(
         log((f'eval {label}', task, models, share))
         score = 0.5 if label == 'start' else 0.51
         return [{m: score for m in metrics} for _ in models]
+
     monkeypatch.setattr(md, '_evaluate', fake_evaluate)
     load_tool('lab/reproduce_mini.py').main(['--demo', '--out', str(tmp_path)])
     kinds = [c[0] for c in calls]
@@ -520,8 +571,9 @@ def test_demo_trains_evaluates_and_says_where_things_are(
     assert sorted(kinds[1:3]) == ['eval start', 'extract']  # side by side
     assert kinds[3:] == ['train', 'eval mosic']
     data, ev_start, extract, train, ev_mosic = [
-        next(c for c in calls if c[0] == k) for k in
-        ('data', 'eval start', 'extract', 'train', 'eval mosic')]
+        next(c for c in calls if c[0] == k)
+        for k in ('data', 'eval start', 'extract', 'train', 'eval mosic')
+    ]
     assert extract[1][1:] == ['tools/extract_tracks.py', rm.DEMO_CFG]
     train = train[1]
     assert train[1:3] == ['tools/train.py', rm.DEMO_CFG]
@@ -542,11 +594,13 @@ def test_demo_trains_evaluates_and_says_where_things_are(
 
 def test_write_reference_needs_the_demo_and_several_seeds(load_tool):
     with pytest.raises(SystemExit):
-        load_tool('lab/reproduce_mini.py').parse_args(['--write-reference', '--seeds', '0', '1'])
+        load_tool('lab/reproduce_mini.py').parse_args(
+            ['--write-reference', '--seeds', '0', '1'])
     with pytest.raises(SystemExit):
-        load_tool('lab/reproduce_mini.py').parse_args(['--demo', '--write-reference'])
+        load_tool('lab/reproduce_mini.py').parse_args(
+            ['--demo', '--write-reference'])
     args = load_tool('lab/reproduce_mini.py').parse_args(['--demo'])
-    assert (args.seeds, args.start, args.out) == (
-        [0], rm.START_ASSET, 'work_dirs/mini_demo')
+    assert (args.seeds, args.start, args.out) == ([0], rm.START_ASSET,
+                                                  'work_dirs/mini_demo')
     args = load_tool('lab/reproduce_mini.py').parse_args([])
     assert args.seeds == [0, 1, 2] and args.start != rm.START_ASSET
