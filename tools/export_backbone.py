@@ -26,13 +26,17 @@ def parse_args(argv=None):
                         default='teacher',
                         help='EMA teacher (default) or student backbone')
     parser.add_argument('--format', choices=FORMATS, default='mmpretrain')
+    parser.add_argument('--lora-scaling', type=float, default=None,
+                        help='alpha / r of LoRA adapters to merge (default: '
+                        "from the checkpoint's saved config)")
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     tensors = export_backbone(args.checkpoint, args.out, which=args.which,
-                              format=args.format)
+                              format=args.format,
+                              lora_scaling=args.lora_scaling)
     print(f'wrote {len(tensors)} tensors ({args.which}, {args.format}) to '
           f'{args.out}')
     return 0

@@ -115,14 +115,18 @@ def test_a_checkpoint_round_trips_through_a_new_runner(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize('trains', ['last_block', 'lora'])
 def test_kill_9_then_resume_equals_an_uninterrupted_run(
         tmp_path, synthetic_root, train_cmd, run_train, scalar_records,
-        same_run):
+        same_run, trains):
     """A real training process killed at a random moment after its first
     checkpoint; every checkpoint on disk is complete, and --resume
     continues from the last one to the uninterrupted run's losses and
-    final states."""
+    final states (trainable blocks, or LoRA adapters on a frozen
+    backbone)."""
     max_iters, opts = 10, ('model.mask_ratio=0.25', )
+    if trains == 'lora':
+        opts += ('model.num_trainable_blocks=0', 'model.lora.r=8')
     ref, work = tmp_path / 'ref', tmp_path / 'killed'
     run_train(ref, synthetic_root, max_iters, options=opts)
     ref_loss = _losses(scalar_records, ref)
@@ -169,6 +173,10 @@ def test_kill_9_then_resume_equals_an_uninterrupted_run(
     same_run(_losses(scalar_records, work), ref_loss, final['state_dict'],
              ref_final['state_dict'])
     assert any(k.startswith('teacher.') for k in final['state_dict'])
+    adapters = [k for k in final['state_dict'] if '.lora_B.' in k]
+    assert bool(adapters) == (trains == 'lora')
+    for k in adapters:  # trained: B starts at zero
+        assert final['state_dict'][k].abs().max() > 0, k
     oa, ob = final['optimizer'], ref_final['optimizer']
     assert oa['param_groups'] == ob['param_groups']
     for pid in oa['state']:

@@ -4,7 +4,7 @@ as a tensors-only file: mmpretrain, DINOv2, DINO or timm layout for
 layout (and our own, 'mmpretrain') for :class:`TimmViT` backbones."""
 import os
 import os.path as osp
-from typing import Dict
+from typing import Dict, Optional
 
 import torch
 
@@ -18,8 +18,32 @@ FORMATS = ('mmpretrain', 'dinov2', 'dino', 'timm', 'dinov3', 'open_clip',
 EVA_FORMATS = ('mmpretrain', 'timm', 'dinov3', 'open_clip', 'openai_clip')
 
 
+def _lora_scaling(ckpt: dict, checkpoint: str,
+                  given: Optional[float]) -> float:
+    """``alpha / r`` of the adapters in ``ckpt``: ``given``, else from the
+    ``model.lora`` of the config mmengine saves in ``meta['cfg']``."""
+    if given is not None:
+        return float(given)
+    from mmengine.config import Config
+
+    from mosic_mm.models.utils.lora import LoRASettings
+    text = (ckpt.get('meta') or {}).get('cfg')
+    if not isinstance(text, str):
+        raise KeyError(f'{checkpoint!r} holds LoRA adapters but no config '
+                       "in meta['cfg'] to read their alpha / r from: pass "
+                       'lora_scaling (--lora-scaling)')
+    lora = Config.fromstring(text, '.py').model.get('lora')
+    if lora is None:
+        raise KeyError(f'{checkpoint!r} holds LoRA adapters but its config '
+                       'has no model.lora: pass lora_scaling '
+                       '(--lora-scaling)')
+    return LoRASettings.from_cfg(dict(lora)).scaling
+
+
 def export_backbone(checkpoint: str, out: str, which: str = 'teacher',
-                    fmt: str = 'mmpretrain') -> Dict[str, torch.Tensor]:
+                    fmt: str = 'mmpretrain',
+                    lora_scaling: Optional[float] = None
+                    ) -> Dict[str, torch.Tensor]:
     """Write the backbone of ``checkpoint`` (a MoSiC training checkpoint:
     student under ``backbone.``, teacher under ``teacher.backbone.``) to
     ``out`` and return the written tensors.
@@ -37,6 +61,10 @@ def export_backbone(checkpoint: str, out: str, which: str = 'teacher',
       OpenAI / open_clip keys, ``visual.conv1``...) or ``'mmpretrain'``
       (our keys under ``backbone.``, for
       ``ConvertedPretrained(prefix='backbone.')``).
+
+    LoRA adapters are merged into the weights they adapt (``W + alpha / r
+    * B A``; ``lora_scaling`` = alpha / r, read from the checkpoint's saved
+    config when not given), so every format is a plain backbone.
     """
     if fmt not in FORMATS:
         raise ValueError(f'format must be one of {FORMATS}, got {fmt!r}')
@@ -46,6 +74,10 @@ def export_backbone(checkpoint: str, out: str, which: str = 'teacher',
         raise KeyError(f'{checkpoint!r} has no "state_dict": not an mmengine '
                        'training checkpoint')
     backbone = split_training_checkpoint(ckpt['state_dict'], which)
+    if any('.lora_A.' in k for k in backbone):  # merged: a plain backbone
+        from mosic_mm.models.utils.lora import merge_lora_state_dict
+        backbone = merge_lora_state_dict(
+            backbone, _lora_scaling(ckpt, checkpoint, lora_scaling))
     eva = all(k.startswith('model.') for k in backbone)
     if eva and fmt not in EVA_FORMATS:
         raise ValueError(f'{checkpoint!r} holds a TimmViT backbone: export '

@@ -236,3 +236,54 @@ def test_export_tool(tmp_path, training_checkpoint, timm_dino_vit,
     x = torch.randn(1, 3, 56, 56)
     assert (patch_tokens(model, x) - patch_tokens(teacher, x)).abs().max() \
         < 1e-5
+
+
+@pytest.mark.parametrize('scaling_from', ['config', 'argument'])
+def test_lora_export_merges_the_adapters(tmp_path, scaling_from,
+                                         tiny_model, tiny_model_cfg,
+                                         patch_tokens):
+    """The exported backbone of a LoRA run is plain (no adapter keys) and
+    gives the adapted teacher's features; alpha / r comes from the saved
+    config or the argument."""
+    from mmengine.config import Config
+    lora = dict(r=4, alpha=12, dropout=0.1,
+                target_modules=['qkv', 'proj', 'mlp.fc1', 'mlp.fc2'])
+    model = tiny_model(lora=lora, num_trainable_blocks=0)
+    with torch.no_grad():  # adapters that change the output (B starts 0)
+        for name, p in model.named_parameters():
+            if '.lora_' in name:
+                p.normal_(0, 0.2)
+    meta = dict(iter=3)
+    if scaling_from == 'config':
+        meta['cfg'] = Config(dict(model=tiny_model_cfg(
+            lora=lora, num_trainable_blocks=0))).pretty_text
+    ckpt, out = tmp_path / 'iter_3.pth', str(tmp_path / 'bb.pth')
+    torch.save(dict(meta=meta, state_dict=model.state_dict()), str(ckpt))
+    export_backbone(str(ckpt), out, which='teacher', format='mmpretrain',
+                    lora_scaling=None if scaling_from == 'config' else 3.0)
+    saved = torch.load(out, weights_only=True)['state_dict']
+    assert not any('lora_' in k or 'base_layer' in k for k in saved)
+    plain = tiny_model(num_trainable_blocks=0).backbone
+    plain.eval()  # mmpretrain's ViT.train returns None
+    plain.load_state_dict({k[len('backbone.'):]: v
+                           for k, v in saved.items()})
+    adapted = model.eval().teacher['backbone']
+    x = torch.randn(2, 3, 56, 56)
+    torch.testing.assert_close(patch_tokens(plain, x),
+                               patch_tokens(adapted, x),
+                               rtol=1e-5, atol=1e-5)
+    # the adapters matter: the unadapted weights give other features
+    base = tiny_model(num_trainable_blocks=0).backbone
+    base.eval()
+    assert (patch_tokens(base, x) - patch_tokens(adapted, x)).abs().max() \
+        > 1e-3
+
+
+def test_lora_export_without_a_scaling_names_the_way_out(tmp_path,
+                                                         tiny_model):
+    model = tiny_model(lora=dict(), num_trainable_blocks=0)
+    ckpt = tmp_path / 'iter_1.pth'
+    torch.save(dict(meta=dict(iter=1), state_dict=model.state_dict()),
+               str(ckpt))
+    with pytest.raises(KeyError, match='lora-scaling'):
+        export_backbone(str(ckpt), str(tmp_path / 'bb.pth'))
