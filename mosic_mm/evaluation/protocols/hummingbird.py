@@ -83,7 +83,7 @@ _OHE = 'vpariza/open-hummingbird-eval@5e79da2'
 @dataclass(frozen=True)
 class HummingbirdSettings(ProtocolSettings):
     """The official Hummingbird run (paper values, MoSiC's
-    ``hummingbird_eval.sh`` over its argparse defaults)."""
+    ``hummingbird_eval.sh`` over its command-line defaults)."""
     input_size: Optional[int] = setting(
         518, f'{_MOSIC} hummingbird_eval.sh:75 (None: the backbone\'s '
         'img_size)',
