@@ -243,6 +243,37 @@ def tiny_train_overrides():
 
 
 @pytest.fixture
+def tiny_extract_options():
+    """``tiny_extract_options(data_root)``: ``--cfg-options`` values that
+    make the synthetic config's track extraction tiny (4 train / 2 val
+    videos of 8 frames at 64 px, clips of 3 frames 2 apart)."""
+    def options(data_root: str) -> list:
+        return [f'train_dataloader.dataset.data_root={data_root}',
+                'train_dataloader.dataset.num_train=4',
+                'train_dataloader.dataset.num_val=2',
+                'train_dataloader.dataset.num_frames=8',
+                'train_dataloader.dataset.size=[64,64]',
+                'train_dataloader.dataset.pipeline.0.clip_len=3',
+                'train_dataloader.dataset.pipeline.0.frame_stride=2']
+    return options
+
+
+@pytest.fixture
+def hummingbird_spy(monkeypatch):
+    """The settings of every Hummingbird run from here on (each returns
+    mIoU 0.5 and runs nothing): a list that fills as runs happen."""
+    import importlib
+    hb = importlib.import_module('mosic_mm.evaluation.protocols.hummingbird')
+    seen = []
+
+    def spy(vit, info, train, val, s, **kw):
+        seen.append(s)
+        return dict(mIoU=0.5)
+    monkeypatch.setattr(hb, 'hummingbird_miou', spy)
+    return seen
+
+
+@pytest.fixture
 def tiny_train_options():
     """``tiny_train_options(data_root, max_iters=2)``: the same overrides
     as ``--cfg-options`` arguments."""

@@ -1,7 +1,6 @@
 """mosic_mm.apis.evaluate: settings checked before anything loads and
 passed to the benchmarks that read them, data roots, and an mmseg linear
 probe that leaves the caller's registry scope as it was."""
-import importlib
 
 import pytest
 
@@ -53,19 +52,13 @@ def test_evaluate_refuses_an_unknown_key_before_loading(key, tmp_path):
     assert msg.endswith(', '.join(S.names()))
 
 
-def test_evaluate_settings_reach_the_protocol(monkeypatch, synthetic_root,
+def test_evaluate_settings_reach_the_protocol(hummingbird_spy,
+                                              synthetic_root,
                                               synthetic_config):
     """``k`` of evaluate(**settings) is the k of the Hummingbird run (its
     neighbours), on top of the fast preset."""
     from mosic_mm.evaluation.features import build_backbone
-    hb = importlib.import_module('mosic_mm.evaluation.protocols.hummingbird')
-    seen = []
-
-    def spy(vit, info, train, val, s, **kw):
-        seen.append(s)
-        return dict(mIoU=0.5)
-
-    monkeypatch.setattr(hb, 'hummingbird_miou', spy)
+    seen = hummingbird_spy
     model = build_backbone(synthetic_config)
     r = evaluate(model, 'synthetic-hummingbird', preset='fast',
                  data_root=synthetic_root, progress=False, k=3,

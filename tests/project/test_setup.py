@@ -61,14 +61,9 @@ def test_blocker_blocks(prelude):
 @pytest.mark.slow
 def test_extract_train_evaluate_without_compiled_ops(synthetic_root,
                                                       tmp_path, prelude,
-                                                      tiny_train_options):
-    data = ['train_dataloader.dataset.data_root=' + synthetic_root,
-            'train_dataloader.dataset.num_train=4',
-            'train_dataloader.dataset.num_val=2',
-            'train_dataloader.dataset.num_frames=8',
-            'train_dataloader.dataset.size=[64,64]',
-            'train_dataloader.dataset.pipeline.0.clip_len=3',
-            'train_dataloader.dataset.pipeline.0.frame_stride=2']
+                                                      tiny_train_options,
+                                                      tiny_extract_options):
+    data = tiny_extract_options(synthetic_root)
     cache = tmp_path / 'cache'
     out = _run_tool(prelude, 'extract_tracks.py', SYNTHETIC_CONFIG,
                     '--cache-dir', str(cache), '--cfg-options', *data)

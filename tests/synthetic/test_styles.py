@@ -160,18 +160,18 @@ def test_shared_colour_masks_and_tracks_well_defined(seed, small, pixel_of):
 # reproduction's data: a pixel position does not follow the content, so
 # static tracks are wrong almost everywhere)
 # --------------------------------------------------------------------------
+def _small_video(style, seed, num_frames):
+    """A 64x64 video of ``style`` with 96 ground-truth points."""
+    return render_video(seed, num_frames=num_frames, size=(64, 64),
+                        num_points=96, style=style)
+
+
 def _background_travel(style, seeds=range(6), num_frames=24):
     """Mean distance (fraction of the frame side) the ground-truth
     background points travel from frame 0 to the last frame."""
     out = []
     for seed in seeds:
-        v = render_video(
-            seed,
-            num_frames=num_frames,
-            size=(64, 64),
-            num_points=96,
-            style=style,
-        )
+        v = _small_video(style, seed, num_frames)
         bg = v['point_instance'] == 0
         d = np.linalg.norm(v['tracks'][-1, bg] - v['tracks'][0, bg], axis=-1)
         out.append(d.mean() / 64)
@@ -235,13 +235,7 @@ def _objects_and_static_pixels(style, seeds=range(4), num_frames=16):
     pairs the same class."""
     share, same = [], []
     for seed in seeds:
-        v = render_video(
-            seed,
-            num_frames=num_frames,
-            size=(64, 64),
-            num_points=96,
-            style=style,
-        )
+        v = _small_video(style, seed, num_frames)
         cm = v['class_masks']
         share.append((v['instance_masks'] > 0).mean())
         same.append(

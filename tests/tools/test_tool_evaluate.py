@@ -181,18 +181,6 @@ def _spy_linear_config(monkeypatch):
     return seen
 
 
-def _spy_hummingbird(monkeypatch):
-    """The settings of every Hummingbird run (mIoU 0.5, nothing run)."""
-    hb = importlib.import_module('mosic_mm.evaluation.protocols.hummingbird')
-    seen = []
-
-    def spy(vit, info, train, val, s, **kw):
-        seen.append(s)
-        return dict(mIoU=0.5)
-    monkeypatch.setattr(hb, 'hummingbird_miou', spy)
-    return seen
-
-
 def test_set_lr_reaches_the_linear_probe_config(
         monkeypatch, tiny_config, synthetic_root, voc_davis, load_tool,
         tmp_path):
@@ -213,11 +201,12 @@ def test_set_lr_reaches_the_linear_probe_config(
         'linear_synthetic.py', 'linear_vits14_voc12aug.py']
 
 
-def test_set_k_reaches_hummingbird(monkeypatch, tiny_config, synthetic_root,
-                                   voc_davis, load_tool, tmp_path):
+def test_set_k_reaches_hummingbird(hummingbird_spy, tiny_config,
+                                   synthetic_root, voc_davis, load_tool,
+                                   tmp_path):
     """`--set k=...` is the number of neighbours of the Hummingbird run,
     for the subcommand and for bench / all-paper."""
-    seen = _spy_hummingbird(monkeypatch)
+    seen = hummingbird_spy
     tool = load_tool('evaluate.py')
     tool.main(['hummingbird', tiny_config, '--data-root', synthetic_root,
                '--no-progress', '--set', 'k=3'])

@@ -13,28 +13,20 @@ import pytest
 from mosic_mm.tracks.cache import read_header, read_track_file
 
 
-def _options(root):
-    return ['--cfg-options', f'train_dataloader.dataset.data_root={root}',
-            'train_dataloader.dataset.num_train=4',
-            'train_dataloader.dataset.num_val=2',
-            'train_dataloader.dataset.num_frames=8',
-            'train_dataloader.dataset.size=[64,64]',
-            'train_dataloader.dataset.pipeline.0.clip_len=3',
-            'train_dataloader.dataset.pipeline.0.frame_stride=2']
-
-
 def _files(cache):
     return sorted(glob.glob(osp.join(str(cache), '**', '*.npz'),
                             recursive=True))
 
 
 def test_options_reach_the_extraction_and_failures_exit_1(
-        synthetic_root, synthetic_config, tmp_path, load_tool):
+        synthetic_root, synthetic_config, tmp_path, load_tool,
+        tiny_extract_options):
     tool = load_tool('extract_tracks.py')
 
     def run(*argv):
-        return tool.run(tool.parse_args([synthetic_config, *argv,
-                                         *_options(synthetic_root)]))
+        return tool.run(tool.parse_args([
+            synthetic_config, *argv, '--cfg-options',
+            *tiny_extract_options(synthetic_root)]))
     cache = tmp_path / 'cache'
     args = tool.parse_args([synthetic_config])
     assert (args.tracker, args.checkpoint, args.cache_dir, args.overwrite,
@@ -54,7 +46,7 @@ def test_options_reach_the_extraction_and_failures_exit_1(
         'DISFlowTracker'] * 4
     with pytest.raises(SystemExit) as exit_:
         tool.main([synthetic_config, '--cache-dir', str(cache),
-                   *_options(synthetic_root)])
+                   '--cfg-options', *tiny_extract_options(synthetic_root)])
     assert exit_.value.code == 0
 
 
@@ -74,10 +66,11 @@ extract_tracks.main({argv!r})
 
 @pytest.mark.slow  # a killed subprocess
 def test_killed_midway_then_resumed_leaves_no_corrupt_file(
-        synthetic_root, synthetic_config, tmp_path, repo, load_tool):
+        synthetic_root, synthetic_config, tmp_path, repo, load_tool,
+        tiny_extract_options):
     cache = tmp_path / 'cache'
     argv = [synthetic_config, '--cache-dir', str(cache),
-            *_options(synthetic_root)]
+            '--cfg-options', *tiny_extract_options(synthetic_root)]
     code = SLOW_RUN.format(tools=osp.join(repo, 'tools'), argv=argv)
     proc = subprocess.Popen([sys.executable, '-c', code], cwd=repo,
                             stdout=subprocess.DEVNULL,
@@ -104,12 +97,13 @@ def test_killed_midway_then_resumed_leaves_no_corrupt_file(
 
 @pytest.mark.slow  # torchrun, two processes
 def test_two_cpu_processes_split_the_videos(synthetic_root, synthetic_config,
-                                            tmp_path, repo, torchrun):
+                                            tmp_path, repo, torchrun,
+                                            tiny_extract_options):
     cache = tmp_path / 'cache'
     proc, log = torchrun([osp.join(repo, 'tools', 'extract_tracks.py'),
                           synthetic_config, '--launcher', 'pytorch',
                           '--cache-dir', str(cache),
-                          *_options(synthetic_root)])
+                          '--cfg-options', *tiny_extract_options(synthetic_root)])
     # no rank may die in the process group's teardown at exit (SIGABRT)
     assert 'terminate called' not in log, log[-3000:]
     assert proc.returncode == 0, log[-3000:]
