@@ -1,4 +1,4 @@
-"""Every document the repository cites lives in it (issue 21, item 3).
+"""Every document the repository cites lives in it.
 
 Rules checked over the repository's text files (``*.md``, ``*.py``, ``*.sh``,
 ``*.cfg``, ``*.ini``, ``*.toml``, ``*.txt``, ``*.yml``, ``Makefile``; not

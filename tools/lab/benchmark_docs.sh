@@ -196,7 +196,7 @@ MD
 # Measured by hand with tools/lab/benchmark_step.py, kept as measured.
 cat >> "$OUT" <<'MD'
 
-## Exact student under the bf16 teacher (issue 10 item 3)
+## Exact student under the bf16 teacher
 
 `tools/lab/benchmark_step.py configs/mosic_vits_ytvos.py --batch 2 --frames 12 --points 256 --size 224
 --mode both [--cfg-options model.exact_student=False]`, ViT-S/14, this 2-core CPU, 2026-11-28.
@@ -217,7 +217,7 @@ MD
 # run generates it and times the cold start (~10 min here); later runs reuse both.
 cat >> "$OUT" <<'MD'
 
-## A collection of 650,000 videos (issue 24)
+## A collection of 650,000 videos
 
 `python tools/lab/benchmark_collection.py --out coll650k.json`
 generates, once, a Kinetics-700-sized collection under `/tmp/collection650k`:
