@@ -3,6 +3,7 @@ student and teacher are cut into FSDP units."""
 from typing import Optional
 
 import torch
+from mmengine.logging import MMLogger
 from mmengine.model import MMFullyShardedDataParallel
 from torch import nn
 from torch.distributed.fsdp import ShardingStrategy
@@ -78,3 +79,8 @@ class MoSiCFSDP(MMFullyShardedDataParallel):
 
         super().__init__(module, device_id=device_id,
                          auto_wrap_policy=_UnitPolicy(unit), **kwargs)
+        units = self.fsdp_modules(self)
+        MMLogger.get_current_instance().info(
+            f'MoSiCFSDP: {len(units)} FSDP units ({len(units) - 3} blocks '
+            f'of student and teacher, 2 heads, the root) on '
+            f'{self.world_size} ranks, {self.sharding_strategy.name}')
