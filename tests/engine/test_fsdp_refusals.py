@@ -1,6 +1,7 @@
 """MoSiCFSDP refuses what it cannot shard, and what needs CUDA when there
-is none, before any process group is needed (the sharded run itself and
-its checkpoint moves to and from DDP: ``tools/gpu_check.sh`` on a GPU)."""
+is none, before any process group is needed (the sharded run on CPU:
+test_fsdp_training.py; with cpu_offload and bf16 mixed precision:
+``tools/lab/gpu_check.sh`` on a GPU)."""
 import pytest
 import torch
 from torch.distributed.fsdp import CPUOffload

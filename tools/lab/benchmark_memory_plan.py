@@ -20,8 +20,19 @@ step on this CPU, each measured in a fresh subprocess:
 The step is mmengine's ``model.train_step`` with the config's optimizer
 wrapper: data preprocessor, loss, backward, optimizer step, zero_grad.
 
+``--large``: the largest backbones (DINOv3 ViT-7B/16 and ViT-H+/16,
+DINOv2 ViT-g/14; frozen weights built in bf16, the last block or LoRA
+trains) at one clip of two frames. The allocator is not profiled (too many
+events); each case reports VmHWM minus the baseline, the seconds of the
+first step (it creates the optimizer states) and of the second, the plan
+of the same run, and the plan of the run with today's full-copy fp32
+teacher (``model.share_frozen_weights=False, model.frozen_dtype=None``),
+which need not fit in this machine's memory. Run it alone: the 7B's
+bf16 weights are 12.5 GiB.
+
     python tools/lab/benchmark_memory_plan.py --threads 2
     python tools/lab/benchmark_memory_plan.py --cases vits14_fp32 --batch 1
+    python tools/lab/benchmark_memory_plan.py --large --threads 2
 """
 import argparse
 import json
@@ -58,6 +69,19 @@ CASES: Dict[str, Tuple[str, dict]] = {
     'dinov3_s16_frozen_bf16': (DINOV3, BF16_FROZEN),
     'dinov3_s16_lora': (DINOV3, LORA),
 }
+
+LAST_BLOCK = {'model.num_trainable_blocks': 1}
+#: --large: name -> (config, overrides); frozen weights in bf16 for all
+LARGE_CASES: Dict[str, Tuple[str, dict]] = {
+    f'{name}_{mode}': (config, {**BF16_FROZEN, **extra})
+    for name, config in (
+        ('dinov3_7b16', 'configs/mosic_dinov3_vit7b16_ytvos.py'),
+        ('dinov3_hplus16', 'configs/mosic_dinov3_vith16plus_ytvos.py'),
+        ('dinov2_g14', 'configs/mosic_vitg_ytvos.py'))
+    for mode, extra in (('last_block', LAST_BLOCK), ('lora', LORA))
+}
+FULL_COPY_FP32 = {'model.share_frozen_weights': False,
+                  'model.frozen_dtype': None}
 
 
 def small_options(config: str, batch: int, frames: int, size: int,
@@ -157,6 +181,67 @@ def measure(config: str, options: dict) -> dict:
                 vmhwm_kib=_vmhwm_kib())
 
 
+def measure_timed(config: str, options: dict, steps: int = 2) -> dict:
+    """VmHWM (KiB) and the seconds of each of ``steps`` real steps
+    (``train_step`` and the teacher's EMA), in this process."""
+    from mmengine.optim import build_optim_wrapper
+
+    from mosic_mm.registry import MODELS
+    from mosic_mm.utils.config import load_config, registry_scope
+    from mosic_mm.utils.memory_plan import step_shape
+    cfg = load_config(os.path.join(ROOT, config), options)
+    shape = step_shape(cfg)
+    t0 = time.perf_counter()
+    with registry_scope(cfg):
+        model = MODELS.build(cfg.model)
+        model.init_weights()
+        optim = build_optim_wrapper(model, cfg.optim_wrapper)
+    build_s = time.perf_counter() - t0
+    model.train()
+    batch = real_batch(shape.clips, shape.frames, shape.height, shape.width,
+                       shape.tracks)
+    seconds, losses = [], []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        out = model.train_step(batch, optim)
+        model.update_teacher(0.99)
+        seconds.append(time.perf_counter() - t0)
+        losses.append(float(out['loss']))
+    return dict(build_s=build_s, step_s=seconds, losses=losses,
+                vmhwm_kib=_vmhwm_kib())
+
+
+def large(args, base: int) -> List[dict]:
+    """The ``--large`` table (see the module docstring)."""
+    from mosic_mm.apis import plan_memory
+    gib = 1 << 30
+    print(f'{args.batch} clip x {args.frames} frames, {args.size} px, '
+          f'{args.tracks} tracks; {args.threads} threads; GiB, s')
+    print(f'{"case":26s} {"VmHWM-base":>10s} {"plan":>6s} {"step 1":>7s} '
+          f'{"step 2":>7s} {"build":>6s} {"plan, full fp32 copy":>20s}',
+          flush=True)
+    rows = []
+    for name in args.cases:
+        config, extra = LARGE_CASES[name]
+        options = {**small_options(config, args.batch, args.frames,
+                                   args.size, args.tracks), **extra}
+        plans = [plan_memory(os.path.join(ROOT, config),
+                             cfg_options={**options, **o}, suggest=False,
+                             device='cpu').peak
+                 for o in ({}, FULL_COPY_FP32)]
+        got = run_child(['--child', json.dumps([config, options]),
+                         '--threads', str(args.threads), '--timed'])
+        rss = got['vmhwm_kib'] * 1024 - base
+        row = dict(case=name, config=config, options=options,
+                   vmhwm_minus_base=rss, plan=plans[0],
+                   plan_full_copy_fp32=plans[1], **got)
+        rows.append(row)
+        print(f'{name:26s} {rss / gib:10.2f} {plans[0] / gib:6.2f} '
+              f'{got["step_s"][0]:7.1f} {got["step_s"][-1]:7.1f} '
+              f'{got["build_s"]:6.1f} {plans[1] / gib:20.2f}', flush=True)
+    return rows
+
+
 def run_child(args: List[str]) -> dict:
     out = subprocess.run([sys.executable, __file__, *args],
                          capture_output=True, text=True, check=True,
@@ -166,16 +251,29 @@ def run_child(args: List[str]) -> dict:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--cases', nargs='+', default=list(CASES),
-                        choices=list(CASES))
-    parser.add_argument('--batch', type=int, default=2)
-    parser.add_argument('--frames', type=int, default=4)
+    parser.add_argument('--cases', nargs='+',
+                        choices=list(CASES) + list(LARGE_CASES),
+                        help='default: every case (of --large: every large '
+                        'one)')
+    parser.add_argument('--large', action='store_true',
+                        help='the largest backbones, timed, RSS only')
+    parser.add_argument('--batch', type=int)
+    parser.add_argument('--frames', type=int)
     parser.add_argument('--size', type=int, default=224)
     parser.add_argument('--tracks', type=int, default=256)
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--json', help='also write the rows here')
     parser.add_argument('--child', help=argparse.SUPPRESS)
+    parser.add_argument('--timed', action='store_true',
+                        help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    table = LARGE_CASES if args.large else CASES
+    args.cases = args.cases or list(table)
+    if set(args.cases) - set(table):
+        parser.error(f'{sorted(set(args.cases) - set(table))} are '
+                     f'{"not " if args.large else ""}--large cases')
+    args.batch = args.batch or (1 if args.large else 2)
+    args.frames = args.frames or (2 if args.large else 4)
     os.environ['OMP_NUM_THREADS'] = str(args.threads)
     if args.child == 'baseline':
         _imports()
@@ -185,11 +283,18 @@ def main(argv=None) -> None:
         import torch
         torch.set_num_threads(args.threads)
         config, options = json.loads(args.child)
-        print(json.dumps(measure(config, options)))
+        print(json.dumps((measure_timed if args.timed else measure)(
+            config, options)))
         return
 
     from mosic_mm.apis import plan_memory
     base = run_child(['--child', 'baseline'])['vmhwm_kib'] * 1024
+    if args.large:
+        rows = large(args, base)
+        if args.json:
+            with open(args.json, 'w') as f:
+                json.dump(rows, f, indent=1)
+        return
     print(f'batch {args.batch} clips x {args.frames} frames, {args.size} px,'
           f' {args.tracks} tracks; {args.threads} threads; MiB')
     header = (f'{"case":24s} {"plan":>8s} {"weights":>8s} {"act":>8s} '

@@ -1,9 +1,24 @@
 """One short GPU check (tools/lab/gpu_check.sh): training step time, data wait,
 peak GPU memory and achieved TFLOP/s for ViT-S/14 and ViT-B/14, the input
-pipeline's clips/s with all cores, and the resulting GPU utilisation.
+pipeline's clips/s with all cores, and the resulting GPU utilisation; then
+BootsTAPIR's frames/s and its half-precision error, and sharded training.
 
     bash tools/lab/gpu_check.sh [--archs vits vitb] [--iters 10] [--workers N]
+        [--parts archs tracker sharded]
     python tools/lab/gpu_check.py --device cpu --tiny   # the CPU smoke test
+
+``tracker``: offline and online (causal) BootsTAPIR (random weights,
+``--tracker-frames`` frames at 256 x 256, 256 queries): frames/s in fp32,
+and in bf16 and fp16 (as ``BootsTAPIR(dtype=...)`` runs them) the largest
+and the median distance of the tracks from the fp32 tracks (px) and the
+fraction of equal visibility decisions.
+
+``sharded``: tools/train.py under torchrun (one process per GPU, at most
+2; on a CPU two gloo ranks), a tiny MoSiC of configs/mosic_vits_synthetic.py
+for 3 iterations: DDP; FSDP (``PortableFSDPStrategy`` + ``MoSiCFSDP``)
+resumed from DDP's iteration 1, whose iteration-3 weights and optimizer
+state must equal DDP's (the largest difference is printed); and, on CUDA
+only, FSDP with ``cpu_offload`` and bf16 ``mixed_precision``.
 
 The input is the training pipeline on generated 720p JPEG frame folders with
 cached tracks, served from the raw frame cache (``LoadClip(frame_cache=
@@ -30,6 +45,7 @@ ARCHS = {
     'vits': ('ViT-S/14', 'configs/mosic_vits_ytvos.py'),
     'vitb': ('ViT-B/14', 'configs/mosic_vitb_ytvos.py')
 }
+PARTS = ('archs', 'tracker', 'sharded')
 TINY_ARCH = dict(embed_dims=32,
                  num_layers=2,
                  num_heads=2,
@@ -163,6 +179,157 @@ def format_table(res: dict) -> str:
     return '\n'.join(lines)
 
 
+def check_tracker(args, device) -> list:
+    """BootsTAPIR offline and online on ``device``: fp32 frames/s, and the
+    half-precision tracks against the fp32 ones (module docstring)."""
+    import copy
+
+    import torch
+
+    from tools.lab.benchmark_tapir import build, grid_queries, make_video
+    from tools.lab.lib.measure import sync
+    size, grid = (64, 4) if args.tiny else (256, 16)
+    frames = args.tracker_frames
+    video = make_video(frames, size).to(device)
+    queries = grid_queries(grid, size).to(device)
+    halves = ('bfloat16', 'float16') if device.type == 'cuda' else ()
+    rows = []
+    for variant, label in (('bootstapir', 'offline'),
+                           ('causal_bootstapir', 'online')):
+        model = build(variant).to(device).eval()
+
+        def track(dtype):
+            m = model if dtype == torch.float32 else copy.deepcopy(
+                model).to(dtype)
+            v, q = video.to(dtype), queries.to(dtype)
+            with torch.no_grad():
+                out = m(v, q) if label == 'offline' else m.track_online(v, q)
+            visible = ((1 - torch.sigmoid(out['occlusion'].float()))
+                       * (1 - torch.sigmoid(out['expected_dist'].float()))
+                       > 0.5)
+            return out['tracks'].float(), visible
+
+        track(torch.float32)  # warm-up
+        sync(device)
+        start = time.perf_counter()
+        ref, ref_vis = track(torch.float32)
+        sync(device)
+        row = dict(model=label, variant=variant, frames=frames, size=size,
+                   queries=queries.shape[1],
+                   fp32_frames_per_s=frames / (time.perf_counter() - start))
+        for name in halves:
+            got, vis = track(getattr(torch, name))
+            dist = (got - ref).norm(dim=-1)
+            row[name] = dict(max_px=dist.max().item(),
+                             median_px=dist.median().item(),
+                             visibility_agree=(vis == ref_vis).float()
+                             .mean().item())
+        rows.append(row)
+    return rows
+
+
+#: what configs/_base_/strategies/fsdp.py sets, as --cfg-options
+FSDP_OPTIONS = ('runner_type=FlexibleRunner',
+                'strategy.type=PortableFSDPStrategy',
+                'strategy.model_wrapper.type=MoSiCFSDP')
+FSDP_OFFLOAD_BF16 = ('strategy.model_wrapper.cpu_offload=True',
+                     'strategy.model_wrapper.mixed_precision.param_dtype='
+                     'bfloat16',
+                     'strategy.model_wrapper.mixed_precision.reduce_dtype='
+                     'bfloat16',
+                     'strategy.model_wrapper.mixed_precision.buffer_dtype='
+                     'bfloat16')
+
+
+def check_sharded(args, device) -> dict:
+    """DDP, FSDP resumed from DDP, and on CUDA FSDP with cpu_offload and
+    bf16 mixed precision (module docstring); raises if a run fails."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    import torch
+
+    from tools.lab import stress_dist
+    from tools.lab.lib.processes import torchrun_command
+    nproc = (max(1, min(2, torch.cuda.device_count()))
+             if device.type == 'cuda' else 2)
+    out = tempfile.mkdtemp(prefix='gpu_check_sharded_')
+    root, cache = stress_dist.prepare(argparse.Namespace(out=out))
+    base = stress_dist.train_options(root, cache, 3) + [
+        'default_hooks.checkpoint.interval=1']
+
+    def train(name, *options, resume=None):
+        work = osp.join(out, name)
+        cmd = torchrun_command(nproc) + [
+            osp.join(REPO, 'tools', 'train.py'), stress_dist.CONFIG,
+            '--launcher', 'pytorch', '--work-dir', work]
+        if resume:
+            os.makedirs(work, exist_ok=True)
+            shutil.copy(resume, osp.join(work, 'start.pth'))
+            cmd += ['--resume', osp.join(work, 'start.pth')]
+        start = time.perf_counter()
+        proc = subprocess.run(cmd + ['--cfg-options', *base, *options],
+                              cwd=REPO, capture_output=True, text=True,
+                              timeout=600)
+        if proc.returncode:
+            raise RuntimeError(f'sharded check, {name}: exit status '
+                               f'{proc.returncode}\n'
+                               f'{(proc.stdout + proc.stderr)[-3000:]}')
+        return work, time.perf_counter() - start
+
+    def load(work, it):
+        return torch.load(osp.join(work, f'iter_{it}.pth'),
+                          map_location='cpu')
+
+    ddp, ddp_s = train('ddp')
+    fsdp, fsdp_s = train('fsdp', *FSDP_OPTIONS,
+                         resume=osp.join(ddp, 'iter_1.pth'))
+    a, b = load(ddp, 3), load(fsdp, 3)
+    weights = max((a['state_dict'][k].float() - v.float()).abs().max().item()
+                  for k, v in b['state_dict'].items())
+    moments = max((a['optimizer']['state'][i][m] - s[m]).abs().max().item()
+                  for i, s in b['optimizer']['state'].items()
+                  for m in ('exp_avg', 'exp_avg_sq'))
+    res = dict(ranks=nproc, ddp_s=ddp_s, fsdp_s=fsdp_s,
+               fsdp_vs_ddp_max_weight_diff=weights,
+               fsdp_vs_ddp_max_moment_diff=moments)
+    if device.type == 'cuda':
+        _, res['fsdp_offload_bf16_s'] = train('fsdp_offload_bf16',
+                                              *FSDP_OPTIONS,
+                                              *FSDP_OFFLOAD_BF16)
+    shutil.rmtree(out, ignore_errors=True)
+    return res
+
+
+def format_parts(res: dict) -> str:
+    """Lines for the tracker and sharded parts of a :func:`gpu_check`
+    result."""
+    lines = []
+    for r in res.get('tracker', []):
+        line = (f"BootsTAPIR {r['model']}: {r['frames']} frames {r['size']}"
+                f" px, {r['queries']} queries: fp32 "
+                f"{r['fp32_frames_per_s']:.1f} frames/s")
+        for name in ('bfloat16', 'float16'):
+            if name in r:
+                h = r[name]
+                line += (f"; {name} vs fp32: max {h['max_px']:.3g} px, "
+                         f"median {h['median_px']:.3g} px, visibility "
+                         f"{100 * h['visibility_agree']:.2f} % equal")
+        lines.append(line)
+    if 'sharded' in res:
+        r = res['sharded']
+        line = (f"sharded ({r['ranks']} ranks): DDP 3 it {r['ddp_s']:.0f} s,"
+                f" FSDP from DDP it 1 {r['fsdp_s']:.0f} s, FSDP vs DDP at "
+                f"it 3: weights {r['fsdp_vs_ddp_max_weight_diff']:.2g}, Adam"
+                f" moments {r['fsdp_vs_ddp_max_moment_diff']:.2g}")
+        if 'fsdp_offload_bf16_s' in r:
+            line += (f"; FSDP cpu_offload + bf16 mixed precision 3 it "
+                     f"{r['fsdp_offload_bf16_s']:.0f} s")
+        lines.append(line)
+    return '\n'.join(lines)
+
+
 def gpu_check(args) -> dict:
     """The check with the options of ``tools/lab/gpu_check.py`` (``args``: its
     parsed arguments, ``--tiny`` already applied): the input pipeline's
@@ -184,16 +351,21 @@ def gpu_check(args) -> dict:
     cv2.setNumThreads(1)
     device = torch.device(args.device)
     t0 = time.perf_counter()
-    loader = build_loader(args, device)
-    rate = input_rate(loader, args.input_batches)
-    archs = [check_arch(args, *ARCHS[a], loader, device) for a in args.archs]
-    return dict(device=(torch.cuda.get_device_name(device)
-                        if device.type == 'cuda' else 'cpu'),
-                source='72x128' if args.tiny else '1280x720',
-                args=vars(args),
-                input_clips_per_s=rate,
-                archs=archs,
-                seconds=time.perf_counter() - t0)
+    res = dict(device=(torch.cuda.get_device_name(device)
+                       if device.type == 'cuda' else 'cpu'),
+               source='72x128' if args.tiny else '1280x720',
+               args=vars(args))
+    if 'archs' in args.parts:
+        loader = build_loader(args, device)
+        res['input_clips_per_s'] = input_rate(loader, args.input_batches)
+        res['archs'] = [check_arch(args, *ARCHS[a], loader, device)
+                        for a in args.archs]
+    if 'tracker' in args.parts:
+        res['tracker'] = check_tracker(args, device)
+    if 'sharded' in args.parts:
+        res['sharded'] = check_sharded(args, device)
+    res['seconds'] = time.perf_counter() - t0
+    return res
 
 
 def parse_args(argv=None):
@@ -231,9 +403,16 @@ def parse_args(argv=None):
     p.add_argument('--tiny',
                    action='store_true',
                    help='tiny ViT, 3x56px clips of 72x128 sources (CPU test)')
+    p.add_argument('--parts',
+                   nargs='+',
+                   default=list(PARTS),
+                   choices=list(PARTS),
+                   help='what to check (default: all)')
+    p.add_argument('--tracker-frames', type=int, default=24)
     p.add_argument('--out', help='write the results as JSON')
     args = p.parse_args(argv)
     if args.tiny:
+        args.tracker_frames = min(args.tracker_frames, 4)
         args.batch, args.frames, args.points, args.size = 2, 3, 16, 56
         args.videos, args.video_frames = 2, 12
         args.iters, args.warmup = min(args.iters, 3), 1
@@ -244,7 +423,9 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     res = gpu_check(args)
-    print(format_table(res))
+    if 'archs' in res:
+        print(format_table(res))
+    print(format_parts(res))
     print(f"(check took {res['seconds']:.0f} s)")
     if args.out:
         with open(args.out, 'w') as f:

@@ -66,7 +66,7 @@ class MoSiCFSDP(MMFullyShardedDataParallel):
             if kwargs.get('cpu_offload'):
                 raise ValueError('FSDP cpu_offload moves parameters off a '
                                  'GPU; there is no CUDA device here '
-                                 '(tools/gpu_check.sh runs it on one)')
+                                 '(tools/lab/gpu_check.sh runs it on one)')
             device_id = torch.device('cpu')
         # the student's transformer blocks (MoSiC's token adapter)
         blocks = tuple({type(layer) for layer in module.student_tokens.layers})

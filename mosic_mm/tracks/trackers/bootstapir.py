@@ -53,8 +53,9 @@ class BootsTAPIR(BaseTracker):
         pin_query_frame (bool): see above. Defaults to True.
         device (str, optional): None -> 'cuda' when available, else 'cpu'.
         dtype (str): 'float32' (default); 'bfloat16' / 'float16' run the
-            model in half precision on CUDA only (measured within the
-            tolerance of docs/tracks.md; refused on the CPU).
+            model (and the query coordinates) in half precision, on CUDA
+            only (refused on the CPU); tools/lab/gpu_check.sh measures
+            their distance from the fp32 tracks.
         random_weights_seed (int, optional): instead of a checkpoint, the
             model's own random initialisation under this seed (tests and
             benchmarks; the tracks mean nothing). The caller's random state

@@ -1,4 +1,4 @@
-"""tools/gpu_check.sh / gpu_check.py on CPU with tiny shapes (no GPU here):
+"""tools/lab/gpu_check.sh / gpu_check.py on CPU with tiny shapes (no GPU here):
 the check runs end to end and its FLOP count is the real step's."""
 import os.path as osp
 import subprocess
@@ -17,7 +17,7 @@ from tools.lab.gpu_check import TINY_ARCH, build_loader  # noqa: E402
 def test_gpu_check_tiny_cpu(tmp_path):
     res = gpu_check.main([
         '--device', 'cpu', '--tiny', '--workers', '0', '--archs', 'vits',
-        '--root',
+        '--parts', 'archs', '--root',
         str(tmp_path / 'd')
     ])
     assert res['input_clips_per_s'] > 0
@@ -27,6 +27,23 @@ def test_gpu_check_tiny_cpu(tmp_path):
     assert r['teacher_dtype'] == 'bfloat16'  # the config's teacher
     assert r['tflop_per_step'] > 0 and r['peak_gib'] > 0
     assert r['tflops'] == pytest.approx(r['tflop_per_step'] / r['step_s'])
+
+
+@pytest.mark.slow  # three 2-process torchrun trainings
+def test_tracker_and_sharded_parts_on_cpu(tmp_path):
+    """BootsTAPIR's part times both models (no half precision on a CPU);
+    the sharded part trains DDP, then FSDP from DDP's checkpoint, to the
+    same weights and Adam moments."""
+    res = gpu_check.main(['--device', 'cpu', '--tiny', '--parts', 'tracker',
+                          'sharded'])
+    assert 'archs' not in res
+    assert [r['model'] for r in res['tracker']] == ['offline', 'online']
+    for r in res['tracker']:
+        assert r['fp32_frames_per_s'] > 0 and 'bfloat16' not in r
+    s = res['sharded']
+    assert s['ranks'] == 2 and 'fsdp_offload_bf16_s' not in s
+    assert s['fsdp_vs_ddp_max_weight_diff'] < 1e-5
+    assert s['fsdp_vs_ddp_max_moment_diff'] < 1e-7
 
 
 def test_loader_serves_cached_uint8_clips(tmp_path):
