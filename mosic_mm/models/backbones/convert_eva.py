@@ -143,10 +143,20 @@ def dinov3_to_timm(state_dict: StateDict
     return out, dropped, periods
 
 
+#: the width of DINOv3 ViT-7B/16, the only official DINOv3 backbone built
+#: with ``untie_global_and_local_cls_norm=True`` (a ``local_cls_norm``)
+_UNTIED_CLS_NORM_WIDTH = 4096
+
+
 def timm_to_dinov3(state_dict: StateDict, periods: Tensor) -> StateDict:
     """timm layout -> official DINOv3 layout (inverse of
     :func:`dinov3_to_timm`): ``qkv.bias`` = [q, 0, v] with its
-    ``bias_mask``, a zero ``mask_token`` [1,C] and ``rope_embed.periods``."""
+    ``bias_mask``, a zero ``mask_token`` [1,C] and ``rope_embed.periods``.
+    ViT-7B/16 files also hold ``local_cls_norm``, which DINOv3 applies only
+    to the class token of local crops in its own training (dropped on
+    loading): it is written as a copy of ``norm``, so the file loads
+    strictly into the official model and every output of it at inference
+    is the exported backbone's."""
     out = {}
     for key, value in state_dict.items():
         if _DROPPED.match(key):
@@ -173,6 +183,9 @@ def timm_to_dinov3(state_dict: StateDict, periods: Tensor) -> StateDict:
         out[key] = value
     width = state_dict['cls_token'].shape[-1]
     out['mask_token'] = state_dict['cls_token'].new_zeros(1, width)
+    if width == _UNTIED_CLS_NORM_WIDTH:
+        for name in ('weight', 'bias'):
+            out[f'local_cls_norm.{name}'] = state_dict[f'norm.{name}'].clone()
     out[DINOV3_PERIODS] = periods.detach().clone().float()
     return out
 

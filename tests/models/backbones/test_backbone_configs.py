@@ -14,6 +14,7 @@ from mmengine.config import Config, DictAction
 
 from mosic_mm.models.backbones import (
     CheckpointMismatchError,
+    from_native,
     load_state_dict_converted,
     strip_components,
 )
@@ -233,6 +234,10 @@ def test_dinov3_config_builds_and_takes_the_official_key_set(
     report = load_state_dict_converted(model.backbone, sd, 'dinov3')
     assert report.ok and not report.missing and not report.unexpected
     assert len(report.loaded) == len(model.backbone.state_dict())
+    # and the export back is the official file's key set, shape for shape
+    exported = from_native(model.backbone.state_dict(), 'dinov3')
+    assert {k: tuple(v.shape) for k, v in exported.items()} == {
+        k: tuple(v.shape) for k, v in sd.items()}
 
 
 def test_eva02_clip_config_takes_timms_file_and_the_open_clip_file(

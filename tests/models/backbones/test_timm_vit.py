@@ -34,6 +34,13 @@ def file_of(dinov3_file, open_clip_file, openai_clip_file):
 @pytest.mark.parametrize('name,kw,layout', [
     pytest.param(DINOV3, {}, 'timm', id='dinov3-timm'),
     pytest.param(DINOV3, {}, 'dinov3', id='dinov3-dinov3'),
+    # the SwiGLU members (S+/16, H+/16) and ViT-7B/16 (no qkv bias), each
+    # at the tiny width and depth
+    *[pytest.param(name, {}, layout, id=f'{name}-{layout}')
+      for name in ('vit_small_plus_patch16_dinov3_qkvb',
+                   'vit_huge_plus_patch16_dinov3_qkvb',
+                   'vit_7b_patch16_dinov3')
+      for layout in ('timm', 'dinov3')],
     pytest.param(EVA02, {}, 'timm', id='eva02-timm'),
     pytest.param(EVA02, {}, 'open_clip', id='eva02-open_clip'),
     *[pytest.param(CLIP, dict(CLIP_S14, act_layer=act), layout,
