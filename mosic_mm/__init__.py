@@ -5,11 +5,13 @@ datasets, transforms, trackers, models and hooks into mmpretrain's registries,
 and applies the compatibility fixes of :mod:`mosic_mm.compat`.
 """
 from .compat import (
+                     defer_transformers_import,
                      register_atomic_local_backend,
                      register_checkpoint_safe_globals,
                      register_safe_checkpoint_rotation,
 )
 
+defer_transformers_import()
 register_checkpoint_safe_globals()
 register_atomic_local_backend()
 register_safe_checkpoint_rotation()

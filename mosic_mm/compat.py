@@ -17,6 +17,11 @@ current PyTorch. See docs/stack.md. Everything here is explicit and minimal.
   full disk or unwritable work dir while saving then loses checkpoints. We
   write atomically (errors name the file) and delete only after the new
   checkpoint and ``last_checkpoint`` are on disk.
+- mmengine's optimizer builder imports ``transformers`` at import time to
+  register its ``Adafactor``; with peft installed (LoRA) transformers then
+  imports peft, dynamo and sympy: about 8 s of every process's start. We
+  import the builder without it and register ``Adafactor`` as a function that
+  imports transformers when such an optimizer is built.
 
 mmsegmentation under mmcv-lite (no compiled ``mmcv._ext``) is handled by
 :mod:`mosic_mm.compat_mmcv_ext`, which only ``mosic_mm.seg`` installs.
@@ -61,6 +66,31 @@ def register_checkpoint_safe_globals() -> None:
     from mmengine.logging.history_buffer import HistoryBuffer
     HistoryBuffer.__getstate__ = _history_buffer_state
     torch.serialization.add_safe_globals(checkpoint_safe_globals())
+
+
+def _adafactor(params, **kwargs):
+    """transformers' ``Adafactor``, imported when one is built."""
+    from transformers import Adafactor
+    return Adafactor(params, **kwargs)
+
+
+def defer_transformers_import() -> None:
+    """Import mmengine's optimizer builder without importing transformers
+    and register ``Adafactor`` lazily (module docstring). Nothing to do when
+    either is imported already or transformers is not installed."""
+    import importlib.util
+    import sys
+    if ('mmengine.optim' in sys.modules or 'transformers' in sys.modules
+            or importlib.util.find_spec('transformers') is None):
+        return
+    sys.modules['transformers'] = None  # `import transformers` fails
+    try:
+        from mmengine.optim.optimizer import builder
+    finally:
+        del sys.modules['transformers']
+    from mmengine.registry import OPTIMIZERS
+    OPTIMIZERS.register_module(name='Adafactor', module=_adafactor)
+    builder.TRANSFORMERS_OPTIMIZERS.append('Adafactor')
 
 
 def init_cpu_distributed(launcher: str) -> bool:

@@ -1,4 +1,5 @@
-"""Fixes for the pinned stack: safe checkpoint loading and atomic writes."""
+"""Fixes for the pinned stack: safe checkpoint loading, atomic writes, and
+no transformers import at start-up."""
 import os
 import pickle
 
@@ -54,3 +55,27 @@ def test_local_backend_writes_atomically(tmp_path, monkeypatch):
     assert target.read_bytes() == b'complete'  # the old file is intact
     assert not (tmp_path / 'last_checkpoint').exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ['iter_1.pth']
+
+
+def test_importing_the_plugin_does_not_import_transformers():
+    """A fresh process: ``import mosic_mm`` (and the mmengine optimizer
+    registry it loads) leaves transformers and peft unimported."""
+    import subprocess
+    import sys
+    code = ('import sys, mosic_mm, mmengine.optim; '
+            'print(sorted(m for m in ("transformers", "peft") '
+            'if m in sys.modules))')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == '[]'
+
+
+def test_adafactor_still_builds_from_a_config():
+    from mmengine.optim import build_optim_wrapper
+    from transformers import Adafactor
+    model = torch.nn.Linear(3, 2)
+    wrapper = build_optim_wrapper(model, dict(
+        optimizer=dict(type='Adafactor', lr=1e-3, relative_step=False)))
+    assert type(wrapper.optimizer) is Adafactor
+    loss = model(torch.ones(1, 3)).sum()
+    wrapper.update_params(loss)  # a real step
