@@ -251,4 +251,21 @@ start included): each rank reads the manifests (0.7 s for 648,000 entries) and c
 listed file with one `stat`, where a header read per file would take ~159 s.
 MD
 "$PY" tools/lab/benchmark_collection.py --markdown "$OUT"
+# Large backbones, the memory plan and BootsTAPIR: each script prints its
+# table; it goes into the file as printed.
+block() {  # block TITLE CMD...: a heading, the command and its output
+    printf '\n## %s\n\n`%s`\n\n```\n' "$1" "${*:2}" >> "$OUT"
+    "${@:2}" 2>/dev/null | grep -v -i warn >> "$OUT"
+    printf '```\n' >> "$OUT"
+}
+block "Memory plan against measured peaks (small sizes, CPU)" \
+    "$PY" tools/lab/benchmark_memory_plan.py --threads 2
+block "A real MoSiC step of DINOv3 ViT-7B/16, ViT-H+/16 and DINOv2 ViT-g/14 on this CPU" \
+    "$PY" tools/lab/benchmark_memory_plan.py --large --threads 2
+for cfg in configs/mosic_dinov3_vit7b16_ytvos.py configs/mosic_dinov3_vit7b16_fsdp_ytvos.py; do
+    block "Memory plan of $cfg on 8 x 80 GB GPUs" \
+        "$PY" tools/plan_memory.py "$cfg" --gpus 8 --gpu-mem 80 --no-suggest
+done
+block "BootsTAPIR speed and memory on this CPU" \
+    "$PY" tools/lab/benchmark_tapir.py --threads 2
 echo "wrote $OUT"
