@@ -186,6 +186,7 @@ def check_tracker(args, device) -> list:
 
     import torch
 
+    from mosic_mm.tracks.tapir import visible
     from tools.lab.benchmark_tapir import build, grid_queries, make_video
     from tools.lab.lib.measure import sync
     size, grid = (64, 4) if args.tiny else (256, 16)
@@ -204,10 +205,8 @@ def check_tracker(args, device) -> list:
             v, q = video.to(dtype), queries.to(dtype)
             with torch.no_grad():
                 out = m(v, q) if label == 'offline' else m.track_online(v, q)
-            visible = ((1 - torch.sigmoid(out['occlusion'].float()))
-                       * (1 - torch.sigmoid(out['expected_dist'].float()))
-                       > 0.5)
-            return out['tracks'].float(), visible
+            return out['tracks'].float(), visible(out['occlusion'],
+                                                  out['expected_dist'])
 
         track(torch.float32)  # warm-up
         sync(device)

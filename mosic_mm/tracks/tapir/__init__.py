@@ -14,7 +14,7 @@ and ``expected_dist`` logits [B, N, T].
                          'causal_bootstapir_checkpoint.pt')
     out = online.track_online(video, query_points)  # causal, bounded memory
 """
-from .model import TAPIR, FeatureGrids, OnlineState, QueryFeatures
+from .model import TAPIR, FeatureGrids, OnlineState, QueryFeatures, visible
 from .ops import default_refinement_resolutions
 from .weights import (
                       CHECKPOINT_FILES,
@@ -26,7 +26,8 @@ from .weights import (
 )
 
 __all__ = [
-    'TAPIR', 'FeatureGrids', 'QueryFeatures', 'OnlineState', 'build_tapir',
+    'TAPIR', 'FeatureGrids', 'QueryFeatures', 'OnlineState', 'visible',
+    'build_tapir',
     'load_tapir_weights', 'check_state_dict', 'CheckpointMismatchError',
     'TAPIR_VARIANTS', 'CHECKPOINT_FILES', 'default_refinement_resolutions'
 ]

@@ -10,7 +10,7 @@ Conventions (all methods):
 * ``occlusion`` / ``expected_dist``: logits ``[B, N, T]``; higher means
   more likely occluded / farther than a few pixels from the truth.
   ``(1 - sigmoid(occlusion)) * (1 - sigmoid(expected_dist)) > 0.5`` is the
-  usual visibility decision.
+  usual visibility decision (:func:`visible`).
 
 The first estimate is made at ``initial_resolution`` (256 x 256, the
 training size); it is then refined ``refinement_iterations`` times at each
@@ -26,7 +26,16 @@ from torch import nn
 from . import ops
 from .nets import CostVolumeHead, ExtraConvs, PipsMixer, ResNet
 
-__all__ = ['FeatureGrids', 'QueryFeatures', 'OnlineState', 'TAPIR']
+__all__ = ['FeatureGrids', 'QueryFeatures', 'OnlineState', 'TAPIR', 'visible']
+
+
+def visible(occlusion: torch.Tensor,
+            expected_dist: torch.Tensor) -> torch.Tensor:
+    """TAPIR's visibility decision from its logits (any equal shapes, e.g.
+    ``[B, N, T]``): ``(1 - sigmoid(occlusion)) * (1 - sigmoid(
+    expected_dist)) > 0.5``, computed in fp32."""
+    return ((1 - torch.sigmoid(occlusion.float()))
+            * (1 - torch.sigmoid(expected_dist.float())) > 0.5)
 
 Resolution = Tuple[int, int]
 Context = Dict[str, torch.Tensor]

@@ -170,6 +170,8 @@ class BootsTAPIR(BaseTracker):
     def _track(self, frames: np.ndarray,
                queries: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         import torch
+
+        from mosic_mm.tracks.tapir import visible
         T, H, W = frames.shape[:3]
         N = queries.shape[0]
         tracks = np.zeros((T, N, 2), np.float32)
@@ -192,9 +194,7 @@ class BootsTAPIR(BaseTracker):
                 out = model(video, points,
                             query_chunk_size=self.query_chunk_size)
         xy = out['tracks'][0].float().cpu().numpy()  # [N, T, 2] (x, y)
-        occ = out['occlusion'][0].float()
-        dist = out['expected_dist'][0].float()
-        vis = ((1 - torch.sigmoid(occ)) * (1 - torch.sigmoid(dist)) > 0.5)
+        vis = visible(out['occlusion'][0], out['expected_dist'][0])
         tracks[..., 0] = xy[..., 0].T / sx - 0.5
         tracks[..., 1] = xy[..., 1].T / sy - 0.5
         visibility[:] = vis.cpu().numpy().T
