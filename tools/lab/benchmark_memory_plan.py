@@ -140,26 +140,33 @@ def real_batch(B: int, T: int, H: int, W: int, N: int) -> dict:
     return dict(inputs=list(clips), data_samples=samples)
 
 
-def measure(config: str, options: dict) -> dict:
-    """One real step's allocator peak (bytes) and VmHWM (KiB), in this
-    process (run it in a fresh one)."""
+def build_step(config: str, options: dict) -> tuple:
+    """``(model, optim_wrapper, batch)`` of ``config`` with ``options``:
+    the model built and initialised in its registry scope, in train mode,
+    and one random batch of the config's step shape."""
     from mmengine.optim import build_optim_wrapper
-    from torch.profiler import ProfilerActivity, profile, record_function
 
     from mosic_mm.registry import MODELS
     from mosic_mm.utils.config import load_config, registry_scope
     from mosic_mm.utils.memory_plan import step_shape
     cfg = load_config(os.path.join(ROOT, config), options)
     shape = step_shape(cfg)
+    with registry_scope(cfg):
+        model = MODELS.build(cfg.model)
+        model.init_weights()
+        optim = build_optim_wrapper(model, cfg.optim_wrapper)
+    model.train()
+    return model, optim, real_batch(shape.clips, shape.frames, shape.height,
+                                    shape.width, shape.tracks)
+
+
+def measure(config: str, options: dict) -> dict:
+    """One real step's allocator peak (bytes) and VmHWM (KiB), in this
+    process (run it in a fresh one)."""
+    from torch.profiler import ProfilerActivity, profile, record_function
     with profile(activities=[ProfilerActivity.CPU],
                  profile_memory=True) as prof:
-        with registry_scope(cfg):
-            model = MODELS.build(cfg.model)
-            model.init_weights()
-            optim = build_optim_wrapper(model, cfg.optim_wrapper)
-        model.train()
-        batch = real_batch(shape.clips, shape.frames, shape.height,
-                           shape.width, shape.tracks)
+        model, optim, batch = build_step(config, options)
         model.train_step(batch, optim)  # creates the optimizer states
         with record_function('plan/step2'):
             model.train_step(batch, optim)
@@ -182,24 +189,11 @@ def measure(config: str, options: dict) -> dict:
 
 
 def measure_timed(config: str, options: dict, steps: int = 2) -> dict:
-    """VmHWM (KiB) and the seconds of each of ``steps`` real steps
-    (``train_step`` and the teacher's EMA), in this process."""
-    from mmengine.optim import build_optim_wrapper
-
-    from mosic_mm.registry import MODELS
-    from mosic_mm.utils.config import load_config, registry_scope
-    from mosic_mm.utils.memory_plan import step_shape
-    cfg = load_config(os.path.join(ROOT, config), options)
-    shape = step_shape(cfg)
+    """VmHWM (KiB), the seconds of the build and of each of ``steps`` real
+    steps (``train_step`` and the teacher's EMA), in this process."""
     t0 = time.perf_counter()
-    with registry_scope(cfg):
-        model = MODELS.build(cfg.model)
-        model.init_weights()
-        optim = build_optim_wrapper(model, cfg.optim_wrapper)
+    model, optim, batch = build_step(config, options)
     build_s = time.perf_counter() - t0
-    model.train()
-    batch = real_batch(shape.clips, shape.frames, shape.height, shape.width,
-                       shape.tracks)
     seconds, losses = [], []
     for _ in range(steps):
         t0 = time.perf_counter()
@@ -209,6 +203,40 @@ def measure_timed(config: str, options: dict, steps: int = 2) -> dict:
         losses.append(float(out['loss']))
     return dict(build_s=build_s, step_s=seconds, losses=losses,
                 vmhwm_kib=_vmhwm_kib())
+
+
+def small(args, base: int) -> List[dict]:
+    """The default table (see the module docstring)."""
+    from mosic_mm.apis import plan_memory
+    print(f'batch {args.batch} clips x {args.frames} frames, {args.size} px,'
+          f' {args.tracks} tracks; {args.threads} threads; MiB')
+    header = (f'{"case":24s} {"plan":>8s} {"weights":>8s} {"act":>8s} '
+              f'{"measured":>8s} {"plan/meas":>9s} {"VmHWM-base":>10s} '
+              f'{"plan s":>6s}')
+    print(header)
+    rows = []
+    for name in args.cases:
+        config, extra = CASES[name]
+        options = {**small_options(config, args.batch, args.frames,
+                                   args.size, args.tracks), **extra}
+        t0 = time.perf_counter()
+        plan = plan_memory(os.path.join(ROOT, config), cfg_options=options,
+                           suggest=False, device='cpu')
+        seconds = time.perf_counter() - t0
+        got = run_child(['--child', json.dumps([config, options]),
+                         '--threads', str(args.threads)])
+        rss = got['vmhwm_kib'] * 1024 - base
+        row = dict(case=name, plan=plan.peak, weights=plan.weights,
+                   activations=plan.activations, measured=got['peak'],
+                   ratio=plan.peak / got['peak'], vmhwm_minus_base=rss,
+                   plan_seconds=seconds)
+        rows.append(row)
+        mib = 1 << 20
+        print(f'{name:24s} {plan.peak / mib:8.1f} {plan.weights / mib:8.1f} '
+              f'{plan.activations / mib:8.1f} {got["peak"] / mib:8.1f} '
+              f'{row["ratio"]:9.3f} {rss / mib:10.1f} {seconds:6.1f}',
+              flush=True)
+    return rows
 
 
 def large(args, base: int) -> List[dict]:
@@ -287,42 +315,8 @@ def main(argv=None) -> None:
             config, options)))
         return
 
-    from mosic_mm.apis import plan_memory
     base = run_child(['--child', 'baseline'])['vmhwm_kib'] * 1024
-    if args.large:
-        rows = large(args, base)
-        if args.json:
-            with open(args.json, 'w') as f:
-                json.dump(rows, f, indent=1)
-        return
-    print(f'batch {args.batch} clips x {args.frames} frames, {args.size} px,'
-          f' {args.tracks} tracks; {args.threads} threads; MiB')
-    header = (f'{"case":24s} {"plan":>8s} {"weights":>8s} {"act":>8s} '
-              f'{"measured":>8s} {"plan/meas":>9s} {"VmHWM-base":>10s} '
-              f'{"plan s":>6s}')
-    print(header)
-    rows = []
-    for name in args.cases:
-        config, extra = CASES[name]
-        options = {**small_options(config, args.batch, args.frames,
-                                   args.size, args.tracks), **extra}
-        t0 = time.perf_counter()
-        plan = plan_memory(os.path.join(ROOT, config), cfg_options=options,
-                           suggest=False, device='cpu')
-        seconds = time.perf_counter() - t0
-        got = run_child(['--child', json.dumps([config, options]),
-                         '--threads', str(args.threads)])
-        rss = got['vmhwm_kib'] * 1024 - base
-        row = dict(case=name, plan=plan.peak, weights=plan.weights,
-                   activations=plan.activations, measured=got['peak'],
-                   ratio=plan.peak / got['peak'], vmhwm_minus_base=rss,
-                   plan_seconds=seconds)
-        rows.append(row)
-        mib = 1 << 20
-        print(f'{name:24s} {plan.peak / mib:8.1f} {plan.weights / mib:8.1f} '
-              f'{plan.activations / mib:8.1f} {got["peak"] / mib:8.1f} '
-              f'{row["ratio"]:9.3f} {rss / mib:10.1f} {seconds:6.1f}',
-              flush=True)
+    rows = large(args, base) if args.large else small(args, base)
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(rows, f, indent=1)
