@@ -187,20 +187,22 @@ def augment_pair(
                                      s.crop_ratio,
                                      rng=rng,
                                      row_first=True)
-    top, left, h, w = y0, x0, y1 - y0, x1 - x0
-    x = torch.from_numpy(np.ascontiguousarray(img[top:top + h,
-                                                  left:left + w])).permute(
-                                                      2, 0, 1)[None].float()
+    return (resize_image(img[y0:y1, x0:x1], size),
+            resize_val_mask(mask[y0:y1, x0:x1], size))
+
+
+def resize_image(img: np.ndarray, size: int) -> np.ndarray:
+    """Image [H, W, 3] -> float32 [size, size, 3] (0..255): bilinear,
+    antialiased (as PIL / torchvision on the official PIL images), not
+    re-quantised."""
+    x = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0,
+                                                          1)[None].float()
     x = F.interpolate(x,
                       size=(size, size),
                       mode='bilinear',
                       align_corners=False,
                       antialias=True)
-    m = torch.from_numpy(
-        np.ascontiguousarray(mask[top:top + h, left:left + w], np.int64))[None,
-                                                                          None]
-    m = F.interpolate(m.float(), size=(size, size), mode='nearest')
-    return x[0].permute(1, 2, 0).numpy(), m[0, 0].long().numpy()
+    return x[0].permute(1, 2, 0).numpy()
 
 
 def resize_val_mask(mask: np.ndarray, size: int) -> np.ndarray:
@@ -464,14 +466,7 @@ def hummingbird_miou(vit: torch.nn.Module,
     for j in _bar(mine, len(mine), f'queries (rank {rank})', progress
                   and rank == 0):
         img, mask = val_set.load(j)
-        x = torch.from_numpy(np.ascontiguousarray(img)).permute(
-            2, 0, 1)[None].float()
-        x = F.interpolate(x,
-                          size=(input_size, input_size),
-                          mode='bilinear',
-                          align_corners=False,
-                          antialias=True)
-        batch.append(x[0].permute(1, 2, 0).numpy())
+        batch.append(resize_image(img, input_size))
         m = resize_val_mask(mask, input_size)
         masks.append(m.astype(np.uint8) if small else m)
         if len(batch) == batch_size or j == mine[-1]:
